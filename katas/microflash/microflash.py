@@ -85,8 +85,8 @@ def zeros(rows: int, cols: int) -> list[list[float]]:
 #   S = Q K^T / sqrt(d)        read Q, K (2Nd)   write S (N^2)
 #   P = softmax(S) row-wise    read S (N^2)      write P (N^2)
 #   O = P V                    read P, V (N^2+Nd) write O (Nd)
-# Total: 2N^2 + 3Nd reads, 2N^2 + Nd writes. The N^2 terms are the whole story:
-# for N = 8192 and d = 128 they are 64x the size of Q, K and V together.
+# The N^2 terms are the whole story: for N = 8192 and d = 128 the two N x N
+# matrices hold 43x more floats than Q, K and V together.
 
 
 def standard_attention(Q, K, V, causal=False, hbm=None):
@@ -134,12 +134,10 @@ def online_softmax_update(m, l, acc, scores, values):
 #
 # FlashAttention-2's loop order: the outer loop walks query blocks Q_i, the
 # inner loop streams key/value blocks K_j, V_j past them. For one query block
-# the fast memory holds Q_i, K_j, V_j (B x d each), the score tile S_ij
-# (B x B), the accumulator (B x d) and m, l (B each): 4Bd + B^2 + 2B floats,
-# independent of N. HBM traffic:
-#   reads  = Nd (each Q block once) + 2d * (keys streamed per query block, summed)
-#   writes = Nd (each output block once, already normalised)
-# Non-causal, every query block streams all N keys: reads = Nd + 2Nd * ceil(N/B).
+# the fast memory holds Q_i, K_j, V_j, the score tile S_ij, the accumulator
+# and m, l: a working set that depends on B and d but not on N. HBM traffic:
+#   reads:  each Q block once, plus every K and V block it streams
+#   writes: each output block once, already normalised
 # Causal, query block i only needs keys up to its last row, so key blocks
 # entirely above the diagonal are skipped and never loaded.
 # Signpost: real kernels pick B so the working set fills SRAM (B ~ 64-128 for
