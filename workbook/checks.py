@@ -51,6 +51,7 @@ def assert_close(actual, expected, tol: float, what: str, hint: str = "") -> Non
 
     ``what`` names the call under test, e.g. ``"flash_attention(N=7, B=3)"``.
     """
+    __tracebackhide__ = True  # show the test's line, not this helper's
     hint_line = f"\n  hint: {hint}" if hint else ""
     want, got = _shape(expected), _shape(actual)
     if want != got:
@@ -74,6 +75,7 @@ def assert_close(actual, expected, tol: float, what: str, hint: str = "") -> Non
 
 def assert_equal(actual, expected, what: str, hint: str = "") -> None:
     """Assert exact equality with a message naming the call and both values."""
+    __tracebackhide__ = True
     if actual != expected:
         hint_line = f"\n  hint: {hint}" if hint else ""
         raise Mismatch(f"{what}: expected {expected!r}, got {actual!r}{hint_line}")

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from .grading import TestResult, load_weights, report, summarise, write_json
 from .layout import Kata, discover, path_order
 
 META_FOLDERS = ("harness", "mutants", "data")
@@ -48,6 +48,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="NAME=PATH",
         help="grade PATH as kata NAME (for teachers and the mutant suite); repeatable",
+    )
+    group.addoption(
+        "--grade-json",
+        metavar="FILE",
+        default=None,
+        help="write machine-readable grades (per kata, task and test, with points) to FILE",
     )
 
 
@@ -218,19 +224,6 @@ def kata(request: pytest.FixtureRequest):
 # === statuses ===
 
 
-@dataclass
-class TestResult:
-    """The graded outcome of one test."""
-
-    nodeid: str
-    kata: str
-    task: str
-    status: str  # one of STATUS_ORDER
-    message: str = ""
-    where: str = ""  # file:line of the stub (todo) or of the failure
-    duration: float = 0.0
-
-
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items) -> None:
     state = config.stash[STATE]
     for item in items:
@@ -339,55 +332,71 @@ def pytest_report_teststatus(report, config):
     return None
 
 
+
+
+# === the grade report (--grade-json) ===
+
+
+def _write_grades(config: pytest.Config, running: str | None = None, complete: bool = False) -> None:
+    """Rewrite the report; a test still running is recorded as a timeout until it ends."""
+    target = config.getoption("grade_json")
+    state = config.stash.get(STATE, None)
+    if not target or state is None:
+        return
+    results = list(state.results.values())
+    if running and running in state.items and running not in state.results:
+        kata, task = state.items[running]
+        message = "did not finish: the run was stopped while this test was running"
+        results.append(TestResult(running, kata, task, "timeout", message))
+    data = report(
+        results,
+        mode="solutions" if state.solutions else "katas",
+        weights=load_weights(state.root),
+        load_errors=state.load_errors,
+        complete=complete,
+    )
+    write_json(Path(config.invocation_params.dir) / target, data)
+
+
+def pytest_runtest_logstart(nodeid, location) -> None:
+    config = _CONFIG.get("config")
+    if config is not None:
+        _write_grades(config, running=nodeid)
+
+
+def pytest_runtest_logfinish(nodeid, location) -> None:
+    config = _CONFIG.get("config")
+    if config is not None:
+        _write_grades(config)
+
+
+_CONFIG: dict = {}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG["config"] = session.config
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
+    _write_grades(session.config, complete=True)
+
+
 # === the closing table ===
 
 
-@dataclass
-class KataSummary:
-    """Counts for one kata's row in the closing table."""
-
-    name: str
-    tasks: dict[str, str]  # task -> worst status
-    tests: Counter
-    load_error: str = ""
-
-    def count(self, status: str) -> int:
-        return sum(1 for s in self.tasks.values() if s == status)
-
-
-def task_status(statuses: list[str]) -> str:
-    """A task's status from its tests': error > todo > timeout/fail > pass."""
-    for status in ("error", "todo", "timeout", "fail"):
-        if status in statuses:
-            return "fail" if status == "timeout" else status
-    return "pass"
-
-
-def summarise(state: RunState) -> list[KataSummary]:
-    by_kata: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    tests: dict[str, Counter] = defaultdict(Counter)
-    for result in state.results.values():
-        by_kata[result.kata][result.task].append(result.status)
-        tests[result.kata][result.status] += 1
-    summaries = []
-    for name in sorted(by_kata, key=path_order):
-        tasks = {task: task_status(s) for task, s in by_kata[name].items()}
-        summaries.append(KataSummary(name, tasks, tests[name], state.load_errors.get(name, "")))
-    return summaries
-
-
-def _first_todos(state: RunState) -> dict[str, TestResult]:
-    """One TODO per stub: the first test that reached each stub."""
+def _first_todos(state: RunState) -> list[TestResult]:
+    """One entry per stub reached, in learning-path and file order."""
     todos: dict[str, TestResult] = {}
     for result in state.results.values():
         if result.status == "todo" and result.message not in todos:
             todos[result.message] = result
-    return todos
 
+    def key(result: TestResult):
+        file, _, line = result.where.rpartition(":")
+        return (path_order(result.kata), file, int(line) if line.isdigit() else 0)
 
-def _stub_sort_key(result: TestResult):
-    file, _, line = result.where.rpartition(":")
-    return (path_order(result.kata), file, int(line) if line.isdigit() else 0)
+    return sorted(todos.values(), key=key)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -397,24 +406,31 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     write = terminalreporter.write_line
     mode = "solutions/ (reference)" if state.solutions else "katas/ (your work)"
     terminalreporter.section(f"workbook: grading {mode}", sep="=")
-    todos = sorted(_first_todos(state).values(), key=_stub_sort_key)
+    todos = _first_todos(state)
     for result in todos:
-        write(f"TODO  {result.where}  {result.message}")
+        function, _, task = result.message.partition(": ")
+        write(f"TODO  {function:<40} {result.where}")
+        write(f"      {task}")
+    timeouts = [r for r in state.results.values() if r.status == "timeout"]
+    for result in timeouts:
+        write(f"TIMEOUT {result.nodeid}", red=True)
+        write(f"      {result.message}")
     for name, error in state.load_errors.items():
         write(f"ERROR {name}: {error}", red=True)
-    if todos or state.load_errors:
+    if todos or timeouts or state.load_errors:
         write("")
-    header = f"{'kata':<18}{'tasks':>6}{'done':>6}{'failing':>9}{'todo':>6}   tests passed"
-    write(header, bold=True)
-    for s in summarise(state):
+    write(f"{'kata':<18}{'tasks':>6}{'done':>6}{'failing':>9}{'todo':>6}   tests passed", bold=True)
+    for s in summarise(list(state.results.values()), load_errors=state.load_errors):
         failing = s.count("fail") + s.count("error")
-        passed = s.tests["pass"]
-        total = sum(s.tests.values())
-        line = f"{s.name:<18}{len(s.tasks):>6}{s.count('pass'):>6}{failing:>9}{s.count('todo'):>6}   {passed}/{total}"
+        passed, total = s.tests["pass"], sum(s.tests.values())
+        line = (
+            f"{s.name:<18}{len(s.tasks):>6}{s.count('pass'):>6}{failing:>9}"
+            f"{s.count('todo'):>6}   {passed}/{total}"
+        )
         if s.load_error:
             line += "   (kata did not load)"
         write(line, green=(passed == total), red=(failing > 0))
     if todos and not state.solutions:
         first = todos[0]
         write("")
-        write(f"next: {first.message.split(':', 1)[0]} at {first.where}")
+        write(f"next: {first.message.split(': ', 1)[0]} at {first.where}")

@@ -1,0 +1,120 @@
+"""Every kata in the repository meets the workbook's contract.
+
+For each kata with graded tests: the skeleton is the one `build` generates;
+every graded test names a task, every task has tests and at least two hint
+levels, no hint quotes the reference; and on the pristine skeleton every
+graded test is TODO (none passes).
+"""
+
+import ast
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbook import hints
+from workbook.build import BEGIN, END, find_tasks, generate
+from workbook.layout import discover
+from workbook.mutants import grade_file
+
+ROOT = Path(__file__).resolve().parents[2]
+KATAS = discover(ROOT)
+NAMES = [k.name for k in KATAS]
+needs_solutions = pytest.mark.skipif(not (ROOT / "solutions").is_dir(), reason="no solutions/ in a bundle")
+
+
+def by_name(name):
+    return next(k for k in KATAS if k.name == name)
+
+
+def tasks_of(kata):
+    return [t.function for t in find_tasks(kata.solution.read_text(), str(kata.solution))]
+
+
+def marked_tasks_in_tests(kata):
+    """Task names used by @pytest.mark.task(...) in the kata's test file."""
+    tree = ast.parse(kata.tests.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "task"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            names.add(node.args[0].value)
+    return names
+
+
+def test_there_are_katas():
+    assert "microflash" in NAMES
+
+
+@needs_solutions
+@pytest.mark.parametrize("name", NAMES)
+def test_skeleton_is_generated_from_the_solution(name):
+    kata = by_name(name)
+    expected = generate(name, kata.solution.read_text(), str(kata.solution))
+    assert kata.skeleton.is_file(), f"{kata.skeleton} missing: run python -m workbook build {name}"
+    assert kata.skeleton.read_text() == expected, f"katas/{name} is stale: run python -m workbook build {name}"
+
+
+@needs_solutions
+@pytest.mark.parametrize("name", NAMES)
+def test_tests_and_tasks_match(name):
+    kata = by_name(name)
+    tasks, used = set(tasks_of(kata)), marked_tasks_in_tests(kata)
+    assert used - tasks == set(), f"tests mark tasks that are not marked functions: {sorted(used - tasks)}"
+    assert tasks - used == set(), f"tasks without graded tests: {sorted(tasks - used)}"
+
+
+@needs_solutions
+@pytest.mark.parametrize("name", NAMES)
+def test_every_task_has_two_hint_levels(name):
+    kata = by_name(name)
+    found = hints.read(kata.readme)
+    for task in tasks_of(kata):
+        assert len(found.get(task, [])) >= 2, f"{kata.readme}: '### {task}' needs at least two numbered hints"
+
+
+def _solution_lines(source):
+    lines, inside = [], False
+    for line in source.splitlines():
+        if BEGIN.match(line):
+            inside = True
+        elif END.match(line):
+            inside = False
+        elif inside and not line.strip().startswith("#"):
+            squeezed = re.sub(r"\s+", "", line)
+            if len(squeezed) >= 20:
+                lines.append(squeezed)
+    return lines
+
+
+@needs_solutions
+@pytest.mark.parametrize("name", NAMES)
+def test_hints_never_quote_the_reference(name):
+    kata = by_name(name)
+    text = re.sub(r"\s+", "", " ".join(level for levels in hints.read(kata.readme).values() for level in levels))
+    text = text.replace("`", "")
+    leaked = [line for line in _solution_lines(kata.solution.read_text()) if line in text]
+    assert not leaked, f"hints in {kata.readme} quote the reference: {leaked[:3]}"
+
+
+@needs_solutions
+@pytest.mark.parametrize("name", NAMES)
+def test_pristine_skeleton_passes_no_graded_test(name, tmp_path):
+    kata = by_name(name)
+    skeleton = tmp_path / f"{name}.py"
+    skeleton.write_text(generate(name, kata.solution.read_text(), str(kata.solution)))
+    done = grade_file(ROOT, name, skeleton, ["--grade-json", str(tmp_path / "grades.json")])
+    report = json.loads((tmp_path / "grades.json").read_text())
+    statuses = {t["status"] for t in report["tests"]}
+    assert report["tests"], f"no graded tests ran for {name}\n{done.stdout[-2000:]}"
+    assert statuses == {"todo"}, (
+        f"on the pristine skeleton every graded test must be TODO; got "
+        f"{[(t['name'], t['status']) for t in report['tests'] if t['status'] != 'todo'][:5]}"
+    )

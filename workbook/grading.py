@@ -1,0 +1,161 @@
+"""From per-test results to per-task statuses, per-kata summaries and points.
+
+Statuses of one graded test: ``pass``, ``fail``, ``timeout``, ``error`` (the
+kata did not load, or a fixture broke), ``todo`` (a ``KataTodo`` stub was
+reached) and ``skip``.
+
+Points: each kata is worth ``KATA_POINTS`` (or its weight in
+``grading.json`` at the workbook root); a kata's points are shared equally by
+its tasks, and a task's points equally by its tests, so a learner who passes
+7 of 9 cases of a task earns 7/9 of it (partial credit per test, not
+all-or-nothing per kata).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .layout import path_order
+
+KATA_POINTS = 100.0
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class TestResult:
+    """The graded outcome of one test."""
+
+    nodeid: str
+    kata: str
+    task: str
+    status: str
+    message: str = ""
+    where: str = ""  # file:line of the stub (todo) or of the failure in the kata
+    duration: float = 0.0
+
+
+def task_status(statuses: list[str]) -> str:
+    """A task's status from its tests': error, then todo, then fail, else pass."""
+    for status in ("error", "todo", "timeout", "fail"):
+        if status in statuses:
+            return "fail" if status == "timeout" else status
+    return "pass"
+
+
+@dataclass
+class KataSummary:
+    """One kata's row: task statuses, test counts and points."""
+
+    name: str
+    tasks: dict[str, str]  # task -> status, in first-seen order
+    tests: Counter
+    points: float = 0.0
+    max_points: float = 0.0
+    task_points: dict[str, tuple[float, float]] = field(default_factory=dict)
+    load_error: str = ""
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.tasks.values() if s == status)
+
+
+def load_weights(root: Path) -> dict[str, float]:
+    """Per-kata weights from ``grading.json`` (``{"weights": {"microflash": 50}}``), if any."""
+    path = root / "grading.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {name: float(value) for name, value in data.get("weights", {}).items()}
+
+
+def summarise(results: list[TestResult], weights: dict[str, float] | None = None,
+              load_errors: dict[str, str] | None = None) -> list[KataSummary]:
+    """Per-kata summaries, in learning-path order."""
+    weights = weights or {}
+    by_kata: dict[str, dict[str, list[TestResult]]] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        if result.status != "skip":
+            by_kata[result.kata][result.task].append(result)
+    summaries = []
+    for name in sorted(by_kata, key=path_order):
+        tasks = by_kata[name]
+        kata_points = weights.get(name, KATA_POINTS)
+        per_task = kata_points / len(tasks)
+        summary = KataSummary(
+            name,
+            {task: task_status([r.status for r in rs]) for task, rs in tasks.items()},
+            Counter(r.status for rs in tasks.values() for r in rs),
+            max_points=kata_points,
+            load_error=(load_errors or {}).get(name, ""),
+        )
+        for task, rs in tasks.items():
+            earned = per_task * sum(r.status == "pass" for r in rs) / len(rs)
+            summary.task_points[task] = (earned, per_task)
+            summary.points += earned
+        summaries.append(summary)
+    return summaries
+
+
+def report(results: list[TestResult], *, mode: str, weights: dict[str, float] | None = None,
+           load_errors: dict[str, str] | None = None, complete: bool = True) -> dict:
+    """The machine-readable grade report (see README, "Grading a class")."""
+    summaries = summarise(results, weights, load_errors)
+    points = sum(s.points for s in summaries)
+    max_points = sum(s.max_points for s in summaries)
+    all_pass = bool(results) and all(r.status in ("pass", "skip") for r in results)
+    errored = any(s.load_error for s in summaries)
+    return {
+        "version": SCHEMA_VERSION,
+        "mode": mode,
+        "complete": complete,
+        # Exercism's results.json v3 uses pass / fail / error for the whole run.
+        "status": "pass" if all_pass else ("error" if errored else "fail"),
+        "points": round(points, 4),
+        "max_points": round(max_points, 4),
+        "katas": [
+            {
+                "name": s.name,
+                "status": task_status(list(s.tasks.values())),
+                "points": round(s.points, 4),
+                "max_points": round(s.max_points, 4),
+                "message": s.load_error,
+                "tasks": [
+                    {
+                        "name": task,
+                        "status": status,
+                        "points": round(s.task_points[task][0], 4),
+                        "max_points": round(s.task_points[task][1], 4),
+                    }
+                    for task, status in s.tasks.items()
+                ],
+            }
+            for s in summaries
+        ],
+        "tests": [
+            {
+                "name": r.nodeid,
+                "kata": r.kata,
+                "task": r.task,
+                "status": r.status,
+                "message": r.message,
+                "where": r.where,
+                "duration": round(r.duration, 4),
+            }
+            for r in results
+        ],
+    }
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write atomically, so a reader never sees half a report (even if a test hangs later)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".grades-", suffix=".json")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(data, stream, indent=2)
+        stream.write("\n")
+    os.replace(temporary, path)
