@@ -63,8 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
     root = Path(config.rootpath)
     if config.getoption("solutions") and not (root / "solutions").is_dir():
         raise pytest.UsageError(
-            "--solutions: this workbook has no solutions/ folder (a student bundle ships "
-            "without them). Run `pytest` to grade your katas."
+            "--solutions: solutions are not included in this workbook (a student bundle "
+            "ships without solutions/). Run `pytest` to grade your katas."
         )
     overrides = {}
     for spec in config.getoption("kata_file"):

@@ -1,0 +1,161 @@
+"""The learner and teacher commands: status, hint, reset, export, grade."""
+
+import json
+
+import pytest
+
+from toy_workbook import grades, make, pytest as run_pytest, workbook
+
+
+@pytest.fixture
+def toy(tmp_path):
+    return make(tmp_path)
+
+
+def solve_double(root):
+    kata = root / "katas/microtoy/microtoy.py"
+    kata.write_text(kata.read_text().replace("raise KataTodo('microtoy.double: Return 2 * x.')", "return x + x"))
+
+
+def test_status_lists_every_kata_and_the_next_task(toy):
+    done = workbook(toy, "status")
+    assert done.returncode == 0, done.stderr
+    assert "microtoy" in done.stdout and "microtwo" in done.stdout
+    assert "next: write microtoy.double at katas/microtoy/microtoy.py:" in done.stdout
+    solve_double(toy)
+    done = workbook(toy, "status")
+    row = next(l for l in done.stdout.splitlines() if l.startswith("microtoy"))
+    assert row.split()[:5] == ["microtoy", "2", "1", "0", "1"], done.stdout
+    assert "next: write microtoy.norm" in done.stdout
+
+
+def test_status_shows_a_failing_task_to_fix(toy):
+    kata = toy / "katas/microtoy/microtoy.py"
+    kata.write_text(kata.read_text().replace("raise KataTodo('microtoy.double: Return 2 * x.')", "return x"))
+    done = workbook(toy, "status")
+    assert "next: fix microtoy.double" in done.stdout, done.stdout
+
+
+def test_status_reports_a_broken_file(toy):
+    (toy / "katas/microtwo/microtwo.py").write_text("def triple(x:\n")
+    done = workbook(toy, "status")
+    assert done.returncode == 0
+    assert "katas/microtwo/microtwo.py:1: SyntaxError" in done.stdout
+
+
+def test_hint_goes_up_one_level_per_call_and_never_past_the_last(toy):
+    first = workbook(toy, "hint", "microtoy")
+    assert "microtoy.double: hint 1 of 2" in first.stdout and "Multiply." in first.stdout
+    second = workbook(toy, "hint", "microtoy", "double")
+    assert "hint 2 of 2" in second.stdout and "By two." in second.stdout
+    third = workbook(toy, "hint", "microtoy")
+    assert "hint 2 of 2" in third.stdout and "last hint" in third.stdout
+    again = workbook(toy, "hint", "microtoy", "--level", "1")
+    assert "hint 1 of 2" in again.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["hint", "microtoi"], "did you mean"),
+        (["hint", "microtoy", "dubble"], "did you mean 'double'"),
+        (["hint", "microtoy", "--level", "7"], "--level must be between 1 and 2"),
+        (["reset", "nope"], "unknown kata 'nope'"),
+        (["grade", "no/such/folder"], "no such folder"),
+        (["export"], "the following arguments are required: DIR"),
+        (["status", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_clear_errors(toy, args, message):
+    done = workbook(toy, *args)
+    assert done.returncode == 2
+    assert message in done.stderr, done.stderr
+
+
+def test_reset_backs_up_then_restores(toy):
+    kata = toy / "katas/microtoy/microtoy.py"
+    pristine = kata.read_text()
+    solve_double(toy)
+    mine = kata.read_text()
+    done = workbook(toy, "reset", "microtoy")
+    assert done.returncode == 0
+    assert kata.read_text() == pristine
+    backups = list((toy / "katas/microtoy/backup").glob("*.py"))
+    assert [b.read_text() for b in backups] == [mine]
+    assert str(backups[0].relative_to(toy)) in done.stdout
+    # a second reset has nothing to save and loses nothing
+    assert "already the pristine" in workbook(toy, "reset", "microtoy").stdout
+    assert len(list((toy / "katas/microtoy/backup").glob("*.py"))) == 1
+
+
+def test_export_makes_a_bundle_without_solutions_that_grades_the_same(toy, tmp_path):
+    bundle = tmp_path / "bundle"
+    done = workbook(toy, "export", str(bundle))
+    assert done.returncode == 0, done.stderr
+    assert not (bundle / "solutions").exists() and not (bundle / "tests/mutants").exists()
+    assert not any("return 2 * x" in p.read_text() for p in bundle.rglob("*.py"))
+    learner = run_pytest(bundle)
+    assert learner.returncode == 1 and "5 todo" in learner.stdout
+    refused = run_pytest(bundle, "--solutions")
+    assert refused.returncode != 0 and "solutions are not included" in refused.stderr
+    # reset works in the bundle from its saved pristine copies
+    solve_double(bundle)
+    assert workbook(bundle, "reset", "microtoy").returncode == 0
+    assert "raise KataTodo" in (bundle / "katas/microtoy/microtoy.py").read_text()
+    assert workbook(bundle, "status").returncode == 0
+
+
+def test_export_refuses_a_non_empty_folder(toy, tmp_path):
+    target = tmp_path / "full"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    done = workbook(toy, "export", str(target))
+    assert done.returncode == 2 and "not empty" in done.stderr
+    assert (target / "keep.txt").read_text() == "mine"
+
+
+def test_regrading_ignores_edited_tests(toy, tmp_path):
+    bundle = tmp_path / "student"
+    workbook(toy, "export", str(bundle))
+    solve_double(bundle)
+    # the student "fixes" the test for norm so that it passes without the work
+    tests = bundle / "tests/test_microtoy.py"
+    tests.write_text(tests.read_text().replace("assert kata.norm([3, 4]) == 5", "assert True"))
+    own, _ = grades(bundle)
+    assert own["katas"][0]["points"] == 100  # their copy believes everything passes
+    done = workbook(toy, "grade", str(bundle), "--grade-json", str(tmp_path / "regrade.json"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    regrade = json.loads((tmp_path / "regrade.json").read_text())
+    toy_kata = next(k for k in regrade["katas"] if k["name"] == "microtoy")
+    assert toy_kata["points"] == 50  # double done, norm still TODO
+    assert "Points 50.00/200.00" in done.stdout
+
+
+def test_the_real_bundle_reveals_no_solution(tmp_path):
+    """Export this repository: no reference line appears anywhere in the bundle."""
+    import re
+    import subprocess
+    import sys
+
+    from toy_workbook import ROOT
+    from test_catalogue import _solution_lines
+
+    if not (ROOT / "solutions").is_dir():
+        pytest.skip("already a bundle")
+    bundle = tmp_path / "bundle"
+    done = subprocess.run(
+        [sys.executable, "-m", "workbook", "export", str(bundle)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    reference = {
+        line
+        for path in (ROOT / "solutions").glob("*/*.py")
+        for line in _solution_lines(path.read_text())
+    }
+    for path in bundle.rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".md", ".json", ".txt", ".toml"):
+            text = re.sub(r"\s+", "", path.read_text(errors="replace"))
+            leaked = [line for line in reference if line in text]
+            assert not leaked, f"{path.relative_to(bundle)} contains reference code: {leaked[:2]}"
+    learner = run_pytest(bundle, "katas/microflash", "-q")
+    assert learner.returncode == 1 and " todo" in learner.stdout and "passed" not in learner.stdout
