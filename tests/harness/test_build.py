@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import math
 
+# These tests run pytest or the CLI in subprocesses: allow more than a graded test's 10 s.
+pytestmark = pytest.mark.timeout(300)
+
 
 class Pager:
     def grow(self, n):

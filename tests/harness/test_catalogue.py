@@ -19,6 +19,9 @@ from workbook.build import BEGIN, END, find_tasks, generate
 from workbook.layout import discover
 from workbook.mutants import grade_file
 
+# These tests run pytest or the CLI in subprocesses: allow more than a graded test's 10 s.
+pytestmark = pytest.mark.timeout(300)
+
 ROOT = Path(__file__).resolve().parents[2]
 KATAS = discover(ROOT)
 NAMES = [k.name for k in KATAS]

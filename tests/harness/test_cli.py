@@ -6,6 +6,9 @@ import pytest
 
 from toy_workbook import grades, make, pytest as run_pytest, workbook
 
+# These tests run pytest or the CLI in subprocesses: allow more than a graded test's 10 s.
+pytestmark = pytest.mark.timeout(300)
+
 
 @pytest.fixture
 def toy(tmp_path):
