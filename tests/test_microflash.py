@@ -12,6 +12,7 @@ import random
 import tracemalloc
 
 import pytest
+from pytest_check import check
 
 from workbook.checks import Mismatch, assert_close, assert_equal, matrix
 
@@ -165,21 +166,26 @@ def test_any_split_gives_softmax(kata, seed):
     cuts = random_cuts(rng, n)
     m, l, acc = fold(kata, scores, one_hot, cuts)
     what = f"online softmax of {n} scores split at {cuts}"
-    assert_close(m, max(scores), 0.0, f"{what}: running max m", hint="m' = max(m, max(block))")
-    assert_close(
-        l,
-        math.fsum(math.exp(s - max(scores)) for s in scores),
-        1e-9,
-        f"{what}: running sum l",
-        hint="rescale the old l by exp(m - m') before adding the block's exp(s - m')",
-    )
-    assert_close(
-        [a / l for a in acc],
-        spec_softmax(scores),
-        1e-9,
-        f"{what}: acc / l with one-hot values",
-        hint="rescale the old acc by exp(m - m') too; keep acc unnormalised",
-    )
+    # Three soft checks (pytest-check): seeing which of m, l, acc is wrong
+    # tells the learner which update line to look at.
+    with check:
+        assert_close(m, max(scores), 0.0, f"{what}: running max m", hint="m' = max(m, max(block))")
+    with check:
+        assert_close(
+            l,
+            math.fsum(math.exp(s - max(scores)) for s in scores),
+            1e-9,
+            f"{what}: running sum l",
+            hint="rescale the old l by exp(m - m') before adding the block's exp(s - m')",
+        )
+    with check:
+        assert_close(
+            [a / l for a in acc],
+            spec_softmax(scores),
+            1e-9,
+            f"{what}: acc / l with one-hot values",
+            hint="rescale the old acc by exp(m - m') too; keep acc unnormalised",
+        )
 
 
 @pytest.mark.task("online_softmax_update")
