@@ -107,10 +107,11 @@ def cmd_status(args) -> int:
 
     print(f"{'kata':<18}{'tasks':>6}{'done':>6}{'failing':>9}{'todo':>6}   next")
     next_task = None
+    in_progress = None  # the first kata you have started but not finished comes first
     for kata in katas:
         if kata.name in broken and kata.name not in states:
             print(f"{kata.name:<18}{'':>6}{'':>6}{'':>9}{'':>6}   fix: {broken[kata.name]}")
-            next_task = next_task or (kata, None, broken[kata.name])
+            in_progress = in_progress or (kata, None, broken[kata.name])
             continue
         infos = states[kata.name]
         graded = results.get(kata.name, {})
@@ -125,12 +126,14 @@ def cmd_status(args) -> int:
             where = f"{first.function}  {_rel(kata.skeleton, root)}:{line}"
             if next_task is None:
                 next_task = (kata, first, where)
+            if in_progress is None and done + failing > 0:
+                in_progress = (kata, first, where)
         print(f"{kata.name:<18}{len(infos):>6}{done:>6}{failing:>9}{todo:>6}   {where or 'all done'}")
     print()
     if next_task is None:
         print("Every kata is done. Well played.")
         return 0
-    kata, task, where = next_task
+    kata, task, where = in_progress or next_task
     if task is None:
         print(f"next: fix {where}")
     else:

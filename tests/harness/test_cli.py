@@ -39,6 +39,13 @@ def test_status_shows_a_failing_task_to_fix(toy):
     assert "next: fix microtoy.double" in done.stdout, done.stdout
 
 
+def test_status_points_at_the_kata_in_progress(toy):
+    kata = toy / "katas/microtwo/microtwo.py"
+    kata.write_text(kata.read_text().replace("raise KataTodo('microtwo.triple: triple the number')", "return x"))
+    done = workbook(toy, "status")
+    assert "next: fix microtwo.triple" in done.stdout, done.stdout
+
+
 def test_status_reports_a_broken_file(toy):
     (toy / "katas/microtwo/microtwo.py").write_text("def triple(x:\n")
     done = workbook(toy, "status")
