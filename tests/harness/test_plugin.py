@@ -110,3 +110,35 @@ def test_solutions_flag_without_solutions_folder(toy):
 def test_bad_kata_file_flag(toy):
     done = run_pytest(toy, "--kata-file", "microtoy")
     assert done.returncode != 0 and "NAME=PATH" in done.stderr
+
+
+def test_grade_report_survives_a_killed_run(toy):
+    """A run killed while a test hangs still leaves a report; the hanging test counts as a timeout."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    source = (toy / "katas/microtoy/microtoy.py").read_text()
+    source = source.replace("raise KataTodo('microtoy.norm: Euclidean norm of the vector v.')", "while True:\n        pass")
+    (toy / "katas/microtoy/microtoy.py").write_text(source)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "--grade-json", "grades.json", "-o", "timeout=0", "-q"],
+        cwd=toy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        report = {}
+        for _ in range(200):
+            time.sleep(0.1)
+            path = toy / "grades.json"
+            if path.is_file():
+                report = json.loads(path.read_text())
+                if any(t["task"] == "norm" for t in report["tests"]):
+                    break
+    finally:
+        process.kill()
+        process.wait()
+    statuses = {t["name"].split("::")[1]: t["status"] for t in report["tests"]}
+    assert statuses["test_norm"] == "timeout", statuses
+    assert report["complete"] is False
+    assert [s for n, s in statuses.items() if n.startswith("test_double")] == ["todo"] * 3
