@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .layout import Kata
+from .layout import Kata, shown
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\b(?P<task>.*)$")
 END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
@@ -218,7 +218,7 @@ def build_one(kata: Kata, *, check: bool = False, force: bool = False) -> Outcom
     """Build (or with ``check`` only compare) one kata's skeleton."""
     if not kata.solution.is_file():
         return Outcome(
-            kata, "no-solution", f"{_rel(kata.solution)} not found (a student bundle has no solutions)", ok=False
+            kata, "no-solution", f"{shown(kata.solution)} not found (a student bundle has no solutions)", ok=False
         )
     source = kata.solution.read_text(encoding="utf-8")
     text = generate(kata.name, source, str(kata.solution))
@@ -232,31 +232,24 @@ def build_one(kata: Kata, *, check: bool = False, force: bool = False) -> Outcom
         why = (
             "differs from its generated skeleton (edited by hand?)"
             if modified
-            else f"is stale: {_rel(kata.solution)} changed since it was built"
+            else f"is stale: {shown(kata.solution)} changed since it was built"
         )
         if current is None:
             why = "is missing"
         return Outcome(
-            kata, "stale", f"{_rel(kata.skeleton)} {why}; run `python -m workbook build {kata.name}`", ok=False
+            kata, "stale", f"{shown(kata.skeleton)} {why}; run `python -m workbook build {kata.name}`", ok=False
         )
     if modified and not force:
         return Outcome(
             kata,
             "refused",
-            f"{_rel(kata.skeleton)} has your changes, so it was not overwritten. To replace it "
+            f"{shown(kata.skeleton)} has your changes, so it was not overwritten. To replace it "
             f"anyway run `python -m workbook build {kata.name} --force` (your file is first "
-            f"copied to {_rel(kata.skeleton.parent / 'backup')}/).",
+            f"copied to {shown(kata.skeleton.parent / 'backup')}/).",
             ok=False,
         )
     detail = ""
     if modified:
-        detail = f"your previous file is saved as {_rel(backup(kata))}"
+        detail = f"your previous file is saved as {shown(backup(kata))}"
     write_skeleton(kata, text)
     return Outcome(kata, "forced" if modified else "written", detail)
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import build as builder
 from . import hints as hint_data
-from .layout import Kata, discover, find_root, kata_named
+from .layout import Kata, discover, find_root, kata_named, shown
 from .progress import PRISTINE_DIR, pristine_copy, pristine_source, tasks
 
 STATE_DIR = ".workbook"
@@ -38,16 +38,6 @@ def _katas(root: Path, names: list[str]) -> list[Kata]:
     if not names:
         return discover(root)
     return [kata_named(root, name) for name in names]
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        try:
-            return str(path.resolve().relative_to(root))
-        except ValueError:
-            return str(path)
 
 
 # === build ===
@@ -92,7 +82,7 @@ def cmd_status(args) -> int:
         try:
             states[kata.name] = tasks(kata)
         except SyntaxError as error:
-            broken[kata.name] = f"{_rel(kata.skeleton, root)}:{error.lineno}: SyntaxError: {error.msg}"
+            broken[kata.name] = f"{shown(kata.skeleton, root)}:{error.lineno}: SyntaxError: {error.msg}"
             started.append(kata)
             continue
         if any(not t.todo for t in states[kata.name]):
@@ -123,7 +113,7 @@ def cmd_status(args) -> int:
         where = ""
         if first is not None:
             line = first.stub_line if first.todo else first.def_line
-            where = f"{first.function}  {_rel(kata.skeleton, root)}:{line}"
+            where = f"{first.function}  {shown(kata.skeleton, root)}:{line}"
             if next_task is None:
                 next_task = (kata, first, where)
             if in_progress is None and done + failing > 0:
@@ -139,7 +129,7 @@ def cmd_status(args) -> int:
     else:
         verb = "write" if task.todo else "fix"
         line = task.stub_line if task.todo else task.def_line
-        print(f"next: {verb} {kata.name}.{task.function} at {_rel(kata.skeleton, root)}:{line}")
+        print(f"next: {verb} {kata.name}.{task.function} at {shown(kata.skeleton, root)}:{line}")
         print(f"      {task.text}")
         print(f"      then run `pytest katas/{kata.name}`; stuck? `python -m workbook hint {kata.name}`")
     return 0
@@ -158,7 +148,7 @@ def cmd_hint(args) -> int:
     kata = kata_named(root, args.kata)
     levels_by_task = hint_data.read(kata.readme)
     if not levels_by_task:
-        raise CommandError(f"{_rel(kata.readme, root)} has no '## Hints' section")
+        raise CommandError(f"{shown(kata.readme, root)} has no '## Hints' section")
     task = args.task
     if task is None:
         try:
@@ -205,12 +195,12 @@ def cmd_reset(args) -> int:
     pristine = pristine_source(kata)
     if kata.skeleton.is_file():
         if kata.skeleton.read_text(encoding="utf-8") == pristine:
-            print(f"{_rel(kata.skeleton, root)} is already the pristine skeleton; nothing to do.")
+            print(f"{shown(kata.skeleton, root)} is already the pristine skeleton; nothing to do.")
             return 0
         saved = builder.backup(kata)
-        print(f"saved your file as {_rel(saved, root)}")
+        print(f"saved your file as {shown(saved, root)}")
     builder.write_skeleton(kata, pristine)
-    print(f"{_rel(kata.skeleton, root)} is the pristine skeleton again.")
+    print(f"{shown(kata.skeleton, root)} is the pristine skeleton again.")
     return 0
 
 
@@ -236,7 +226,7 @@ def cmd_export(args) -> int:
     katas = discover(root)
     for kata in katas:
         if builder.is_modified(kata) or not kata.skeleton.is_file():
-            print(f"note: {_rel(kata.skeleton, root)} differs from its skeleton; the bundle gets the pristine one")
+            print(f"note: {shown(kata.skeleton, root)} differs from its skeleton; the bundle gets the pristine one")
     target.mkdir(parents=True, exist_ok=True)
     for name in BUNDLE_FILES:
         if (root / name).is_file():

@@ -76,6 +76,18 @@ class Kata:
         return self.solution if solutions else self.skeleton
 
 
+def shown(path: Path, root: Path | None = None) -> str:
+    """``path`` as a learner would type it: relative to the current folder, else to ``root``."""
+    resolved = Path(path).resolve()
+    for base in (Path.cwd().resolve(), root.resolve() if root else None):
+        if base is not None:
+            try:
+                return str(resolved.relative_to(base))
+            except ValueError:
+                pass
+    return str(path)
+
+
 def path_order(name: str) -> tuple[int, str]:
     """Sort key putting learning-path katas first, in path order."""
     if name in LEARNING_PATH:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from .grading import TestResult, load_weights, report, summarise, write_json
-from .layout import Kata, discover, path_order
+from .layout import Kata, discover, path_order, shown
 
 META_FOLDERS = ("harness", "mutants", "data")
 STATUS_ORDER = ("pass", "fail", "timeout", "error", "todo", "skip")
@@ -176,7 +176,7 @@ def load_kata(state: RunState, name: str):
 def _import_file(path: Path, module_name: str):
     if not path.is_file():
         hint = f"run `python -m workbook build {path.stem}`" if "katas" in path.parts else "check the path"
-        raise KataLoadError(f"{_show(path)} does not exist; {hint}")
+        raise KataLoadError(f"{shown(path)} does not exist; {hint}")
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
@@ -184,12 +184,12 @@ def _import_file(path: Path, module_name: str):
         spec.loader.exec_module(module)
     except SyntaxError as error:
         del sys.modules[module_name]
-        where = f"{_show(Path(error.filename or path))}:{error.lineno}"
+        where = f"{shown(Path(error.filename or path))}:{error.lineno}"
         raise KataLoadError(f"{where}: {type(error).__name__}: {error.msg}") from None
     except BaseException as error:  # anything raised while importing the learner's file
         del sys.modules[module_name]
         frame = _innermost_frame_in(error.__traceback__, path)
-        where = f"{_show(path)}:{frame}" if frame else _show(path)
+        where = f"{shown(path)}:{frame}" if frame else shown(path)
         raise KataLoadError(
             f"{where}: {type(error).__name__}: {error} (raised while importing the file; "
             "code at the top level of the kata runs on import)"
@@ -204,13 +204,6 @@ def _innermost_frame_in(tb, path: Path) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
-
-
-def _show(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 @pytest.fixture
@@ -287,14 +280,14 @@ def _stub_location(error: BaseException) -> str:
         tb = tb.tb_next
     if last is None:
         return ""
-    return f"{_show(Path(last.tb_frame.f_code.co_filename))}:{last.tb_lineno}"
+    return f"{shown(Path(last.tb_frame.f_code.co_filename))}:{last.tb_lineno}"
 
 
 def _learner_frame(excinfo, state: RunState, kata: str) -> str:
     """file:line of the innermost frame in the module under test, if any."""
     path = state.path_for(kata).resolve()
     line = _innermost_frame_in(excinfo.tb, path) if excinfo else None
-    return f"{_show(path)}:{line}" if line else ""
+    return f"{shown(path)}:{line}" if line else ""
 
 
 @pytest.hookimpl(wrapper=True)
