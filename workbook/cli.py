@@ -2,6 +2,7 @@
 
 Learners:
   status                      every kata's progress and the next task to do
+  watch [KATA]                re-grade a kata every time you save it
   hint KATA [TASK] [--level N]  the next hint level for a task
   reset KATA                  back up your file, then restore the pristine skeleton
 Teachers and maintainers:
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 from . import build as builder
@@ -133,6 +135,34 @@ def cmd_status(args) -> int:
         print(f"      {task.text}")
         print(f"      then run `pytest katas/{kata.name}`; stuck? `python -m workbook hint {kata.name}`")
     return 0
+
+
+# === watch ===
+
+
+def cmd_watch(args) -> int:
+    root = find_root()
+    katas = _katas(root, [args.kata] if args.kata else [])
+    watched = [k.skeleton for k in katas]
+    command = [sys.executable, "-m", "pytest", *[str(k.tests) for k in katas], "-q", "--no-header"]
+    label = args.kata or "all katas"
+    last, runs = None, 0
+    try:
+        while True:
+            stamp = {path: path.stat().st_mtime_ns for path in watched if path.exists()}
+            if stamp != last:
+                last = stamp
+                if sys.stdout.isatty():
+                    print("\033[2J\033[H", end="", flush=True)  # clear the screen
+                subprocess.run(command, cwd=root)
+                runs += 1
+                print(f"\nwatching {label}: save your file to grade it again; Ctrl-C to stop", flush=True)
+                if args.max_runs and runs >= args.max_runs:
+                    return 0
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        print()
+        return 0
 
 
 # === hint ===
@@ -305,6 +335,12 @@ def parser() -> argparse.ArgumentParser:
 
     s = commands.add_parser("status", help="every kata's progress and the next task to do")
     s.set_defaults(run=cmd_status)
+
+    w = commands.add_parser("watch", help="re-grade a kata every time you save it (like rustlings watch)")
+    w.add_argument("kata", nargs="?", help="the kata to watch (default: all)")
+    w.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    w.add_argument("--max-runs", type=int, default=0, help=argparse.SUPPRESS)
+    w.set_defaults(run=cmd_watch)
 
     h = commands.add_parser("hint", help="the next hint level for a task (nudge, idea, equation to code)")
     h.add_argument("kata")

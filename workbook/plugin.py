@@ -75,6 +75,9 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--kata-file {spec!r}: no such file {path!r}")
         overrides[name] = Path(path).resolve()
     config.pluginmanager.register(CheapReports(), "workbook-cheap-reports")
+    if config.getoption("grade_json"):
+        target = Path(config.invocation_params.dir) / config.getoption("grade_json")
+        config.pluginmanager.register(GradeReport(config, target), "workbook-grade-report")
     config.stash[STATE] = RunState(root=root, solutions=config.getoption("solutions"), overrides=overrides)
     _rewrite_args(config, root)
 
@@ -362,49 +365,41 @@ def pytest_report_teststatus(report, config):
 # === the grade report (--grade-json) ===
 
 
-def _write_grades(config: pytest.Config, running: str | None = None, complete: bool = False) -> None:
-    """Rewrite the report; a test still running is recorded as a timeout until it ends."""
-    target = config.getoption("grade_json")
-    state = config.stash.get(STATE, None)
-    if not target or state is None:
-        return
-    results = list(state.results.values())
-    if running and running in state.items and running not in state.results:
-        kata, task = state.items[running]
-        message = "did not finish: the run was stopped while this test was running"
-        results.append(TestResult(running, kata, task, "timeout", message))
-    data = report(
-        results,
-        mode="solutions" if state.solutions else "katas",
-        weights=load_weights(state.root),
-        load_errors=state.load_errors,
-        complete=complete,
-    )
-    write_json(Path(config.invocation_params.dir) / target, data)
+class GradeReport:
+    """Keeps ``--grade-json FILE`` current: rewritten as each test starts and ends.
 
+    While a test runs it is recorded as a timeout, so a run killed by a hang
+    (or by a teacher's time limit) still leaves a truthful report.
+    """
 
-def pytest_runtest_logstart(nodeid, location) -> None:
-    config = _CONFIG.get("config")
-    if config is not None:
-        _write_grades(config, running=nodeid)
+    def __init__(self, config: pytest.Config, target: Path) -> None:
+        self.config = config
+        self.target = target
 
+    def write(self, running: str | None = None, complete: bool = False) -> None:
+        state = self.config.stash[STATE]
+        results = list(state.results.values())
+        if running and running in state.items and running not in state.results:
+            kata, task = state.items[running]
+            message = "did not finish: the run was stopped while this test was running"
+            results.append(TestResult(running, kata, task, "timeout", message))
+        data = report(
+            results,
+            mode="solutions" if state.solutions else "katas",
+            weights=load_weights(state.root),
+            load_errors=state.load_errors,
+            complete=complete,
+        )
+        write_json(self.target, data)
 
-def pytest_runtest_logfinish(nodeid, location) -> None:
-    config = _CONFIG.get("config")
-    if config is not None:
-        _write_grades(config)
+    def pytest_runtest_logstart(self, nodeid, location) -> None:
+        self.write(running=nodeid)
 
+    def pytest_runtest_logfinish(self, nodeid, location) -> None:
+        self.write()
 
-_CONFIG: dict = {}
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG["config"] = session.config
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
-    _write_grades(session.config, complete=True)
+    def pytest_sessionfinish(self, session, exitstatus) -> None:
+        self.write(complete=True)
 
 
 # === the closing table ===

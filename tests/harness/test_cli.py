@@ -53,6 +53,28 @@ def test_status_reports_a_broken_file(toy):
     assert "katas/microtwo/microtwo.py:1: SyntaxError" in done.stdout
 
 
+def test_watch_grades_again_after_a_save(toy):
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbook", "watch", "microtoy", "--interval", "0.1", "--max-runs", "2"],
+        cwd=toy, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    seen = []
+    for line in process.stdout:  # wait for the first grading to finish
+        seen.append(line)
+        if line.startswith("watching"):
+            break
+    time.sleep(0.05)  # a new modification time, even on coarse clocks
+    solve_double(toy)
+    rest, _ = process.communicate(timeout=120)
+    out = "".join(seen) + rest
+    assert out.count("watching microtoy") == 2, out
+    assert "4 todo" in out and "3 passed, 1 todo" in out
+
+
 def test_hint_goes_up_one_level_per_call_and_never_past_the_last(toy):
     first = workbook(toy, "hint", "microtoy")
     assert "microtoy.double: hint 1 of 2" in first.stdout and "Multiply." in first.stdout
