@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, matrix, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, vector
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "tests" / "data" / "microquant" / "model.json"

@@ -29,7 +29,6 @@ from .grading import TestResult, load_weights, report, summarise, write_json
 from .layout import Kata, discover, path_order, shown
 
 META_FOLDERS = ("harness", "mutants", "data")
-STATUS_ORDER = ("pass", "fail", "timeout", "error", "todo", "skip")
 
 
 # === options and configuration ===

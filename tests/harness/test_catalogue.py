@@ -9,7 +9,6 @@ graded test is TODO (none passes).
 import ast
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
