@@ -54,7 +54,7 @@ class Task:
     line: int  # 1-based line of the BEGIN marker in the solution
 
 
-def _functions(tree: ast.AST) -> list[tuple[int, int, str, ast.AST]]:
+def functions(tree: ast.AST) -> list[tuple[int, int, str, ast.AST]]:
     """(first line, last line, qualified name, node) of every function."""
     found = []
 
@@ -73,16 +73,16 @@ def _functions(tree: ast.AST) -> list[tuple[int, int, str, ast.AST]]:
     return found
 
 
-def _enclosing(functions, line: int):
-    """The innermost function whose body contains ``line``."""
-    inside = [f for f in functions if f[0] < line <= f[1]]
+def enclosing(defs, line: int):
+    """The innermost of ``defs`` (from ``functions``) whose body contains ``line``."""
+    inside = [f for f in defs if f[0] <= line <= f[1]]
     return max(inside, key=lambda f: f[0]) if inside else None
 
 
 def find_tasks(source: str, filename: str = "<solution>") -> list[Task]:
     """The marked tasks of a solution, in file order."""
     tree = ast.parse(source, filename)
-    functions = _functions(tree)
+    defs = functions(tree)
     tasks: list[Task] = []
     open_line = None
     for number, line in enumerate(source.splitlines(), start=1):
@@ -92,7 +92,7 @@ def find_tasks(source: str, filename: str = "<solution>") -> list[Task]:
                 raise MarkerError(
                     f"{filename}:{number}: BEGIN SOLUTION inside the block opened at line {open_line}"
                 )
-            func = _enclosing(functions, number)
+            func = enclosing(defs, number)
             if func is None:
                 raise MarkerError(f"{filename}:{number}: BEGIN SOLUTION must be inside a function")
             text = begin.group("task").strip(" :-\t")

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from . import build as builder
+from . import grading
 from . import hints as hint_data
 from .layout import Kata, discover, find_root, kata_named, shown
 from .progress import PRISTINE_DIR, pristine_copy, pristine_source, tasks
@@ -62,18 +63,12 @@ def cmd_build(args) -> int:
 # === status ===
 
 
-def _run_graded(root: Path, katas: list[Kata], extra: list[str]) -> dict:
-    """Run the graded tests of ``katas`` once, quietly; return the grade report."""
-    with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / "grades.json"
-        command = [
-            sys.executable, "-m", "pytest", *[str(k.tests) for k in katas],
-            "-q", "-p", "no:cacheprovider", "--grade-json", str(target), *extra,
-        ]
-        done = subprocess.run(command, cwd=root, capture_output=True, text=True)
-        if not target.is_file():
-            raise CommandError(f"pytest did not produce a report:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-        return json.loads(target.read_text())
+def _run_graded(root: Path, katas: list[Kata], extra: list[str], target: Path) -> dict:
+    """Run the graded tests of ``katas`` once, quietly, writing the grade report to ``target``."""
+    done = grading.run_graded(root, [k.tests for k in katas], ["--grade-json", str(target), *extra])
+    if not target.is_file():
+        raise CommandError(f"pytest did not produce a report:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return json.loads(target.read_text())
 
 
 def cmd_status(args) -> int:
@@ -91,7 +86,8 @@ def cmd_status(args) -> int:
             started.append(kata)
     results: dict[str, dict[str, str]] = {}
     if started:
-        report = _run_graded(root, started, [])
+        with tempfile.TemporaryDirectory() as folder:
+            report = _run_graded(root, started, [], Path(folder) / "grades.json")
         results = {k["name"]: {t["name"]: t["status"] for t in k["tasks"]} for k in report["katas"]}
         for k in report["katas"]:
             if k["message"]:
@@ -241,7 +237,7 @@ BUNDLE_TREES = ["workbook", "data", "tests/data"]
 
 
 def _ignore_caches(folder, names):
-    return [n for n in names if n in ("__pycache__", "pristine") or n.endswith(".pyc")]
+    return [n for n in names if n == "__pycache__" or n.endswith(".pyc")]
 
 
 def cmd_export(args) -> int:
@@ -304,17 +300,9 @@ def cmd_grade(args) -> int:
             path.write_text(pristine_source(kata), encoding="utf-8")
             files += ["--kata-file", f"{kata.name}={path}"]
     target = Path(args.grade_json).resolve() if args.grade_json else student / "grades.json"
-    command = [
-        sys.executable, "-m", "pytest", *[str(k.tests) for k in katas], "-q",
-        "-p", "no:cacheprovider", "--grade-json", str(target), *files,
-    ]
     # The tests, conftest and harness come from THIS copy (root); only the
     # student's kata files are read from their folder.
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True)
-    if not target.is_file():
-        sys.stdout.write(done.stdout[-3000:] + done.stderr[-3000:])
-        raise CommandError("grading did not produce a report")
-    report = json.loads(target.read_text())
+    report = _run_graded(root, katas, files, target)
     for kata in report["katas"]:
         print(f"{kata['name']:<18} {kata['points']:>8.2f} / {kata['max_points']:<8.2f} {kata['status']}")
     print(f"Points {report['points']:.2f}/{report['max_points']:.2f}")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -159,3 +161,14 @@ def write_json(path: Path, data: dict) -> None:
         json.dump(data, stream, indent=2)
         stream.write("\n")
     os.replace(temporary, path)
+
+
+def run_graded(root: Path, tests: list[Path], extra: list[str], timeout: float | None = None):
+    """Run graded test files in a fresh pytest process at ``root``; return the CompletedProcess.
+
+    A subprocess, so the module under test is imported anew and a learner's
+    file cannot leak into the caller.
+    """
+    command = [sys.executable, "-m", "pytest", *map(str, tests), "-q", "-p", "no:cacheprovider", *extra]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, env=env)

@@ -10,11 +10,10 @@ test to fail.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from .grading import run_graded
 
 
 @dataclass(frozen=True)
@@ -49,12 +48,8 @@ class Verdict:
 
 def grade_file(root: Path, kata: str, path: Path, extra: list[str] | None = None, timeout: float = 300):
     """Run kata's graded tests against the file at ``path``; return the CompletedProcess."""
-    command = [
-        sys.executable, "-m", "pytest", str(root / "tests" / f"test_{kata}.py"),
-        "--kata-file", f"{kata}={path}", "-q", "-p", "no:cacheprovider", *(extra or []),
-    ]
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, env=env)
+    tests = root / "tests" / f"test_{kata}.py"
+    return run_graded(root, [tests], ["--kata-file", f"{kata}={path}", *(extra or [])], timeout)
 
 
 def run_mutant(root: Path, kata: str, mutant: Mutant, workdir: Path) -> Verdict:

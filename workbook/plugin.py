@@ -261,7 +261,6 @@ class CheapReports:
         )
 
 
-
 def _find_todo(excinfo) -> BaseException | None:
     """The KataTodo in an exception or its chain, if any."""
     seen = set()
@@ -359,8 +358,6 @@ def pytest_report_teststatus(report, config):
     return None
 
 
-
-
 # === the grade report (--grade-json) ===
 
 
@@ -374,6 +371,7 @@ class GradeReport:
     def __init__(self, config: pytest.Config, target: Path) -> None:
         self.config = config
         self.target = target
+        self.weights = load_weights(Path(config.rootpath))
 
     def write(self, running: str | None = None, complete: bool = False) -> None:
         state = self.config.stash[STATE]
@@ -385,7 +383,7 @@ class GradeReport:
         data = report(
             results,
             mode="solutions" if state.solutions else "katas",
-            weights=load_weights(state.root),
+            weights=self.weights,
             load_errors=state.load_errors,
             complete=complete,
         )

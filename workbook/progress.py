@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import _functions, generate
+from .build import enclosing, functions, generate
 from .layout import Kata
 
 PRISTINE_DIR = Path("workbook") / "pristine"
@@ -50,22 +50,17 @@ class TaskInfo:
         return self.stub_line is not None
 
 
-def _stubs(source: str) -> dict[str, tuple[str, int]]:
-    """{function: (task text, line of its raise KataTodo)} for a skeleton-like source."""
-    tree = ast.parse(source)
-    functions = _functions(tree)
+def _stubs(source: str) -> tuple[dict[str, tuple[str, int]], dict[str, int]]:
+    """({function: (task text, line of its raise KataTodo)}, {function: def line}) of a source."""
+    defs = functions(ast.parse(source))
     found = {}
     for number, line in enumerate(source.splitlines(), start=1):
         match = TODO_CALL.search(line)
-        if not match:
-            continue
-        inside = [f for f in functions if f[0] <= number <= f[1]]
-        if not inside:
-            continue
-        function = max(inside, key=lambda f: f[0])[2]
-        message = ast.literal_eval(match.group("message"))
-        found.setdefault(function, (message.partition(": ")[2], number))
-    return found
+        func = enclosing(defs, number) if match else None
+        if func is not None:
+            message = ast.literal_eval(match.group("message"))
+            found.setdefault(func[2], (message.partition(": ")[2], number))
+    return found, {name: first for first, _, name, _ in defs}
 
 
 def tasks(kata: Kata) -> list[TaskInfo]:
@@ -73,10 +68,8 @@ def tasks(kata: Kata) -> list[TaskInfo]:
 
     Raises SyntaxError if the learner's file does not parse.
     """
-    pristine = _stubs(pristine_source(kata))
-    mine_source = kata.skeleton.read_text(encoding="utf-8") if kata.skeleton.is_file() else ""
-    mine = _stubs(mine_source)
-    defs = {name: first for first, _, name, _ in _functions(ast.parse(mine_source))}
+    pristine, _ = _stubs(pristine_source(kata))
+    mine, defs = _stubs(kata.skeleton.read_text(encoding="utf-8") if kata.skeleton.is_file() else "")
     return [
         TaskInfo(function, text, mine[function][1] if function in mine else None, defs.get(function))
         for function, (text, _) in pristine.items()
