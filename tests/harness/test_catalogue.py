@@ -82,18 +82,33 @@ def test_every_task_has_two_hint_levels(name):
         assert len(found.get(task, [])) >= 2, f"{kata.readme}: '### {task}' needs at least two numbered hints"
 
 
-def _solution_lines(source):
-    lines, inside = [], False
+def _squeeze(line):
+    return re.sub(r"\s+", "", line)
+
+
+def _split_by_markers(source):
+    """(lines inside BEGIN/END SOLUTION blocks, lines outside them), markers left out."""
+    inside_lines, outside_lines, inside = [], [], False
     for line in source.splitlines():
         if BEGIN.match(line):
             inside = True
         elif END.match(line):
             inside = False
-        elif inside and not line.strip().startswith("#"):
-            squeezed = re.sub(r"\s+", "", line)
-            if len(squeezed) >= 20:
-                lines.append(squeezed)
-    return lines
+        else:
+            (inside_lines if inside else outside_lines).append(line)
+    return inside_lines, outside_lines
+
+
+def _solution_lines(source):
+    """Squeezed reference code lines long enough to be recognisable if they leak."""
+    inside_lines, _ = _split_by_markers(source)
+    squeezed = [_squeeze(line) for line in inside_lines if not line.strip().startswith("#")]
+    return [line for line in squeezed if len(line) >= 20]
+
+
+def _provided_lines(source):
+    """Squeezed lines outside the markers: they ship in the skeleton by design."""
+    return {_squeeze(line) for line in _split_by_markers(source)[1]}
 
 
 @needs_solutions

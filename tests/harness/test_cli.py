@@ -165,12 +165,11 @@ def test_regrading_ignores_edited_tests(toy, tmp_path):
 
 def test_the_real_bundle_reveals_no_solution(tmp_path):
     """Export this repository: no reference line appears anywhere in the bundle."""
-    import re
     import subprocess
     import sys
 
     from toy_workbook import ROOT
-    from test_catalogue import _solution_lines
+    from test_catalogue import _provided_lines, _solution_lines, _squeeze
 
     if not (ROOT / "solutions").is_dir():
         pytest.skip("already a bundle")
@@ -179,22 +178,10 @@ def test_the_real_bundle_reveals_no_solution(tmp_path):
         [sys.executable, "-m", "workbook", "export", str(bundle)], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    def provided_lines(source):
-        """Squeezed lines outside the solution markers (they ship in the skeleton by design)."""
-        lines, inside = set(), False
-        for line in source.splitlines():
-            if "# BEGIN SOLUTION" in line:
-                inside = True
-            elif "# END SOLUTION" in line:
-                inside = False
-            elif not inside:
-                lines.add(re.sub(r"\s+", "", line))
-        return lines
-
     reference = {}
     for path in (ROOT / "solutions").glob("*/*.py"):
         source = path.read_text()
-        reference[path.stem] = set(_solution_lines(source)) - provided_lines(source)
+        reference[path.stem] = set(_solution_lines(source)) - _provided_lines(source)
     everything = set().union(*reference.values())
     for path in bundle.rglob("*"):
         if not path.is_file() or path.suffix not in (".py", ".md", ".json", ".txt", ".toml"):
@@ -208,7 +195,7 @@ def test_the_real_bundle_reveals_no_solution(tmp_path):
             lines = reference.get(path.stem, set())  # a copy of that kata's skeleton
         else:
             lines = everything
-        shipped = {re.sub(r"\s+", "", line) for line in path.read_text(errors="replace").splitlines()}
+        shipped = {_squeeze(line) for line in path.read_text(errors="replace").splitlines()}
         leaked = [line for line in lines if line in shipped]
         assert not leaked, f"{path.relative_to(bundle)} contains reference code: {leaked[:2]}"
     learner = run_pytest(bundle, "katas/microflash", "-q")
