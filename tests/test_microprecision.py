@@ -158,8 +158,9 @@ def test_nan_is_a_nan_pattern(kata, fmt):
         if exponent != (1 << E) - 1 or mantissa == 0:
             raise Mismatch(f"encode(nan, {fmt!r}) = {bits:#x}: the exponent field must be all ones and the"
                            " mantissa non-zero (a zero mantissa is inf)")
-    assert_equal(kata.encode(math.nan, "fp16"), struct_bits(math.nan, "e"), "encode(nan, 'fp16') (quiet nan)",
-                 hint="the quiet nan sets the top mantissa bit only")
+    for x in (math.nan, -math.nan):
+        assert_equal(kata.encode(x, "fp16"), struct_bits(x, "e"), f"encode({x!r} with sign bit {int(math.copysign(1, x) < 0)}, 'fp16')",
+                     hint="the quiet nan sets the top mantissa bit only, and keeps the sign bit")
 
 
 @pytest.mark.task("encode")
@@ -451,3 +452,21 @@ def test_master_step_rejects_bad_arguments(kata):
         kata.master_step([1.0, 2.0], [1.0], 1.0, 0.1)
     with pytest.raises(ValueError, match="scale"):
         kata.master_step([1.0], [1.0], 0.0, 0.1)
+
+
+# === the demo's criterion: training with tiny gradients ===
+
+
+@pytest.mark.task("master_step")
+def test_scaled_mixed_precision_training_tracks_fp32(kata):
+    """The demo's regression (gradients ~1e-6 .. 1e-9): unscaled fp16 stalls, scaled fp16 + masters does not."""
+    data = kata.make_data(random.Random(42))
+    fp32, _ = kata.train(data, "fp32")
+    unscaled, _ = kata.train(data, "fp16")
+    scaled, skipped = kata.train(data, "scaled")
+    if not abs(scaled - fp32) <= 0.01 * fp32:
+        raise Mismatch(f"final loss with loss scaling and fp32 masters {scaled:.4e}, fp32 reference {fp32:.4e}:"
+                       " expected within 1%")
+    if not unscaled > 100 * fp32:
+        raise Mismatch(f"final loss of fp16 without scaling {unscaled:.4e} vs fp32 {fp32:.4e}: expected the unscaled"
+                       " run to stall (gradients underflow) at > 100x the fp32 loss")
