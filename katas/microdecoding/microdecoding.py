@@ -243,10 +243,8 @@ def combine_lse(outputs: list[list[float]], lses: list[float]) -> list[float]:
 # Without splitting, a decode step launches batch * n_heads workers. A GPU
 # with num_sms streaming multiprocessors wants at least one worker per SM.
 # Splitting each (sequence, head) into s pieces gives batch * n_heads * s
-# workers, so the smallest s that fills the chip is the ceiling of
-# num_sms / (batch * n_heads), but never more splits than keys (every split
-# needs a key) and never fewer than 1. More splits than that only add merge
-# work. Signpost: FlashAttention-2's num_splits heuristic also weighs the
+# workers. Never more splits than keys (every split needs a key), and more
+# splits than the chip can run at once only add merge work. Signpost: FlashAttention-2's num_splits heuristic also weighs the
 # wave efficiency (how full the last wave of blocks is) and caps s at 128.
 
 

@@ -305,10 +305,8 @@ def combine_lse(outputs: list[list[float]], lses: list[float]) -> list[float]:
 # Without splitting, a decode step launches batch * n_heads workers. A GPU
 # with num_sms streaming multiprocessors wants at least one worker per SM.
 # Splitting each (sequence, head) into s pieces gives batch * n_heads * s
-# workers, so the smallest s that fills the chip is the ceiling of
-# num_sms / (batch * n_heads), but never more splits than keys (every split
-# needs a key) and never fewer than 1. More splits than that only add merge
-# work. Signpost: FlashAttention-2's num_splits heuristic also weighs the
+# workers. Never more splits than keys (every split needs a key), and more
+# splits than the chip can run at once only add merge work. Signpost: FlashAttention-2's num_splits heuristic also weighs the
 # wave efficiency (how full the last wave of blocks is) and caps s at 128.
 
 
@@ -323,7 +321,8 @@ def choose_num_splits(batch: int, n_heads: int, num_sms: int, n_keys: int) -> in
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     workers = batch * n_heads
-    # Integer ceiling: -(-a // b). Floor would leave part of the chip idle.
+    # s = ceil(num_sms / workers), as an integer ceiling -(-a // b): floor
+    # would leave part of the chip idle.
     return max(1, min(n_keys, -(-num_sms // workers)))
     # END SOLUTION
 
