@@ -508,7 +508,7 @@ def solo_generate(model: Model, prompt: list[int], n_new: int) -> list[int]:
     return tokens
 
 
-def timeline(schedule, requests, max_batch: int) -> list[str]:
+def timeline(schedule, requests) -> list[str]:
     """One row per request, one column per step: P prefill, p chunk, D decode, . waiting, - idle slot."""
     n_steps = len(schedule)
     rows = [[" "] * n_steps for _ in requests]
@@ -524,7 +524,7 @@ def timeline(schedule, requests, max_batch: int) -> list[str]:
 
 
 def static_idle_view(schedule, requests, batch_size: int) -> list[str]:
-    lines = timeline(schedule, requests, batch_size)
+    lines = timeline(schedule, requests)
     out = []
     for g in range(0, len(requests), batch_size):
         members = range(g, min(g + batch_size, len(requests)))
@@ -557,7 +557,7 @@ def demo_timelines(model: Model, rng: random.Random) -> None:
     print(f"   {steps} steps, {idle} idle slot-steps of {B * steps}\n")
     cont = continuous_batching_schedule(lengths, B, kv_pages=1000, page_size=4)
     print("   continuous batching (a finished request's slot is refilled next step):")
-    for line in timeline(cont, lengths, B):
+    for line in timeline(cont, lengths):
         print(line)
     steps_c, idle_c = usage(cont, B)
     print(f"   {steps_c} steps, {idle_c} idle slot-steps of {B * steps_c}\n")
@@ -585,7 +585,7 @@ def demo_budget_and_chunks(model: Model, rng: random.Random) -> None:
         assert run_schedule(model, requests, schedule) == solo and peak <= pages
         label = "whole prompts" if chunk is None else f"chunks of <= {chunk} tokens per step"
         print(f"   {label}: {len(schedule)} steps, peak pages {peak} <= {pages}, largest step {biggest} tokens")
-        for line in timeline(schedule, lengths, B):
+        for line in timeline(schedule, lengths):
             print(line)
     print("   (p = a prompt chunk: the 20-token prompt no longer makes one step 20+ tokens long)\n")
 
