@@ -83,8 +83,10 @@ def test_reparameterize_closed_form(kata):
         mu = [rng.uniform(-2, 2) for _ in range(n)]
         lv = [rng.uniform(-3, 2) for _ in range(n)]
         eps = [rng.gauss(0, 1) for _ in range(n)]
-        assert_close(list(kata.reparameterize(mu, lv, eps)), [m + math.exp(0.5 * v) * e for m, v, e in zip(mu, lv, eps)],
+        args = (list(mu), list(lv), list(eps))
+        assert_close(list(kata.reparameterize(*args)), [m + math.exp(0.5 * v) * e for m, v, e in zip(mu, lv, eps)],
                      1e-12, f"reparameterize({n}-dim)", hint="the standard deviation is exp(0.5 * logvar), not exp(logvar)")
+        assert_equal(args, (mu, lv, eps), f"reparameterize({n}-dim): mu, logvar, eps afterwards (must not change)")
 
 
 @pytest.mark.task("reparameterize")
@@ -107,7 +109,7 @@ def test_reparameterized_samples_have_the_right_moments(kata):
 def test_reparameterize_rejects_mismatched_dimensions(kata, which):
     args = {"mu": [0.1, 0.2], "logvar": [0.0, 0.0], "eps": [1.0, 1.0]}
     args[which] = [0.0, 0.0, 0.0]
-    with pytest.raises(ValueError, match=which):
+    with pytest.raises(ValueError, match=rf"\b{which}\b"):
         kata.reparameterize(**args)
 
 
@@ -178,7 +180,7 @@ def test_elbo_closed_form_and_beta_scales_only_kl(kata, beta):
     (([1.0, 2.0], [1.0], [0.0], [0.0], 1.0), "x_recon"),
 ], ids=["beta<0", "x_recon length"])
 def test_elbo_rejects_bad_arguments(kata, args, bad):
-    with pytest.raises(ValueError, match=bad):
+    with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.elbo_loss(*args)
 
 
@@ -202,7 +204,9 @@ def test_latent_gradients_equal_finite_differences(kata, beta):
         return f_of_z(z) + beta * spec_kl(mu, lv)
 
     z = [m + math.exp(0.5 * v) * e for m, v, e in zip(MU, LOGVAR, EPS)]
-    dmu, dlv = kata.latent_gradients(MU, LOGVAR, EPS, df_dz(z), beta)
+    args = (list(MU), list(LOGVAR), list(EPS), df_dz(z))
+    dmu, dlv = kata.latent_gradients(*args, beta)
+    assert_equal(args, (MU, LOGVAR, EPS, df_dz(z)), "latent_gradients: its inputs afterwards (must not change)")
     h = 1e-6
     for name, vec, got in (("dmu", MU, dmu), ("dlogvar", LOGVAR, dlv)):
         fd = []
@@ -267,7 +271,7 @@ def test_network_gradients_equal_finite_differences(kata):
 def test_latent_gradients_reject_bad_arguments(kata, which, value):
     args = {"mu": [0.1, 0.2], "logvar": [0.0, 0.1], "eps": [1.0, -1.0], "dz": [0.5, 0.5], "beta": 1.0}
     args[which] = value
-    with pytest.raises(ValueError, match=which):
+    with pytest.raises(ValueError, match=rf"\b{which}\b"):
         kata.latent_gradients(**args)
 
 
@@ -313,7 +317,7 @@ def test_interpolate_decodes_the_line_between_means(kata, steps):
 @pytest.mark.parametrize("args, bad", [(([1.0, 0.0], [0.0, 1.0], 1), "steps"), (([1.0, 0.0], [0.0, 1.0], 0), "steps"),
                                        (([1.0, 0.0], [0.0, 1.0, 2.0], 4), "x_b")], ids=["steps=1", "steps=0", "x_b dim"])
 def test_interpolate_rejects_bad_arguments(kata, args, bad):
-    with pytest.raises(ValueError, match=bad):
+    with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.interpolate(checkpoint()["params"], *args)
 
 
@@ -324,8 +328,9 @@ def test_sample_prior_decodes_prior_draws(kata):
     expected = [spec_decode(p, [rng.gauss(0, 1), rng.gauss(0, 1)]) for _ in range(5)]
     assert_close([list(q) for q in kata.sample_prior(p, 5, random.Random(31))], expected, 1e-9,
                  "sample_prior(checkpoint, 5, seed 31)", hint="z = [rng.gauss(0, 1) per latent dim], then decode")
-    with pytest.raises(ValueError, match="n"):
-        kata.sample_prior(p, 0, random.Random(0))
+    for n in (0, -3, 2.0):
+        with pytest.raises(ValueError, match=r"\bn\b"):  # n as a word: "must" does not name it
+            kata.sample_prior(p, n, random.Random(0))
 
 
 @pytest.mark.task("sample_prior")

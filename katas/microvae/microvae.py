@@ -189,10 +189,14 @@ def loss_and_grads(params, batch, beta=1.0):
 
 # === LATENT SPACE: INTERPOLATION AND GENERATION ===
 #
-# Interpolating raw data (the straight line between two points of a ring)
-# cuts across the hole; interpolating the codes and decoding follows what
-# the decoder learned, closer to the data. The means are used, not samples:
-# interpolation is about the map, not its noise.
+# Interpolating the codes and decoding shows what the decoder does between
+# two data points: for points the encoder placed close together the path
+# stays on the data. A ring is a closed curve, though: its codes form a
+# closed loop too, and the straight line between the codes of two opposite
+# points crosses the inside of that loop, where no data point was encoded.
+# The demo's path from (2.5, 0) to (-2.5, 0) duly passes near the centre;
+# image VAEs show the same thing as blurry in-between images. The means
+# are used, not samples: interpolation is about the map, not its noise.
 
 
 def interpolate(params, x_a, x_b, steps):
@@ -337,7 +341,8 @@ def main(argv=None):
     print(f"   full data: recon {r0:.4f} -> {r1:.4f} (falls: {'yes' if r1 < r0 else 'NO'});"
           f" KL {k0:.4f} -> {k1:.4f} (positive and finite: {'yes' if 0 < k1 < float('inf') else 'NO'})\n")
 
-    print("3. beta trades reconstruction for a tidier latent space (same data, same eps)")
+    print("3. beta weights only the KL term (the trained model, same data, same eps); training with a larger\n"
+          "   beta would trade reconstruction for codes closer to the prior")
     for beta in (0.0, 1.0, 4.0):
         loss, recon, kl = evaluate(params, data, beta)
         print(f"   beta {beta:>3}: loss {loss:8.4f} = recon {recon:.4f} + {beta} * KL {kl:.4f}")
@@ -353,6 +358,7 @@ def main(argv=None):
 
     print("5. Latent interpolation between two opposite points of the ring")
     path = interpolate(params, [2.5, 0.0], [-2.5, 0.0], 7)
+    print("   (the straight line between the two codes crosses the ring's hole: watch the radius)")
     for s, (x, y) in enumerate(path):
         print(f"   step {s}: ({x:+.3f}, {y:+.3f})  radius {math.hypot(x, y):.3f}")
 

@@ -81,4 +81,10 @@ MUTANTS = [
         "mu_a, mu_b = encode(params, x_a)[1], encode(params, x_b)[1]",
         "mu_a, mu_b = encode(params, x_a)[2], encode(params, x_b)[2]",
     ),
+    Mutant(
+        "reparameterize_in_place",
+        "writes z into the caller's mu list and returns it instead of a new list",
+        "    return [m + math.exp(0.5 * lv) * e for m, lv, e in zip(mu, logvar, eps)]",
+        "    for i in range(len(mu)):\n        mu[i] = mu[i] + math.exp(0.5 * logvar[i]) * eps[i]\n    return mu",
+    ),
 ]
