@@ -20,6 +20,11 @@ from workbook.checks import assert_close, assert_equal
 TOL = 1e-12  # every stage equals the single-device full-batch Adam step
 
 
+def named(name):
+    """A ValueError message naming ``name`` as a word ("t" and "nd" hide in "must" and "and")."""
+    return rf"\b{name}\b"
+
+
 # === the grader's network ===
 
 
@@ -184,12 +189,13 @@ def test_adam_step_custom_betas_and_no_mutation(kata):
 
 @pytest.mark.task("adam_step")
 @pytest.mark.parametrize("name,kwargs", [
-    ("t", {"t": 0}), ("beta1", {"beta1": 1.0}), ("beta2", {"beta2": -0.1}), ("grads", {"grads": [0.1]}),
-], ids=["t=0", "beta1=1", "beta2<0", "grads-short"])
+    ("t", {"t": 0}), ("t", {"t": 1.0}), ("beta1", {"beta1": 1.0}), ("beta2", {"beta2": -0.1}),
+    ("grads", {"grads": [0.1]}), ("m", {"m": [0.0, 0.0, 0.0]}), ("v", {"v": [0.0]}),
+], ids=["t=0", "t=1.0", "beta1=1", "beta2<0", "grads-short", "m-long", "v-short"])
 def test_adam_step_rejects_bad_arguments(kata, name, kwargs):
     args = {"params": [1.0, 2.0], "grads": [0.1, 0.2], "m": [0.0, 0.0], "v": [0.0, 0.0], "t": 1, "lr": 0.1}
     args.update(kwargs)
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=named(name)):
         kata.adam_step(**args)
 
 
@@ -197,17 +203,18 @@ def test_adam_step_rejects_bad_arguments(kata, name, kwargs):
 
 
 @pytest.mark.task("shard_size")
-@pytest.mark.parametrize("psi,nd", [(1, 1), (7, 3), (9, 3), (3, 5), (100, 7), (26, 4)])
-def test_shard_size_is_ceiling(kata, psi, nd):
-    assert_equal(kata.shard_size(psi, nd), -(-psi // nd), f"shard_size({psi}, {nd})",
-                 hint="round up: ceil(psi / nd), so nd shards always cover every parameter")
+def test_shard_size_is_ceiling(kata):
+    for psi, nd in [(1, 1), (7, 3), (9, 3), (3, 5), (100, 7), (26, 4)]:
+        assert_equal(kata.shard_size(psi, nd), -(-psi // nd), f"shard_size({psi}, {nd})",
+                     hint="round up: ceil(psi / nd), so nd shards always cover every parameter")
 
 
 @pytest.mark.task("shard_size")
-@pytest.mark.parametrize("nd", [0, -2], ids=["zero-devices", "negative"])
-def test_shard_size_rejects_bad_nd(kata, nd):
-    with pytest.raises(ValueError, match="nd"):
-        kata.shard_size(10, nd)
+@pytest.mark.parametrize("name,args", [("nd", (10, 0)), ("nd", (10, -2)), ("nd", (10, 2.0)), ("psi", (0, 3))],
+                         ids=["zero-devices", "negative", "float-devices", "psi=0"])
+def test_shard_size_rejects_bad_arguments(kata, name, args):
+    with pytest.raises(ValueError, match=named(name)):
+        kata.shard_size(*args)
 
 
 @pytest.mark.task("partition")
@@ -225,7 +232,7 @@ def test_partition_pads_and_cuts(kata, psi, nd):
 
 @pytest.mark.task("partition")
 def test_partition_rejects_zero_devices(kata):
-    with pytest.raises(ValueError, match="nd"):
+    with pytest.raises(ValueError, match=named("nd")):
         kata.partition([1.0, 2.0], 0)
 
 
@@ -233,11 +240,17 @@ def test_partition_rejects_zero_devices(kata):
 
 
 @pytest.mark.task("init_states")
-@pytest.mark.parametrize("stage", [0, 1, 2, 3])
 @pytest.mark.parametrize("psi,nd", [(7, 3), (10, 4), (5, 1), (3, 5)])
-def test_init_states_layout(kata, stage, psi, nd):
+def test_init_states_layout(kata, psi, nd):
+    for stage in range(4):
+        check_layout(kata, stage, psi, nd)
+
+
+def check_layout(kata, stage, psi, nd):
     init = [0.1 * (i + 1) for i in range(psi)]
+    before = list(init)
     states = kata.init_states(init, nd, stage)
+    assert_equal(init, before, f"init_states(stage={stage})'s params after the call")
     assert_equal(len(states), nd, f"len(init_states(psi={psi}, nd={nd}, stage={stage}))")
     s = S(psi, nd)
     full = {0: (psi, psi, psi, psi), 1: (psi, psi, s, s), 2: (psi, s, s, s), 3: (s, s, s, s)}[stage]
@@ -252,11 +265,26 @@ def test_init_states_layout(kata, stage, psi, nd):
 
 
 @pytest.mark.task("init_states")
+@pytest.mark.parametrize("stage", [0, 3])
+def test_init_states_lists_are_new(kata, stage):
+    init = [0.5, -1.0, 2.0, 0.25, 1.5]
+    states = kata.init_states(init, 2, stage)
+    for key in ("params", "grads", "m", "v"):
+        states[0][key][0] = 99.0  # write into device 0's buffer only
+    assert_equal(init, [0.5, -1.0, 2.0, 0.25, 1.5], f"init_states(stage={stage}): the caller's params after "
+                 "writing into device 0's params", hint="every list is new: copy params, do not hand it out")
+    fresh = kata.init_states([0.5, -1.0, 2.0, 0.25, 1.5], 2, stage)[1]
+    assert_equal({key: list(states[1][key]) for key in fresh}, {key: list(fresh[key]) for key in fresh},
+                 f"init_states(stage={stage}): device 1's buffers after writing into device 0's",
+                 hint="every list is new: devices must not share one list")
+
+
+@pytest.mark.task("init_states")
 @pytest.mark.parametrize("name,args", [
     ("nd", ([1.0, 2.0], 0, 1)), ("stage", ([1.0, 2.0], 2, 4)), ("params", ([], 2, 1)),
 ], ids=["zero-devices", "stage4", "empty-params"])
 def test_init_states_rejects_bad_arguments(kata, name, args):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=named(name)):
         kata.init_states(*args)
 
 
@@ -286,8 +314,13 @@ def test_stage_equals_single_device_adam(kata, stage, psi, sizes):
                              f"{what}: device {k}'s params vs device 0's", hint="replicas must agree bit for bit")
 
 
+# Counting needs fewer cases: Psi not divisible by Nd (with an empty
+# micro-batch), one device, more devices than parameters, Nd dividing Psi.
+COUNT_CASES = [CASES[1], CASES[2], CASES[3], CASES[5]]
+
+
 @pytest.mark.parametrize("stage", ALL_STAGES)
-@pytest.mark.parametrize("psi,sizes", CASES, ids=IDS)
+@pytest.mark.parametrize("psi,sizes", COUNT_CASES, ids=[f"psi{p}-nd{len(s)}" for p, s in COUNT_CASES])
 def test_counted_memory_and_communication(kata, stage, psi, sizes):
     init, batches = problem(psi + 5, psi, sizes)
     nd = len(sizes)
@@ -357,7 +390,7 @@ def test_step_rejects_wrong_device_count(kata, stage, bad):
     else:
         batches = batches[:2]
     net = GraderNetwork(3)
-    with pytest.raises(ValueError, match=bad):
+    with pytest.raises(ValueError, match=named(bad)):
         if stage == 0:
             kata.data_parallel_step(net, states, batches, 1, 0.05)
         elif stage == 3:
@@ -371,7 +404,7 @@ def test_step_rejects_wrong_device_count(kata, stage, bad):
 def test_zero12_rejects_other_stages(kata, stage):
     init, batches = problem(4, 4, [1, 1])
     states = kata.init_states(init, 2, 1)
-    with pytest.raises(ValueError, match="stage"):
+    with pytest.raises(ValueError, match=named("stage")):
         kata.zero12_step(GraderNetwork(2), states, batches, 1, 0.05, stage)
 
 
@@ -401,9 +434,10 @@ def test_comm_floats_closed_form(kata):
     pytest.param("comm_floats", marks=pytest.mark.task("comm_floats")),
     pytest.param("paper_bytes", marks=pytest.mark.task("paper_bytes")),
 ])
-@pytest.mark.parametrize("name,args", [("nd", (10, 0, 1)), ("stage", (10, 2, 4))], ids=["zero-devices", "stage4"])
+@pytest.mark.parametrize("name,args", [("nd", (10, 0, 1)), ("psi", (0, 2, 1)), ("stage", (10, 2, 4))],
+                         ids=["zero-devices", "psi=0", "stage4"])
 def test_closed_forms_reject_bad_arguments(kata, func, name, args):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=named(name)):
         getattr(kata, func)(*args)
 
 
@@ -416,8 +450,9 @@ def test_paper_figure_1(kata):
 
 
 @pytest.mark.task("paper_bytes")
-def test_paper_bytes_formula(kata):
-    psi, nd, k = 1000, 8, 10
+@pytest.mark.parametrize("psi,nd,k", [(1000, 8, 10), (1001, 9, 12)])
+def test_paper_bytes_formula(kata, psi, nd, k):
     want = [(4 + k) * psi, 4 * psi + k * psi / nd, 2 * psi + (2 + k) * psi / nd, (4 + k) * psi / nd]
     got = [kata.paper_bytes(psi, nd, stage, k=k) for stage in range(4)]
-    assert_close(got, want, 1e-9, f"paper_bytes({psi}, {nd}, stage, k={k})")
+    assert_close(got, want, 1e-9, f"paper_bytes({psi}, {nd}, stage, k={k})",
+                 hint="the paper divides by nd exactly (Psi / Nd), it does not round the shard up")

@@ -15,8 +15,8 @@ Optimizer) removes the copies in three stages:
   * stage 3 also partitions the parameters: a device gathers the full
     parameters just before the forward pass and again before the backward
     pass, and frees them after use.
-Stages 1 and 2 move exactly as many floats as DP; stage 3 moves 1.5 times
-as many. The counts are the point of this file.
+What each device holds and sends is counted float by float, and set against
+the paper's closed forms: the counts are the point of this file.
 
 References: Rajbhandari, Rasley, Ruwase, He, "ZeRO: Memory Optimizations
 Toward Training Trillion Parameter Models" (SC 2020), sections 3-7 and
@@ -73,8 +73,8 @@ class Network:
 #   reduce-scatter: p-1 rounds, device k ends with the SUM of chunk k;
 #   all-gather:     p-1 rounds, every device ends with every chunk;
 #   all-reduce = reduce-scatter then all-gather.
-# Each round every device sends one chunk: (p-1) S floats per device per
-# collective. You wrote these in microparallel; here they are given.
+# In every round each device sends one chunk to its neighbour. You wrote
+# these in microparallel; here they are given.
 
 
 def chunk_bounds(n, p):
@@ -221,29 +221,24 @@ def partition(flat, nd):
 # A device's state is a dict of four flat float lists:
 #   "params"  the parameters        "grads"  the gradient buffer
 #   "m", "v"  Adam's two moments
-# In the paper's mixed-precision accounting those cost 2 + 2 + K bytes per
-# parameter (fp16 params, fp16 grads, K = 12 bytes of fp32 master params, m
-# and v). Here everything is one fp32 float, there is no separate master copy
-# (the params ARE fp32), and Adam's state is m and v: K = 2 floats. So the
-# model states per device, counted in floats, are
-#                 params   grads   m, v        total
-#   stage 0 (DP)  Psi      Psi     Psi, Psi    4 Psi
-#   stage 1       Psi      Psi     S,   S      2 Psi + 2 S
-#   stage 2       Psi      S       S,   S      Psi + 3 S
-#   stage 3       S        S       S,   S      4 S
-# which is the paper's (2 + 2 + K) Psi, (2 + 2) Psi + K Psi/Nd,
-# 2 Psi + (2 + K) Psi/Nd and (2 + 2 + K) Psi/Nd with 2-byte terms replaced
-# by one float each, K = 2, and Psi/Nd made exact as S. Only these model
-# states count: the full gradient a ZeRO-2 backward produces and the full
-# parameters a ZeRO-3 device gathers are working buffers, freed at once (in
-# DeepSpeed they stream bucket by bucket), and the paper counts them apart.
+# Each stage PARTITIONS some of the four buffers; a partitioned buffer holds
+# only device k's shard of S floats, an unpartitioned one all Psi floats
+# (copied on every device):
+#   stage 0 (DP)  partitions nothing
+#   stage 1       partitions m and v (the optimizer states, P_os)
+#   stage 2       partitions m, v and grads (P_os+g)
+#   stage 3       partitions m, v, grads and params (P_os+g+p)
+# Memory below means these model states only: the full gradient a ZeRO-2
+# backward produces and the full parameters a ZeRO-3 device gathers are
+# working buffers, freed at once (in DeepSpeed they stream bucket by bucket),
+# and the paper counts them apart.
 
 
 def init_states(params, nd, stage):
     """The nd per-device states before the first step: dicts with "params", "grads", "m", "v".
 
     params: the initial flat parameter list (Psi floats). stage: 0 (plain
-    data parallelism), 1, 2 or 3. Lengths follow the table above: full
+    data parallelism), 1, 2 or 3. Lengths follow the partition rule above: full
     entries hold all Psi floats (params copied, grads/m/v zeros); sharded
     entries hold device k's shard of S floats (for stage 3 "params" is
     partition(params, nd)[k], the rest zeros). Every list is new. Raises
@@ -334,7 +329,8 @@ def zero12_step(net, states, batches, t, lr, stage):
 # needs all of them: all-gather, compute, free. The backward pass needs them
 # again (they were freed to save memory): all-gather again. The gradients
 # are reduce-scattered as in stage 2, and the updated shard simply stays put:
-# no final all-gather. Three collectives of (Nd - 1) S floats: 1.5x DP.
+# no final all-gather. One more collective per step than DP: that is the
+# price of holding 1/Nd of every model state.
 # Signpost: DeepSpeed and PyTorch FSDP gather layer by layer and prefetch
 # the next layer's shards during the current layer's compute, so the full
 # model is never resident at once; here the "layer" is the whole model.
@@ -359,18 +355,17 @@ def zero3_step(net, states, batches, psi, t, lr):
 
 # === THE CLOSED FORMS ===
 #
-# With S = ceil(Psi / Nd), the counted numbers above follow from the tables:
-# memory is the model-state table; communication is (Nd - 1) S floats sent
-# per device for every ring collective on Nd chunks of S. The paper quotes
-# the limits: 2 Psi per device for DP and ZeRO-1/2, 3 Psi for ZeRO-3.
+# Write down, as formulas in Psi, Nd and S = ceil(Psi / Nd), what the code
+# above holds and sends per device; the tests count both and compare.
 
 
 def memory_floats(psi, nd, stage):
-    """Floats of model state per device at ``stage`` (0..3), with S = ceil(psi / nd): the table above.
+    """Floats of model state per device at ``stage`` (0..3), with S = ceil(psi / nd).
 
-    Raises ValueError naming ``nd`` (not a positive int), ``psi`` or ``stage``.
+    The lengths of params, grads, m and v that init_states gives (and every
+    step keeps), added up. Raises ValueError naming ``nd`` (not a positive int), ``psi`` or ``stage``.
     """
-    raise KataTodo('microzero.memory_floats: Floats of model state per device at ``stage`` (0..3), with S = ceil(psi / nd): the table above.')
+    raise KataTodo('microzero.memory_floats: Floats of model state per device at ``stage`` (0..3), with S = ceil(psi / nd).')
 
 
 def comm_floats(psi, nd, stage):
@@ -383,14 +378,15 @@ def comm_floats(psi, nd, stage):
 
 
 def paper_bytes(psi, nd, stage, k=12):
-    """The paper's model-state bytes per device with mixed-precision Adam: Figure 1's formulas.
+    """The paper's model-state bytes per device with mixed-precision Adam, as in its Figure 1.
 
-    stage 0: (2 + 2 + k) psi; 1: (2 + 2) psi + k psi / nd; 2: 2 psi +
-    (2 + k) psi / nd; 3: (2 + 2 + k) psi / nd. k = 12 bytes of optimizer
-    state per parameter (fp32 master copy, m, v). Returns a float. Raises
+    Per parameter the paper counts 2 bytes of fp16 params, 2 bytes of fp16
+    grads and k bytes of optimizer state (k = 12: fp32 master copy, m, v).
+    A term the stage partitions is divided by nd (the paper's Psi / Nd, not
+    rounded up); the others count whole. Returns a float. Raises
     ValueError naming ``nd``, ``psi`` or ``stage``.
     """
-    raise KataTodo("microzero.paper_bytes: The paper's model-state bytes per device with mixed-precision Adam: Figure 1's formulas.")
+    raise KataTodo("microzero.paper_bytes: The paper's model-state bytes per device with mixed-precision Adam, as in its Figure 1.")
 
 
 # === DEMONSTRATION ===
@@ -472,11 +468,13 @@ def main():
     print(f"4. Floats sent per device over {steps} steps (counted) vs the closed form x steps")
     print(f"   {'stage':>5} {'counted':>22} {'closed form':>12} {'rounds':>7} {'per step':>9}"
           "  the paper's limit (Nd -> infinity)")
-    limits = ["2 Psi", "2 Psi", "2 Psi", "3 Psi"]
     for stage in range(4):
         net = results[stage][1]
+        # The limit from the closed form itself: Nd devices on Nd * Psi parameters.
+        big = 10 ** 6
+        limit = round(comm_floats(big * psi, big, stage) / big)
         print(f"   {stage:>5} {str(net.sent):>22} {steps * comm_floats(psi, nd, stage):>12}"
-              f" {net.rounds:>7} {net.sent[0] // steps:>9}  {limits[stage]} = {int(limits[stage][0]) * psi}")
+              f" {net.rounds:>7} {net.sent[0] // steps:>9}  {limit // psi} Psi = {limit}")
     print()
 
     print("5. The paper's Figure 1: a 7.5B-parameter model, K = 12, Nd = 64, bytes per device")

@@ -86,4 +86,16 @@ MUTANTS = [
         "(2 + 2) * psi + k * psi / nd,",
         "(2 + 2) * psi + k * psi,",
     ),
+    Mutant(
+        "init_params_shared",
+        "hands every device the caller's params list instead of a copy",
+        "\"params\": list(shards[k]) if stage == 3 else list(params),",
+        "\"params\": list(shards[k]) if stage == 3 else params,",
+    ),
+    Mutant(
+        "paper_rounds_shards_up",
+        "the paper's bytes with the shard rounded up like S instead of Psi / Nd",
+        "(2 + 2) * psi + k * psi / nd,",
+        "(2 + 2) * psi + k * -(-psi // nd),",
+    ),
 ]
