@@ -18,6 +18,11 @@ import pytest
 from workbook.checks import assert_close, assert_equal, matrix
 
 
+def named(name):
+    """A ValueError message naming ``name`` as a word ("t" hides in any message)."""
+    return rf"\b{name}\b"
+
+
 # === the independent spec ===
 
 
@@ -116,8 +121,14 @@ def test_basis_is_deterministic(kata):
 @pytest.mark.task("galore_basis")
 @pytest.mark.parametrize("rank", [0, 6, -1], ids=["zero", "above-min-m-n", "negative"])
 def test_basis_rejects_bad_rank(kata, rank):
-    with pytest.raises(ValueError, match="rank"):
+    with pytest.raises(ValueError, match=named("rank")):
         kata.galore_basis(matrix(random.Random(1), 5, 8), rank)
+
+
+@pytest.mark.task("galore_basis")
+def test_basis_rejects_negative_iters(kata):
+    with pytest.raises(ValueError, match=named("iters")):
+        kata.galore_basis(matrix(random.Random(1), 5, 8), 2, iters=-1)
 
 
 # === task 2: project and project_back ===
@@ -219,6 +230,16 @@ def test_quantize_basis_codes_and_scales(kata, bits):
 
 
 @pytest.mark.task("quantize_basis")
+def test_quantize_basis_zero_column_gets_scale_one(kata):
+    P = [[0.5, 0.0], [-0.25, 0.0], [0.125, 0.0]]
+    codes, scales = kata.quantize_basis(P, 4, ScriptedRng([0.3]))
+    assert_close(list(scales), [0.5 / 7, 1.0], 1e-15, "scales of quantize_basis with an all-zero column",
+                 hint="an all-zero column has no absmax to divide by: its scale is 1.0")
+    # 0.5 / (0.5/7) = 7, -0.25 -> -3.5 (fraction 0.5: u = 0.3 rounds up to -3), 0.125 -> 1.75 (up to 2).
+    assert_equal([list(r) for r in codes], [[7, 0], [-3, 0], [2, 0]], "codes of quantize_basis with an all-zero column")
+
+
+@pytest.mark.task("quantize_basis")
 def test_quantize_basis_is_unbiased(kata):
     P = orthonormal(random.Random(7), 5, 2)
     rng = random.Random(42)
@@ -240,7 +261,7 @@ def test_quantize_basis_is_unbiased(kata):
 @pytest.mark.task("quantize_basis")
 @pytest.mark.parametrize("bits", [1, 9, 0], ids=["bits1", "bits9", "bits0"])
 def test_quantize_basis_rejects_bad_bits(kata, bits):
-    with pytest.raises(ValueError, match="bits"):
+    with pytest.raises(ValueError, match=named("bits")):
         kata.quantize_basis([[0.5, -0.25], [0.1, 0.9]], bits, random.Random(1))
 
 
@@ -337,10 +358,11 @@ def test_galore_step_leaves_inputs_alone(kata):
 @pytest.mark.parametrize("name,kwargs", [
     ("rank", {"rank": 5}), ("rank", {"rank": 0}), ("alpha", {"alpha": 1.5}), ("alpha", {"alpha": -0.1}),
     ("bits", {"bits": 1}), ("bits", {"bits": 9}), ("refresh_every", {"refresh_every": 0}), ("t", {"t": 0}),
-], ids=["rank>min", "rank0", "alpha>1", "alpha<0", "bits1", "bits9", "refresh0", "t0"])
+    ("refresh_every", {"refresh_every": 1.5}), ("t", {"t": 2.0}),
+], ids=["rank>min", "rank0", "alpha>1", "alpha<0", "bits1", "bits9", "refresh0", "t0", "refresh1.5", "t2.0"])
 def test_galore_step_rejects_bad_arguments(kata, name, kwargs):
     args = {"W": zeros(4, 6), "G": matrix(random.Random(3), 4, 6), "state": kata.new_state(), "t": 1,
             "lr": 0.01, "rank": 2, "refresh_every": 2, "rng": random.Random(1)}
     args.update(kwargs)
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=named(name)):
         kata.galore_step(**args)

@@ -87,4 +87,16 @@ MUTANTS = [
         "    if not 0.0 <= alpha <= 1.0:\n        raise",
         "    if False:\n        raise",
     ),
+    Mutant(
+        "zero_column_divides_by_zero",
+        "no 1.0 scale for an all-zero column: the absmax scale is 0 and the codes divide by it",
+        "scales.append(largest / qmax if largest > 0.0 else 1.0)",
+        "scales.append(largest / qmax)",
+    ),
+    Mutant(
+        "iters_unchecked",
+        "does not validate iters: a negative count silently runs no rounds",
+        "    if not isinstance(iters, int) or iters < 0:",
+        "    if False:",
+    ),
 ]
