@@ -398,11 +398,15 @@ def main(argv=None):
     radii = [math.hypot(*p) for p in generated]
     print(f"   generated radius: mean {sum(radii) / len(radii):.3f} (data 2.5)\n")
 
-    print("5. Latent interpolation between two opposite points of the ring")
-    path = interpolate(params, [2.5, 0.0], [-2.5, 0.0], 7)
-    print("   (the straight line between the two codes crosses the ring's hole: watch the radius)")
-    for s, (x, y) in enumerate(path):
-        print(f"   step {s}: ({x:+.3f}, {y:+.3f})  radius {math.hypot(x, y):.3f}")
+    print("5. Latent interpolation (7 decoded codes per path; the data ring has radius 2.5)")
+    near = [2.5 * math.cos(0.6), 2.5 * math.sin(0.6)]
+    for label, x_b in (("to a nearby point (0.6 rad along the ring)", near), ("to the opposite point", [-2.5, 0.0])):
+        path = interpolate(params, [2.5, 0.0], x_b, 7)
+        print(f"   (+2.5, +0.0) {label}:")
+        print("     " + "  ".join(f"({x:+.2f}, {y:+.2f})" for x, y in path))
+        print("     radius " + "  ".join(f"{math.hypot(x, y):.2f}" for x, y in path))
+    print("   nearby codes decode to a smooth walk along the ring; the straight line between opposite\n"
+          "   codes crosses the inside of the loop the ring's codes form, and its decoding cuts the hole")
 
 
 if __name__ == "__main__":
