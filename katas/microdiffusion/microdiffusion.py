@@ -285,7 +285,9 @@ def stats(points):
 
 
 N_DATA, DATA_SEED = 2000, 0
-STEPS, BATCH, LEARNING_RATE, TRAIN_SEED = 2500, 32, 0.01, 42
+# 4000 steps: at 2500 the samples came out ~20 % short of the data's variance
+# (the seed's criterion is mean and variance within 20 %); at 4000 ~10 %.
+STEPS, BATCH, LEARNING_RATE, TRAIN_SEED = 4000, 32, 0.01, 42
 
 
 def schedule():
@@ -408,21 +410,24 @@ def main(argv=None):
 
     rng = random.Random(1)
     start = time.time()
-    generated = sample(params, 500, betas, alpha_bar, rng)
-    print(f"3. Sampled 500 points through {T_STEPS} reverse steps in {time.time() - start:.1f}s")
-    left, right = scatter(data[:500]), scatter(generated)
-    print(f"   {'data (500 of the spiral)':<38}   generated (500)")
+    # 1000 samples for the statistics: with 500 the variance alone wanders by
+    # ~6 % from one seed to the next, a third of the criterion's margin.
+    generated = sample(params, 1000, betas, alpha_bar, rng)
+    print(f"3. Sampled 1000 points through {T_STEPS} reverse steps in {time.time() - start:.1f}s")
+    left, right = scatter(data[:500]), scatter(generated[:500])
+    print(f"   {'data (500 of the spiral)':<38}   generated (500 of the 1000)")
     for a, b in zip(left, right):
         print(f"   |{a}|   |{b}|")
     (dm, ds), (gm, gs) = stats(data), stats(generated)
     print()
-    print("4. Statistics (criterion: within 20 %: |mean shift| <= 0.2 std, |std ratio - 1| <= 0.2)")
+    print("4. Statistics of all 1000 (seed's criterion: mean and variance within 20 % of the data's;\n"
+          "   the means sit near 0, so the mean is measured in data standard deviations: shift <= 0.2)")
     ok = True
     for i, axis in enumerate("xy"):
-        shift, ratio = abs(gm[i] - dm[i]) / ds[i], gs[i] / ds[i]
+        shift, ratio = abs(gm[i] - dm[i]) / ds[i], (gs[i] / ds[i]) ** 2
         ok &= shift <= 0.2 and abs(ratio - 1) <= 0.2
-        print(f"   {axis}: data mean {dm[i]:+.3f} std {ds[i]:.3f} | generated mean {gm[i]:+.3f} std {gs[i]:.3f}"
-              f" | mean shift {shift:.2f} std, std off by {abs(ratio - 1):.1%}")
+        print(f"   {axis}: data mean {dm[i]:+.3f} var {ds[i] ** 2:.3f} | generated mean {gm[i]:+.3f} var {gs[i] ** 2:.3f}"
+              f" | mean shift {shift:.2f} std, variance off by {abs(ratio - 1):.1%}")
     print(f"   criterion met: {'yes' if ok else 'NO'}")
 
 
