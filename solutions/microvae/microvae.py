@@ -40,8 +40,8 @@ CHECKPOINT = ROOT / "tests" / "data" / "microvae" / "model.json"
 # variance: any real number is a valid log-variance, so no constraint is
 # needed, and sigma = exp(0.5 * logvar) is always positive.
 #   z = mu + exp(0.5 * logvar) * eps,   eps ~ N(0, I)
-#   dz/dmu = 1,   dz/dlogvar = 0.5 * exp(0.5 * logvar) * eps
-# The randomness lives in eps, a constant as far as gradients are concerned.
+# The randomness lives in eps, a constant as far as gradients are concerned:
+# for a fixed eps, z is an ordinary function of mu and logvar.
 # Signpost: discrete latents cannot be reparameterised this way; they use
 # Gumbel-softmax relaxations or score-function (REINFORCE) estimators.
 
@@ -69,22 +69,27 @@ def reparameterize(mu, logvar, eps):
 #   loss = recon + beta * KL
 #   recon = sum_d (x_d - x_hat_d)^2      (a Gaussian decoder of fixed variance
 #                                         1/2, up to a constant)
-#   KL(N(mu, sigma^2) || N(0, 1)) = 0.5 * sum_d (mu^2 + exp(logvar) - 1 - logvar)
-# Each KL summand is >= 0 (e^a >= 1 + a) and is 0 only at mu = 0, logvar = 0:
-# only the prior itself has no KL cost. beta = 1 is the true ELBO; beta > 1
+#   KL = KL(q(z | x) || N(0, I)), in closed form for two Gaussians
+# The KL is >= 0 and is 0 only at mu = 0, logvar = 0: only the prior itself
+# has no KL cost. beta = 1 is the true ELBO; beta > 1
 # (beta-VAE) buys a tidier latent space with blurrier reconstructions, beta < 1
 # the reverse.
 
 
 def kl_divergence(mu, logvar):
-    """Closed-form KL(N(mu, diag(exp(logvar))) || N(0, I)) = 0.5 * sum(mu^2 + exp(logvar) - 1 - logvar).
+    """Closed-form KL(N(mu, diag(exp(logvar))) || N(0, I)), exact (no sampling).
 
-    Returns a float >= 0. Raises ValueError naming ``logvar`` when its length
+    mu, logvar: equal-length lists of floats, the mean and log-variance of
+    each independent dimension of q. Returns a float >= 0, 0 exactly at
+    mu = 0, logvar = 0. Raises ValueError naming ``logvar`` when its length
     differs from mu's.
     """
     # BEGIN SOLUTION
     if len(logvar) != len(mu):
         raise ValueError(f"logvar must have the length of mu ({len(mu)}), got {len(logvar)}")
+    # Per dimension, E_q[log q(z) - log p(z)] for two 1-D Gaussians:
+    #   KL = 0.5 * (mu^2 + sigma^2 - 1 - log sigma^2),  sigma^2 = exp(logvar)
+    # Each summand is >= 0 because e^a >= 1 + a, with equality only at a = 0.
     return 0.5 * sum(m * m + math.exp(lv) - 1.0 - lv for m, lv in zip(mu, logvar))
     # END SOLUTION
 
@@ -112,11 +117,12 @@ def latent_gradients(mu, logvar, eps, dz, beta=1.0):
     """Gradients of loss = f(z) + beta * KL(mu, logvar) with z = reparameterize(mu, logvar, eps), eps fixed.
 
     dz: the list df/dz (how the reconstruction loss changes with z, from the
-    decoder's backward pass). Returns (dmu, dlogvar), two new lists:
-      dmu[i]     = dz[i] + beta * mu[i]
-      dlogvar[i] = dz[i] * 0.5 * exp(0.5 * logvar[i]) * eps[i] + beta * 0.5 * (exp(logvar[i]) - 1)
-    Raises ValueError naming ``beta`` when negative, and ``logvar``, ``eps``
-    or ``dz`` when its length differs from mu's.
+    decoder's backward pass). Returns (dmu, dlogvar), two new lists: the
+    partial derivatives of the loss with respect to mu[i] and logvar[i],
+    eps held fixed (the path through z plus beta times the KL's own
+    gradient; KL as in kl_divergence). Raises ValueError naming ``beta``
+    when negative, and ``logvar``, ``eps`` or ``dz`` when its length
+    differs from mu's.
     """
     # BEGIN SOLUTION
     if beta < 0:
