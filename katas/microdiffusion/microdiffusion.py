@@ -138,27 +138,27 @@ def timestep_embedding(t, dim, max_period=10000.0):
 # === THE REVERSE PROCESS ===
 #
 # Given x_0, the step backwards is a Gaussian with a closed form (Bayes on
-# two Gaussians), with alpha_bar_prev = alpha_bar[t-1] and 1 at t = 0:
+# two Gaussians: the prior q(x_{t-1} | x_0) times the likelihood
+# q(x_t | x_{t-1})), with alpha_bar_prev = alpha_bar[t-1] and 1 at t = 0:
 #   q(x_{t-1} | x_t, x_0) = N(c0 x_0 + ct x_t, var)
-#   c0  = sqrt(alpha_bar_prev) beta_t / (1 - alpha_bar_t)
-#   ct  = sqrt(alpha_t) (1 - alpha_bar_prev) / (1 - alpha_bar_t)
-#   var = beta_t (1 - alpha_bar_prev) / (1 - alpha_bar_t)        ("beta tilde")
-# At sampling time x_0 is unknown, but the forward formula inverts it:
-#   x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)
-# and substituting that into the mean collapses it to the DDPM update
-#   x_{t-1} = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_t) + sqrt(var) z
-# With the true eps this is exact; with eps_theta it is as good as the net.
+# Its mean is a weighted average of the two ends it knows; its variance
+# ("beta tilde") is smaller than beta_t, since both ends pin it down.
+# At sampling time x_0 is unknown, but the forward formula inverts it, and
+# substituting that estimate into the mean gives the DDPM update: one step
+# back, then fresh noise of the posterior's size. With the true eps this is
+# exact; with eps_theta it is as good as the net.
 
 
 def posterior_coefficients(t, betas, alpha_bar):
     """The closed-form posterior q(x_{t-1} | x_t, x_0): return (c0, ct, var), three floats.
 
-    c0 = sqrt(ab_prev) * beta_t / (1 - ab_t); ct = sqrt(1 - beta_t) *
-    (1 - ab_prev) / (1 - ab_t); var = beta_t * (1 - ab_prev) / (1 - ab_t);
-    with beta_t = betas[t], ab_t = alpha_bar[t], ab_prev = alpha_bar[t - 1]
-    for t >= 1 and 1.0 for t = 0 (so t = 0 gives c0 = 1, ct = 0, var = 0).
-    Raises ValueError naming ``t`` out of range, ``betas`` when its length
-    differs from alpha_bar's.
+    q(x_{t-1} | x_t, x_0) = N(c0 * x_0 + ct * x_t, var * I) for the forward
+    process q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I) with
+    q(x_{t-1} | x_0) = N(sqrt(ab_prev) x_0, (1 - ab_prev) I); beta_t =
+    betas[t], ab_t = alpha_bar[t], ab_prev = alpha_bar[t - 1] for t >= 1 and
+    1.0 for t = 0 (so t = 0 gives c0 = 1, ct = 0, var = 0). Raises
+    ValueError naming ``t`` out of range, ``betas`` when its length differs
+    from alpha_bar's.
     """
     raise KataTodo('microdiffusion.posterior_coefficients: The closed-form posterior q(x_{t-1} | x_t, x_0): return (c0, ct, var), three floats.')
 
@@ -175,10 +175,10 @@ def predict_x0(x_t, t, eps, alpha_bar):
 def reverse_step(x_t, t, eps_pred, betas, alpha_bar, z):
     """One DDPM step from x_t to x_{t-1}; return a new list.
 
-    x_{t-1} = (x_t - beta_t / sqrt(1 - alpha_bar_t) * eps_pred) / sqrt(1 - beta_t)
-              + sqrt(var_t) * z
-    with var_t the posterior variance of posterior_coefficients (0 at t = 0,
-    so z is ignored there). z: standard-normal noise, same length as x_t.
+    x_{t-1} = c0 * x0_hat + ct * x_t + sqrt(var) * z, the posterior of
+    posterior_coefficients with x_0 replaced by x0_hat = predict_x0(x_t, t,
+    eps_pred, alpha_bar) (var = 0 at t = 0, so z is ignored there). z:
+    standard-normal noise, same length as x_t.
     Raises ValueError naming ``eps_pred`` or ``z`` when its length differs
     from x_t's, ``t`` when out of range.
     """
