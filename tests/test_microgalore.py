@@ -148,6 +148,20 @@ def test_project_back_is_P_N(kata):
     assert_close(kata.project_back(P, N), mm(P, N), 1e-12, "project_back(P 7x3, N 3x5)", hint="P N is m x n")
 
 
+@pytest.mark.task("project")
+def test_project_rejects_a_gradient_with_other_rows(kata):
+    rng = random.Random(13)
+    with pytest.raises(ValueError, match=named("G")):
+        kata.project(orthonormal(rng, 7, 3), matrix(rng, 6, 5))
+
+
+@pytest.mark.task("project_back")
+def test_project_back_rejects_an_update_with_other_rows(kata):
+    rng = random.Random(14)
+    with pytest.raises(ValueError, match=named("N")):
+        kata.project_back(orthonormal(rng, 7, 3), matrix(rng, 4, 5))
+
+
 @pytest.mark.task("project_back")
 def test_project_after_project_back_is_identity(kata):
     rng = random.Random(13)

@@ -212,6 +212,14 @@ def test_damping_rescues_a_dead_input(kata):
         kata.gptq_hinv_factor(H, -0.01)
 
 
+@pytest.mark.task("gptq_hinv_factor")
+@pytest.mark.parametrize("H", [[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], [[2.0, 0.0, 0.0], [0.0, 2.0]], []],
+                         ids=["3x2", "ragged", "empty"])
+def test_hinv_factor_rejects_a_matrix_that_is_not_square(kata, H):
+    with pytest.raises(ValueError, match=r"\bH\b"):
+        kata.gptq_hinv_factor(H, 0.01)
+
+
 # === task 4: gptq_quantize ===
 
 

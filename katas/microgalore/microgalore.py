@@ -123,12 +123,18 @@ def galore_basis(G, rank, iters=POWER_ITERS, seed=BASIS_SEED):
 
 
 def project(P, G):
-    """R = P^T G: the m x n gradient as r x n coordinates in the basis P (m x r). Returns new lists."""
+    """R = P^T G: the m x n gradient as r x n coordinates in the basis P (m x r). Returns new lists.
+
+    Raises ValueError naming G when G does not have P's m rows.
+    """
     raise KataTodo('microgalore.project: R = P^T G: the m x n gradient as r x n coordinates in the basis P (m x r). Returns new lists.')
 
 
 def project_back(P, N):
-    """P N: an r x n update in the subspace back to the m x n weight space. Returns new lists."""
+    """P N: an r x n update in the subspace back to the m x n weight space. Returns new lists.
+
+    Raises ValueError naming N when N does not have P's r rows.
+    """
     raise KataTodo('microgalore.project_back: P N: an r x n update in the subspace back to the m x n weight space. Returns new lists.')
 
 

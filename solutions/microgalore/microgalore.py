@@ -132,7 +132,10 @@ def galore_basis(G, rank, iters=POWER_ITERS, seed=BASIS_SEED):
 
 
 def project(P, G):
-    """R = P^T G: the m x n gradient as r x n coordinates in the basis P (m x r). Returns new lists."""
+    """R = P^T G: the m x n gradient as r x n coordinates in the basis P (m x r). Returns new lists.
+
+    Raises ValueError naming G when G does not have P's m rows.
+    """
     # BEGIN SOLUTION
     if len(P) != len(G):
         raise ValueError(f"P has {len(P)} rows but G has {len(G)}: P must be m x r")
@@ -141,7 +144,10 @@ def project(P, G):
 
 
 def project_back(P, N):
-    """P N: an r x n update in the subspace back to the m x n weight space. Returns new lists."""
+    """P N: an r x n update in the subspace back to the m x n weight space. Returns new lists.
+
+    Raises ValueError naming N when N does not have P's r rows.
+    """
     # BEGIN SOLUTION
     if len(P[0]) != len(N):
         raise ValueError(f"P has {len(P[0])} columns but N has {len(N)} rows: N must be r x n")
