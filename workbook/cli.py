@@ -315,6 +315,7 @@ def _forget_hints(root: Path, kata: Kata) -> None:
 BUNDLE_FILES = ["pyproject.toml", "conftest.py", ".gitignore", "grading.json"]
 TEACHER_ONLY = re.compile(r"<!-- not for students -->.*?<!-- end not for students -->\n?", re.S)
 MAINTAINER_WORDS = ("--solutions", "solutions/", "workbook build", ".ci/run")
+EMPTY_CODE_BLOCK = re.compile(r"^```[\w-]*\n(?:[ \t]*\n)*```\n\n?", re.M)
 
 
 def for_students(text: str) -> str:
@@ -326,7 +327,8 @@ def for_students(text: str) -> str:
     """
     text = TEACHER_ONLY.sub("", text)
     kept = [line for line in text.splitlines() if not any(word in line for word in MAINTAINER_WORDS)]
-    return "\n".join(kept).rstrip("\n") + "\n"
+    text = "\n".join(kept).rstrip("\n") + "\n"
+    return EMPTY_CODE_BLOCK.sub("", text)  # a block whose every line was dropped
 BUNDLE_TREES = ["workbook", "data", "tests/data"]
 
 

@@ -293,7 +293,7 @@ def test_bundle_readmes_have_no_maintainer_instructions(toy, tmp_path):
         "<!-- end not for students -->\n\n```\npytest --solutions   # the reference\n```\n"
     )
     kata_readme = toy / "katas/microtoy/README.md"
-    kata_readme.write_text(kata_readme.read_text() + "\npython solutions/microtoy/microtoy.py  # the demo\n")
+    kata_readme.write_text(kata_readme.read_text() + "\n```bash\npython solutions/microtoy/microtoy.py  # the demo\n```\n")
     bundle = tmp_path / "bundle"
     assert workbook(toy, "export", str(bundle)).returncode == 0
     for readme in [bundle / "README.md", *bundle.glob("katas/*/README.md")]:
@@ -301,6 +301,7 @@ def test_bundle_readmes_have_no_maintainer_instructions(toy, tmp_path):
         for word in ("solutions/", "--solutions", "workbook build", ".ci/run", "Maintainers"):
             assert word not in text, f"{readme} mentions {word!r}"
     assert "Run `pytest`." in (bundle / "README.md").read_text()
+    assert "```bash\n```" not in (bundle / "katas/microtoy/README.md").read_text()  # no emptied code block
 
 
 def test_reset_starts_the_hint_levels_over(toy):
