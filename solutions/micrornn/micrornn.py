@@ -126,7 +126,7 @@ class Value:
             elif id(node) not in seen:
                 seen.add(id(node))
                 stack.append((node, True))
-                stack.extend((child, False) for child in node._children)
+                stack.extend((child, False) for child in node._children if id(child) not in seen)
         self.grad = 1.0
         for node in reversed(order):
             for child, local in zip(node._children, node._local_grads):
@@ -137,10 +137,10 @@ class Value:
 
 
 # --- AUTOGRAD DIFFERENCES IN THIS SCRIPT ---
-# This Value class follows the canonical interface (see microgpt's Value)
-# with the following additions/modifications for micrornn:
-# - sigmoid(): required for the GRU's update and reset gates (it is in the
-#   canonical class; microgpt itself never calls it)
+# This Value class is microgpt's canonical one, unchanged (no operation added
+# or modified). What micrornn uses differently:
+# - sigmoid(): the GRU's update and reset gates (in the canonical class,
+#   though microgpt itself never calls it)
 # - tanh(): the RNN and GRU nonlinearity (microgpt uses relu instead)
 # - dot() below: a fused dot product, one node with 2n children instead of 2n
 #   nodes; the same gradients, several times faster (as in microgpt)
@@ -357,7 +357,8 @@ def hidden_grad_norms(params, tokens, model):
     Unroll over the inputs tokens[:-1] (T = len(tokens) - 1 states); L =
     cross_entropy(readout(h_T), tokens[-1]); dL/dh_t is the gradient with
     respect to the state h_t as a whole (all paths from h_t to L). Adds to
-    the parameters' .grad like any backward().
+    the parameters' .grad like any backward(). Raises ValueError naming
+    tokens when len(tokens) < 2.
     """
     # BEGIN SOLUTION
     if len(tokens) < 2:
