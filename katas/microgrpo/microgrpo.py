@@ -41,18 +41,16 @@ import random
 import sys
 import time
 
+# Kata skeleton generated from solutions/microgrpo/microgrpo.py by `python -m workbook build`.
+# Replace each `raise KataTodo(...)` with your code; grade it with
+# `pytest katas/microgrpo`; stuck? `python -m workbook hint microgrpo`.
+from workbook import KataTodo
+
 # === SCALAR AUTOGRAD (the canonical Value, as written in microgpt) ===
 # Every number in the model is a Value: it remembers which Values made it
 # (_children) and the local derivative of itself with respect to each
 # (_local_grads). backward() walks that graph once, in reverse topological
 # order, applying the chain rule: child.grad += local_grad * node.grad.
-
-import math
-
-# Kata skeleton generated from solutions/microgrpo/microgrpo.py by `python -m workbook build`.
-# Replace each `raise KataTodo(...)` with your code; grade it with
-# `pytest katas/microgrpo`; stuck? `python -m workbook hint microgrpo`.
-from workbook import KataTodo
 
 
 class Value:

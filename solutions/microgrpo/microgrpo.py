@@ -47,8 +47,6 @@ import time
 # (_local_grads). backward() walks that graph once, in reverse topological
 # order, applying the chain rule: child.grad += local_grad * node.grad.
 
-import math
-
 
 class Value:
     """A scalar that records how it was computed, for reverse-mode autodiff."""

@@ -105,4 +105,29 @@ MUTANTS = [
         "    for step, prompts in enumerate(prompt_batches, start=1):\n        old = copy_params(current)\n        rollouts, rewards_seen",
         "    for step, prompts in enumerate(prompt_batches, start=1):\n        optimizer = Adam(lr)\n        old = copy_params(current)\n        rollouts, rewards_seen",
     ),
+    Mutant(
+        "equal_by_tolerance",
+        "treats rewards within 1e-6 of each other as equal, zeroing a real (tiny) difference",
+        "    if max(rewards) == min(rewards):",
+        "    if max(rewards) - min(rewards) < 1e-6:",
+    ),
+    Mutant(
+        "pi_old_refreshed",
+        "recomputes pi_old from the current policy at every inner step, so the ratio is always 1 and the clip never binds",
+        "            live = as_values(current)\n            loss = sum(grpo_loss(live, *rollout",
+        "            live = as_values(current)\n            rollouts = [(p, c, a, [token_log_probs(current, p, x) for x in c], r)"
+        " for p, c, a, o, r in rollouts]\n            loss = sum(grpo_loss(live, *rollout",
+    ),
+    Mutant(
+        "reference_is_old",
+        "takes the KL to the sampling policy instead of the frozen reference",
+        "ref_logps = [token_log_probs(reference, prompt, c) for c in completions]",
+        "ref_logps = [token_log_probs(old, prompt, c) for c in completions]",
+    ),
+    Mutant(
+        "mean_reward_last_group",
+        "reports the mean reward of the step's last group instead of all its completions",
+        "        mean_rewards.append(sum(rewards_seen) / len(rewards_seen))",
+        "        mean_rewards.append(sum(rewards) / len(rewards))",
+    ),
 ]
