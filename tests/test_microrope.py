@@ -490,6 +490,20 @@ def test_scale_one_is_plain_rope(kata, method):
 
 
 @pytest.mark.task("rotate_extended")
+@pytest.mark.parametrize("method", ["pi", "ntk"])
+def test_scale_one_is_plain_rope_for_one_pair(kata, method):
+    # d = 2: NTK has no slowest pair to rescale, but scale 1 rescales nothing.
+    x = vec(151, 2)
+    assert_close(
+        kata.rotate_extended(x, 37, 1.0, method),
+        spec_rotate(x, 37, 10000.0),
+        TOL,
+        f"rotate_extended(x, 37, scale=1, {method!r}) with d=2",
+        hint="with scale 1 there is nothing to stretch: rotate with the base as it is (no ntk_scaled_base)",
+    )
+
+
+@pytest.mark.task("rotate_extended")
 def test_extended_rejects_bad_inputs(kata):
     x = vec(160, 6)
     with pytest.raises(ValueError, match="method"):
@@ -498,3 +512,5 @@ def test_extended_rejects_bad_inputs(kata):
         kata.rotate_extended(x, 10, 0.5, "pi")
     with pytest.raises(ValueError, match=r"\b(x|d)\b"):
         kata.rotate_extended(vec(161, 7), 10, 2.0, "pi")
+    with pytest.raises(ValueError, match=r"\bd\b"):
+        kata.rotate_extended(vec(162, 2), 10, 2.0, "ntk")

@@ -235,8 +235,9 @@ def rotate_extended(x, position, scale, method="pi", base=10000.0):
     interpolation, rotate to position / scale with the same base (Chen et
     al. 2023). method "ntk": rotate to position itself with the base from
     ntk_scaled_base(base, scale, d). scale = 1 gives rotate_interleaved(x,
-    position, base) for both. Returns a new list. Raises ValueError naming
-    method (unknown method), scale (< 1) or x (odd length).
+    position, base) for both, for any even d >= 2. Returns a new list. Raises
+    ValueError naming method (unknown method), scale (< 1), x (odd length) or
+    d ("ntk" with scale > 1 and d = 2: one pair cannot be rescaled).
     """
     raise KataTodo('microrope.rotate_extended: Rotate x (interleaved layout) to `position` in a context stretched by `scale`.')
 
