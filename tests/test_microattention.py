@@ -455,6 +455,45 @@ def test_pooling_identical_heads_keeps_mha(kata):
     )
 
 
+def cosine(A, B):
+    a = [x for row in A for x in row]
+    b = [x for row in B for x in row]
+    return math.fsum(x * y for x, y in zip(a, b)) / math.sqrt(math.fsum(x * x for x in a) * math.fsum(x * x for x in b))
+
+
+def redundant_kv_params(seed, d, h, spread):
+    """MHA weights whose KV heads are alike, as in a trained model: every head's Wk/Wv columns
+    are one shared d x head_dim block plus uniform noise of `spread` times the weights' scale."""
+    rng = random.Random(seed)
+    hd, s = d // h, 1.0 / math.sqrt(d)
+    params = {"Wq": matrix(rng, d, d, s), "Wo": matrix(rng, d, d, s)}
+    for name in ("Wk", "Wv"):
+        shared = matrix(rng, d, hd, s)
+        params[name] = [[shared[r][c % hd] + spread * rng.uniform(-s, s) for c in range(d)] for r in range(d)]
+    return params
+
+
+@pytest.mark.task("mean_pool_kv_heads")
+@pytest.mark.parametrize("kv", [3, 2, 1])
+def test_pooled_conversion_of_alike_heads_meets_the_seed_criterion(kata, kv):
+    # The seed's criterion: MQA and GQA converted from MHA by mean pooling have
+    # cosine similarity > 0.95 to MHA's output. It holds for KV heads that are
+    # alike (this construction, spread 0.2); for independent random heads it
+    # does not (cosine ~0.3-0.8), which is why GQA uptrains after pooling.
+    n, d, h = 13, 24, 6
+    params = redundant_kv_params(31, d, h, 0.2)
+    X = matrix(random.Random(32), n, d, 2.0)
+    mask = spec_visible(n)
+    converted = dict(params, Wk=kata.mean_pool_kv_heads(params["Wk"], h, kv), Wv=kata.mean_pool_kv_heads(params["Wv"], h, kv))
+    similarity = cosine(spec_gqa(X, converted, h, kv, mask), spec_mha(X, params, h, mask))
+    if not similarity > 0.95:
+        raise Mismatch(
+            f"GQA ({kv} KV heads) converted with mean_pool_kv_heads from MHA with alike KV heads: "
+            f"cosine similarity to MHA {similarity:.4f}, expected > 0.95\n"
+            "  hint: average the KV heads of each group of consecutive heads (the grouping GQA uses)"
+        )
+
+
 @pytest.mark.task("mean_pool_kv_heads")
 def test_mean_pool_rejects_non_divisor(kata):
     W = matrix(random.Random(1), 3, 12)
