@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from .contracts import guard_inputs
 from .grading import TestResult, load_weights, report, summarise, write_json
 from .layout import Kata, discover, path_order, shown
 
@@ -214,7 +215,9 @@ def kata(request: pytest.FixtureRequest):
     name = kata_name_of(Path(request.node.path))
     if name is None:
         raise pytest.UsageError(f"the kata fixture only works in tests/test_<kata>.py, not {request.node.path}")
-    return load_kata(request.config.stash[STATE], name)
+    # Every call a test makes is held to the docstring's contracts (inputs not
+    # changed, new lists new): see workbook/contracts.py.
+    return guard_inputs(load_kata(request.config.stash[STATE], name))
 
 
 # === statuses ===
