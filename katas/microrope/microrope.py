@@ -174,8 +174,8 @@ def half_split_permutation(d):
 def rope_scores(Q, K, q_positions=None, k_positions=None, base=10000.0):
     """Return the RoPE attention logits S[a][b] = <R_{m_a} Q[a], R_{n_b} K[b]> / sqrt(d).
 
-    Q: list of queries, K: list of keys, each a list of d floats (d even, the
-    same d for all rows). q_positions / k_positions: the position of each row
+    Q: list of queries, K: list of keys, each a list of d floats (d even and
+    >= 2, the same d for all rows). q_positions / k_positions: the position of each row
     (int or float); None means 0, 1, 2, ... Rotation in the interleaved layout
     (as rotate_interleaved). Returns a len(Q) x len(K) list of lists, before
     any mask or softmax. Raises ValueError naming the argument when a row
