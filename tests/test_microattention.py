@@ -715,3 +715,117 @@ def test_kv_floats_reject_bad_sizes(kata):
         kata.kv_cache_floats(10, 12, 6, 2, 0)
     with pytest.raises(ValueError, match="seq_len"):
         kata.kv_cache_floats(0, 12, 6, 2)
+
+
+# === contracts: every documented ValueError, argument by argument; edge sizes ===
+
+
+def _sdpa_inputs():
+    rng = random.Random(3)
+    return matrix(rng, 3, 4), matrix(rng, 5, 4), matrix(rng, 5, 2)
+
+
+SDPA_BAD = {
+    "Q empty": (lambda Q, K, V: ([], K, V), "Q"),
+    "Q rows of width 0": (lambda Q, K, V: ([[] for _ in Q], K, V), "Q"),
+    "Q rows of different widths": (lambda Q, K, V: ([Q[0], Q[1][:3], Q[2]], K, V), "Q"),
+    "K empty": (lambda Q, K, V: (Q, [], []), "K"),
+    "V rows of width 0": (lambda Q, K, V: (Q, K, [[] for _ in V]), "V"),
+    "V rows of different widths": (lambda Q, K, V: (Q, K, [V[0], V[1][:1]] + V[2:]), "V"),
+}
+
+
+@pytest.mark.task("scaled_dot_product_attention")
+@pytest.mark.parametrize("case", list(SDPA_BAD))
+def test_sdpa_rejects_each_bad_argument(kata, case):
+    make, name = SDPA_BAD[case]
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        kata.scaled_dot_product_attention(*make(*_sdpa_inputs()))
+
+
+@pytest.mark.task("split_heads")
+def test_split_heads_rejects_float_heads(kata):
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.split_heads(matrix(random.Random(2), 3, 6), 2.0)
+
+
+@pytest.mark.task("multi_head_attention")
+@pytest.mark.parametrize("bad", [0, -3, 4, 2.0])
+def test_mha_rejects_each_bad_head_count(kata, bad):
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.multi_head_attention(matrix(random.Random(1), 3, 6), make_params(1, 6, 6), bad)
+
+
+@pytest.mark.task("multi_query_attention")
+@pytest.mark.parametrize("bad", [0, -3, 4, 2.0])
+def test_mqa_rejects_each_bad_head_count(kata, bad):
+    params = make_params(1, 6, 3)
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.multi_query_attention(matrix(random.Random(1), 3, 6), params, bad)
+
+
+@pytest.mark.task("grouped_query_attention")
+@pytest.mark.parametrize("bad", [0, -3, 4, 2.0])
+def test_gqa_rejects_each_bad_head_count(kata, bad):
+    params = make_params(1, 6, 6)
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.grouped_query_attention(matrix(random.Random(1), 3, 6), params, bad, 1)
+
+
+@pytest.mark.task("grouped_query_attention")
+@pytest.mark.parametrize("name", ["Wk", "Wv"])
+def test_gqa_rejects_wrong_kv_width(kata, name):
+    params = make_params(1, 12, 6)  # 3 KV heads of head_dim 2 need 6 columns
+    params[name] = [row[:4] for row in params[name]]
+    with pytest.raises(ValueError, match=name):
+        kata.grouped_query_attention(matrix(random.Random(1), 3, 12), params, 6, 3)
+
+
+@pytest.mark.task("grouped_query_attention")
+@pytest.mark.parametrize("n,d,h,kv", [(1, 4, 2, 1), (1, 3, 1, 1), (2, 5, 1, 1)])
+def test_gqa_edge_sizes(kata, n, d, h, kv):
+    # One token, one head: the smallest layers the docstring allows.
+    X = matrix(random.Random(40 + n + d), n, d, 2.0)
+    params = make_params(41 + d, d, kv * (d // h))
+    assert_close(
+        kata.grouped_query_attention(X, params, h, kv, spec_visible(n)),
+        spec_gqa(X, params, h, kv, spec_visible(n)),
+        TOL,
+        f"grouped_query_attention(n={n}, d_model={d}, n_heads={h}, n_kv_heads={kv})",
+        hint="d_model is the width of a row of X; one head and one token are valid sizes",
+    )
+
+
+@pytest.mark.task("mean_pool_kv_heads")
+@pytest.mark.parametrize("n_heads,n_kv_heads,name", [(0, 1, "n_heads"), (-6, 2, "n_heads"), (5, 1, "n_heads"),
+                                                     (6, 0, "n_kv_heads"), (6, -2, "n_kv_heads")])
+def test_mean_pool_rejects_each_bad_argument(kata, n_heads, n_kv_heads, name):
+    W = matrix(random.Random(1), 3, 12)
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        kata.mean_pool_kv_heads(W, n_heads, n_kv_heads)
+
+
+@pytest.mark.task("sliding_window_mask")
+@pytest.mark.parametrize("bad", [0, -1, 2.0])
+def test_window_mask_rejects_bad_n(kata, bad):
+    with pytest.raises(ValueError, match=r"\bn\b"):
+        kata.sliding_window_mask(bad, 2)
+
+
+@pytest.mark.task("attention_multiplications")
+def test_mults_formula_is_an_exact_int(kata):
+    # Beyond 2**53 a float count is no longer exact: counts are ints.
+    n, d, h, kv, w = 10**7 + 1, 8192, 64, 8, 4097
+    got = kata.attention_multiplications(n, d, h, kv, w)
+    assert_equal(type(got), int, f"type of attention_multiplications({n}, {d}, {h}, {kv}, {w})",
+                 hint="integer division (//) keeps counts exact")
+    hd = d // h
+    pairs = sum(range(1, w + 1)) + (n - w) * w  # queries 0..w-1 see i + 1 keys, the rest w
+    expected = 2 * n * d * d + 2 * n * d * kv * hd + 2 * h * hd * pairs
+    assert_equal(got, expected, f"attention_multiplications({n}, {d}, {h}, {kv}, {w})")
+
+
+@pytest.mark.task("kv_cache_floats")
+def test_kv_floats_is_an_int(kata):
+    got = kata.kv_cache_floats(4096, 4096, 32, 8, 1000)
+    assert_equal(type(got), int, "type of kv_cache_floats(4096, 4096, 32, 8, 1000)", hint="head_dim = d_model // n_heads")
