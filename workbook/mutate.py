@@ -13,7 +13,8 @@ one occurrence of an operator (``mutate_code``) and the test runner with a
 process-group timeout (``run_tests``). This module adds what is specific to
 the workbook: which of cosmic-ray's operators model learner mistakes, a few
 operators cosmic-ray lacks (dropped statement, swapped arguments, range
-off-by-one, ``-inf`` to 0), the restriction to marked blocks, a stable
+off-by-one, ``-inf`` to 0), the restriction to marked blocks (leaving out
+f-strings: the text of error messages is not graded), a stable
 identity per mutant, and the per-kata survivor files. A mutant is written to
 a temporary file and graded with ``--kata-file``: the solution in the tree is
 never touched.
@@ -307,7 +308,7 @@ def sites(source: str, ops: dict[str, object] | None = None) -> list[Site]:
             for start, _end in op.mutation_positions(node):
                 line = start[0]
                 task = next((t for b, e, t in ranges if b < line < e), None)
-                if task is not None:
+                if task is not None and not _in_fstring(node):
                     text = " ".join(lines[line - 1].split())
                     ident = (task, name, text)
                     seen[ident] = seen.get(ident, 0) + 1
@@ -315,6 +316,15 @@ def sites(source: str, ops: dict[str, object] | None = None) -> list[Site]:
                     found.append(Site(name, occurrence, line, task, key))
                 occurrence += 1
     return found
+
+
+def _in_fstring(node) -> bool:
+    """Inside an f-string: an error message's text, which no test should pin down."""
+    while node is not None:
+        if node.type == "fstring":
+            return True
+        node = node.parent
+    return False
 
 
 def mutated_source(source: str, site: Site, ops: dict[str, object]) -> str:
