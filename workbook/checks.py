@@ -108,10 +108,20 @@ def assert_close(actual, expected, tol: float, what: str, hint: str = "") -> Non
         )
 
 
+def _as_lists(value):
+    """Tuples as lists, at every level: a docstring's "floats" or "ints" allows either."""
+    if isinstance(value, (list, tuple)):
+        return [_as_lists(v) for v in value]
+    return value
+
+
 def assert_equal(actual, expected, what: str, hint: str = "") -> None:
-    """Assert exact equality with a message naming the call and both values."""
+    """Assert exact equality with a message naming the call and both values.
+
+    A tuple equals the list with the same items (and vice versa), at any depth.
+    """
     __tracebackhide__ = True
-    if actual != expected:
+    if _as_lists(actual) != _as_lists(expected):
         hint_line = f"\n  hint: {hint}" if hint else ""
         raise Mismatch(f"{what}: expected {expected!r}, got {actual!r}{hint_line}")
 

@@ -5,7 +5,7 @@ import types
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close
+from workbook.checks import Mismatch, assert_close, assert_equal
 from workbook.contracts import guard_inputs
 
 
@@ -27,6 +27,9 @@ def test_extra_nesting_level_is_rejected():
 def test_tuples_are_accepted_where_lists_are_expected():
     assert_close((1.0, (2.0, 3.0)), [1.0, [2.0, 3.0]], 1e-9, "f()")
     assert_close([[1.0], (2.0, 3.0)], [[1.0], [2.0, 3.0]], 1e-9, "ragged()")
+    assert_equal((1, (2, 3)), [1, [2, 3]], "g()")
+    with pytest.raises(Mismatch):
+        assert_equal((1, 2), [1, 3], "g()")
 
 
 # === guard_inputs: inputs not changed, new lists new ===
