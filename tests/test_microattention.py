@@ -135,6 +135,17 @@ def test_sdpa_matches_spec(kata, case, masked):
 
 
 @pytest.mark.task("scaled_dot_product_attention")
+def test_sdpa_rows_far_below_zero(kata):
+    # Every score of every row ~ -1e3 (and one row's ~ -2e3): softmax is still defined.
+    Q = [[-40.0, 1.0], [-80.0, 0.5], [-45.0, -2.0]]
+    K = [[35.0, 0.0], [36.5, 1.0], [34.0, -1.0], [35.5, 2.0]]
+    V = [[1.0, 0.0], [0.0, 1.0], [2.0, -1.0], [0.5, 0.5]]
+    assert_close(kata.scaled_dot_product_attention(Q, K, V), spec_sdpa(Q, K, V), TOL,
+                 "scaled_dot_product_attention with every score near -1e3",
+                 hint="subtract each row's max score (here a large negative number) before exp()")
+
+
+@pytest.mark.task("scaled_dot_product_attention")
 def test_sdpa_survives_large_logits(kata):
     rng = random.Random(5)
     Q, K, V = matrix(rng, 8, 4, 30.0), matrix(rng, 8, 4, 30.0), matrix(rng, 8, 3)
