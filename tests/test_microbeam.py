@@ -538,6 +538,15 @@ def test_sample_decode_stops(kata):
         assert len(out) == 4 or out[-1] == 2, f"sample_decode stopped early without end_token: {out}"
 
 
+@pytest.mark.task("sample_decode")
+def test_sample_decode_is_reproducible(kata):
+    # All randomness comes from rng: the same seed gives the same tokens.
+    model = FixedModel([0.3, 0.0, -0.2, 0.1, 0.25])
+    runs = [kata.sample_decode(model, [1], 12, 4, random.Random(seed), top_k=4) for seed in (7, 7)]
+    assert_equal(runs[1], runs[0], "sample_decode twice with random.Random(7)",
+                 hint="draw only from the rng argument (no module-level random.*)")
+
+
 # === task 7: beam search ===
 
 
@@ -794,6 +803,14 @@ def test_greedy_speculative_on_the_checkpoint(kata):
             tokens, stats = kata.speculative_decode(target, draft, prompt, 12, 0, gamma, random.Random(0), greedy=True)
             assert_equal(tokens, spec_greedy(target, prompt, 12, 0),
                          f"greedy speculative_decode(prompt {letter!r}, gamma={gamma}) on the shipped models")
+
+
+@pytest.mark.task("speculative_decode")
+def test_speculative_is_reproducible(kata):
+    target, draft = spec_pair(71, vocab=5, banned=[4])
+    runs = [kata.speculative_decode(target, draft, [], 9, 4, 2, random.Random(seed)) for seed in (5, 5)]
+    assert_equal(runs[1], runs[0], "speculative_decode twice with random.Random(5)",
+                 hint="draw only from the rng argument (no module-level random.*)")
 
 
 @pytest.mark.task("speculative_decode")
