@@ -114,3 +114,23 @@ def test_classes_and_values_pass_through():
     module.LIMIT = 3
     kata = guard_inputs(module)
     assert kata.Thing is module.Thing and kata.LIMIT == 3
+
+
+# === end to end: the kata fixture applies the checks ===
+
+
+def test_kata_fixture_rejects_a_changed_input(tmp_path):
+    from toy_workbook import make, pytest as run_pytest
+
+    root = make(tmp_path)
+    sneaky = tmp_path / "microtoy.py"
+    sneaky.write_text(
+        "import math\n\n\ndef double(x):\n    return 2 * x\n\n\n"
+        "def norm(v):\n    v.sort()\n    return math.sqrt(sum(a * a for a in v))\n"
+    )
+    (root / "tests" / "test_microtoy.py").write_text(
+        (root / "tests" / "test_microtoy.py").read_text().replace("kata.norm([3, 4])", "kata.norm([4, 3])")
+    )
+    done = run_pytest(root, "tests/test_microtoy.py", "--kata-file", f"microtoy={sneaky}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "norm() changed its argument 'v'" in done.stdout, done.stdout
