@@ -482,6 +482,26 @@ def test_sample_token_one_hot(kata):
     assert_equal(draws, {2}, "sample_token of the one-hot [0, 0, 1, 0] (200 draws)")
 
 
+class FixedDraw:
+    """An rng whose random() always returns u: probes the edges of the cumulative walk."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self):
+        return self.u
+
+
+@pytest.mark.task("sample_token")
+def test_sample_token_rounding_shortfall_returns_last_nonzero_token(kata):
+    # probs summing to 0.9 (rounding upstream) and u = 0.95 above the total:
+    # the docstring's rule is the last token of non-zero probability, never
+    # a zero-probability token after it.
+    got = kata.sample_token([0.3, 0.0, 0.3, 0.3, 0.0, 0.0], FixedDraw(0.95))
+    assert_equal(got, 3, "sample_token([.3, 0, .3, .3, 0, 0]) with u = 0.95 above the total",
+                 hint="remember the last token with p > 0; a zero-probability token is never returned")
+
+
 # === task 6: sampling a sequence ===
 
 SAMPLE_SETTINGS = [
