@@ -321,6 +321,33 @@ def test_greedy_rejects_negative_length(kata):
         kata.greedy_decode(FixedModel([0.0, 1.0]), [], -1, 0)
 
 
+@pytest.mark.task("sample_decode")
+def test_sample_decode_rejects_negative_length(kata):
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        kata.sample_decode(FixedModel([0.0, 1.0]), [], -1, 0, random.Random(1))
+
+
+@pytest.mark.task("beam_search")
+def test_beam_rejects_negative_length(kata):
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        kata.beam_search(FixedModel([0.0, 1.0]), [], -1, 0, 2)
+
+
+@pytest.mark.task("beam_search")
+def test_beam_with_no_new_tokens_and_a_length_penalty(kata):
+    # The empty hypothesis has length 0: the penalty must not divide by 0 ** alpha.
+    got = kata.beam_search(FixedModel([0.0, 1.0]), [1], 0, 0, 2, length_penalty=0.7)
+    assert_equal(list(got[0]), [], "beam_search(max_new_tokens=0, length_penalty=0.7) tokens",
+                 hint="normalise by max(1, len(tokens)) ** alpha")
+    assert_close(got[1], 0.0, 0.0, "beam_search(max_new_tokens=0, length_penalty=0.7) logprob")
+
+
+@pytest.mark.task("speculative_decode")
+def test_speculative_rejects_negative_length(kata):
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        kata.speculative_decode(FixedModel([0.0, 1.0]), FixedModel([1.0, 0.0]), [], -1, 0, 2, random.Random(1))
+
+
 # === task 2: temperature ===
 
 
