@@ -768,6 +768,15 @@ def test_mha_rejects_each_bad_head_count(kata, bad):
 
 
 @pytest.mark.task("multi_query_attention")
+def test_mqa_with_width_one(kata):
+    # d_model = 1: one head of width 1, and Wk, Wv are 1 x 1.
+    X = matrix(random.Random(61), 4, 1, 2.0)
+    params = make_params(62, 1, 1)
+    assert_close(kata.multi_query_attention(X, params, 1, spec_visible(4)), spec_gqa(X, params, 1, 1, spec_visible(4)),
+                 TOL, "multi_query_attention(n=4, d_model=1, n_heads=1)", hint="a 1 x 1 weight matrix has one row")
+
+
+@pytest.mark.task("multi_query_attention")
 @pytest.mark.parametrize("bad", [0, -3, 4, 2.0])
 def test_mqa_rejects_each_bad_head_count(kata, bad):
     params = make_params(1, 6, 3)
@@ -793,7 +802,7 @@ def test_gqa_rejects_wrong_kv_width(kata, name):
 
 
 @pytest.mark.task("grouped_query_attention")
-@pytest.mark.parametrize("n,d,h,kv", [(1, 4, 2, 1), (1, 3, 1, 1), (2, 5, 1, 1)])
+@pytest.mark.parametrize("n,d,h,kv", [(1, 4, 2, 1), (1, 3, 1, 1), (2, 5, 1, 1), (3, 1, 1, 1)])
 def test_gqa_edge_sizes(kata, n, d, h, kv):
     # One token, one head: the smallest layers the docstring allows.
     X = matrix(random.Random(40 + n + d), n, d, 2.0)
