@@ -799,6 +799,13 @@ def test_verify_rejects_wrong_number_of_target_distributions(kata):
         kata.speculative_verify([0], [[0.5, 0.5]], [[0.5, 0.5]], random.Random(0))
 
 
+@pytest.mark.task("speculative_verify")
+@pytest.mark.parametrize("draft_probs", [[], [[0.5, 0.5], [0.5, 0.5]]], ids=["none", "one-too-many"])
+def test_verify_rejects_wrong_number_of_draft_distributions(kata, draft_probs):
+    with pytest.raises(ValueError, match="draft_probs"):
+        kata.speculative_verify([0], draft_probs, [[0.5, 0.5], [0.5, 0.5]], random.Random(0))
+
+
 # === task 11: speculative decoding ===
 
 

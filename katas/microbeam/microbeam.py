@@ -316,7 +316,7 @@ def speculative_verify(
     (i, a token sampled from residual_distribution(p_i, q_i)). If all n are
     accepted return (n, the BONUS token sampled from target_probs[n]).
     Sample with sample_token. Raises ValueError naming target_probs unless
-    it holds n + 1 distributions (and draft_probs n).
+    it holds n + 1 distributions, naming draft_probs unless it holds n.
     """
     raise KataTodo('microbeam.speculative_verify: Run the modified rejection sampling over n drafted tokens; return (n_accepted, next_token).')
 
