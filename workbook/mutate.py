@@ -483,8 +483,10 @@ def write_results(root: Path) -> Path:
         "# Automatic mutation testing: results of the full sweep\n\n"
         "Written by `python -m workbook.mutate --all --write` (see CONTRIBUTING.md).\n"
         "Score = (killed + timed out) / (mutants - equivalent), over the mutants of the code\n"
-        "inside `BEGIN/END SOLUTION` markers. *Before* is the first sweep, on the graded tests\n"
-        "as they were when automatic mutation testing was introduced (issue 9).\n\n"
+        "inside `BEGIN/END SOLUTION` markers (f-strings left out: error-message text is not graded).\n"
+        "*Before* is the first sweep, on the graded tests as they were when automatic mutation\n"
+        "testing was introduced (issue 9); its survivors later recorded as equivalent are left\n"
+        "out of its score as well. *Now* is the last full sweep (`sweep` in each kata's file).\n\n"
         "| kata | mutants | killed | timed out | survived (open) | equivalent | score before | score now |\n"
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n" + "\n".join(rows) + "\n"
     )
