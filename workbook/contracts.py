@@ -16,16 +16,19 @@ so is anything that is not a plain function. Attribute writes (pytest's
 ``monkeypatch.setattr(kata, ...)``) go to the wrapped object, so patched
 helpers are seen by the kata's own calls.
 
-The wrapper is cheap: arguments holding no container are not copied.
+The wrapper is cheap: only containers are copied (their leaves are shared, so
+a change inside a custom object held in a list is not seen), and arguments
+holding no container are not copied at all. While ``tracemalloc`` traces (a
+test measuring the kata's peak memory) calls are passed straight through.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import inspect
 import math
 import re
+import tracemalloc
 
 from .checks import Mismatch
 
@@ -34,10 +37,29 @@ NEW_RESULT = re.compile(r"\bnew\b[^.;]*?\b(list|lists|vector|matrix)\b", re.IGNO
 CONTAINERS = (list, dict, tuple, set)
 
 
+def _snapshot(value):
+    """A copy of the containers in ``value`` (leaves shared): cheaper than deepcopy."""
+    kind = type(value)
+    if kind is list:
+        return [_snapshot(v) for v in value]
+    if kind is tuple:
+        return tuple(_snapshot(v) for v in value)
+    if kind is dict:
+        return {k: _snapshot(v) for k, v in value.items()}
+    if kind is set:
+        return set(value)
+    return value
+
+
 def _same(a, b) -> bool:
     """Exact structural equality, with NaN equal to NaN."""
     if a is b:
         return True
+    try:
+        if type(a) is type(b) and a == b:  # the fast path: C-level comparison of the containers
+            return True
+    except Exception:
+        pass
     if type(a) is not type(b):
         return False
     if isinstance(a, (list, tuple)):
@@ -96,8 +118,10 @@ def check_calls(function, name: str):
     @functools.wraps(function)
     def guarded(*args, **kwargs):
         __tracebackhide__ = True
+        if tracemalloc.is_tracing():  # a test measuring memory: copies here would count as the kata's
+            return function(*args, **kwargs)
         named = list(zip(parameters, args)) + list(kwargs.items())
-        watched = [(arg, value, copy.deepcopy(value)) for arg, value in named if isinstance(value, CONTAINERS)]
+        watched = [(arg, value, _snapshot(value)) for arg, value in named if isinstance(value, CONTAINERS)]
         result = function(*args, **kwargs)
         if check_inputs:
             for arg, value, before in watched:

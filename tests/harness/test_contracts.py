@@ -134,3 +134,14 @@ def test_kata_fixture_rejects_a_changed_input(tmp_path):
     done = run_pytest(root, "tests/test_microtoy.py", "--kata-file", f"microtoy={sneaky}")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "norm() changed its argument 'v'" in done.stdout, done.stdout
+
+
+def test_calls_under_tracemalloc_are_not_copied():
+    import tracemalloc
+
+    kata = guard_inputs(_module(scale=scale_in_place_bad))
+    tracemalloc.start()
+    try:
+        assert kata.scale([1.0], 2.0) == [2.0]  # passed straight through: nothing allocated for checks
+    finally:
+        tracemalloc.stop()
