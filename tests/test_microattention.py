@@ -135,6 +135,17 @@ def test_sdpa_matches_spec(kata, case, masked):
 
 
 @pytest.mark.task("scaled_dot_product_attention")
+def test_sdpa_rows_far_below_zero(kata):
+    # Every score of every row ~ -1e3 (and one row's ~ -2e3): softmax is still defined.
+    Q = [[-40.0, 1.0], [-80.0, 0.5], [-45.0, -2.0]]
+    K = [[35.0, 0.0], [36.5, 1.0], [34.0, -1.0], [35.5, 2.0]]
+    V = [[1.0, 0.0], [0.0, 1.0], [2.0, -1.0], [0.5, 0.5]]
+    assert_close(kata.scaled_dot_product_attention(Q, K, V), spec_sdpa(Q, K, V), TOL,
+                 "scaled_dot_product_attention with every score near -1e3",
+                 hint="subtract each row's max score (here a large negative number) before exp()")
+
+
+@pytest.mark.task("scaled_dot_product_attention")
 def test_sdpa_survives_large_logits(kata):
     rng = random.Random(5)
     Q, K, V = matrix(rng, 8, 4, 30.0), matrix(rng, 8, 4, 30.0), matrix(rng, 8, 3)
@@ -455,6 +466,45 @@ def test_pooling_identical_heads_keeps_mha(kata):
     )
 
 
+def cosine(A, B):
+    a = [x for row in A for x in row]
+    b = [x for row in B for x in row]
+    return math.fsum(x * y for x, y in zip(a, b)) / math.sqrt(math.fsum(x * x for x in a) * math.fsum(x * x for x in b))
+
+
+def redundant_kv_params(seed, d, h, spread):
+    """MHA weights whose KV heads are alike, as in a trained model: every head's Wk/Wv columns
+    are one shared d x head_dim block plus uniform noise of `spread` times the weights' scale."""
+    rng = random.Random(seed)
+    hd, s = d // h, 1.0 / math.sqrt(d)
+    params = {"Wq": matrix(rng, d, d, s), "Wo": matrix(rng, d, d, s)}
+    for name in ("Wk", "Wv"):
+        shared = matrix(rng, d, hd, s)
+        params[name] = [[shared[r][c % hd] + spread * rng.uniform(-s, s) for c in range(d)] for r in range(d)]
+    return params
+
+
+@pytest.mark.task("mean_pool_kv_heads")
+@pytest.mark.parametrize("kv", [3, 2, 1])
+def test_pooled_conversion_of_alike_heads_meets_the_seed_criterion(kata, kv):
+    # The seed's criterion: MQA and GQA converted from MHA by mean pooling have
+    # cosine similarity > 0.95 to MHA's output. It holds for KV heads that are
+    # alike (this construction, spread 0.2); for independent random heads it
+    # does not (cosine ~0.3-0.8), which is why GQA uptrains after pooling.
+    n, d, h = 13, 24, 6
+    params = redundant_kv_params(31, d, h, 0.2)
+    X = matrix(random.Random(32), n, d, 2.0)
+    mask = spec_visible(n)
+    converted = dict(params, Wk=kata.mean_pool_kv_heads(params["Wk"], h, kv), Wv=kata.mean_pool_kv_heads(params["Wv"], h, kv))
+    similarity = cosine(spec_gqa(X, converted, h, kv, mask), spec_mha(X, params, h, mask))
+    if not similarity > 0.95:
+        raise Mismatch(
+            f"GQA ({kv} KV heads) converted with mean_pool_kv_heads from MHA with alike KV heads: "
+            f"cosine similarity to MHA {similarity:.4f}, expected > 0.95\n"
+            "  hint: average the KV heads of each group of consecutive heads (the grouping GQA uses)"
+        )
+
+
 @pytest.mark.task("mean_pool_kv_heads")
 def test_mean_pool_rejects_non_divisor(kata):
     W = matrix(random.Random(1), 3, 12)
@@ -676,3 +726,126 @@ def test_kv_floats_reject_bad_sizes(kata):
         kata.kv_cache_floats(10, 12, 6, 2, 0)
     with pytest.raises(ValueError, match="seq_len"):
         kata.kv_cache_floats(0, 12, 6, 2)
+
+
+# === contracts: every documented ValueError, argument by argument; edge sizes ===
+
+
+def _sdpa_inputs():
+    rng = random.Random(3)
+    return matrix(rng, 3, 4), matrix(rng, 5, 4), matrix(rng, 5, 2)
+
+
+SDPA_BAD = {
+    "Q empty": (lambda Q, K, V: ([], K, V), "Q"),
+    "Q rows of width 0": (lambda Q, K, V: ([[] for _ in Q], K, V), "Q"),
+    "Q rows of different widths": (lambda Q, K, V: ([Q[0], Q[1][:3], Q[2]], K, V), "Q"),
+    "K empty": (lambda Q, K, V: (Q, [], []), "K"),
+    "V rows of width 0": (lambda Q, K, V: (Q, K, [[] for _ in V]), "V"),
+    "V rows of different widths": (lambda Q, K, V: (Q, K, [V[0], V[1][:1]] + V[2:]), "V"),
+}
+
+
+@pytest.mark.task("scaled_dot_product_attention")
+@pytest.mark.parametrize("case", list(SDPA_BAD))
+def test_sdpa_rejects_each_bad_argument(kata, case):
+    make, name = SDPA_BAD[case]
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        kata.scaled_dot_product_attention(*make(*_sdpa_inputs()))
+
+
+@pytest.mark.task("split_heads")
+def test_split_heads_rejects_float_heads(kata):
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.split_heads(matrix(random.Random(2), 3, 6), 2.0)
+
+
+@pytest.mark.task("multi_head_attention")
+@pytest.mark.parametrize("bad", [0, -3, 4, 2.0])
+def test_mha_rejects_each_bad_head_count(kata, bad):
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.multi_head_attention(matrix(random.Random(1), 3, 6), make_params(1, 6, 6), bad)
+
+
+@pytest.mark.task("multi_query_attention")
+def test_mqa_with_width_one(kata):
+    # d_model = 1: one head of width 1, and Wk, Wv are 1 x 1.
+    X = matrix(random.Random(61), 4, 1, 2.0)
+    params = make_params(62, 1, 1)
+    assert_close(kata.multi_query_attention(X, params, 1, spec_visible(4)), spec_gqa(X, params, 1, 1, spec_visible(4)),
+                 TOL, "multi_query_attention(n=4, d_model=1, n_heads=1)", hint="a 1 x 1 weight matrix has one row")
+
+
+@pytest.mark.task("multi_query_attention")
+@pytest.mark.parametrize("bad", [0, -3, 4, 2.0])
+def test_mqa_rejects_each_bad_head_count(kata, bad):
+    params = make_params(1, 6, 3)
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.multi_query_attention(matrix(random.Random(1), 3, 6), params, bad)
+
+
+@pytest.mark.task("grouped_query_attention")
+@pytest.mark.parametrize("bad", [0, -3, 4, 2.0])
+def test_gqa_rejects_each_bad_head_count(kata, bad):
+    params = make_params(1, 6, 6)
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.grouped_query_attention(matrix(random.Random(1), 3, 6), params, bad, 1)
+
+
+@pytest.mark.task("grouped_query_attention")
+@pytest.mark.parametrize("name", ["Wk", "Wv"])
+def test_gqa_rejects_wrong_kv_width(kata, name):
+    params = make_params(1, 12, 6)  # 3 KV heads of head_dim 2 need 6 columns
+    params[name] = [row[:4] for row in params[name]]
+    with pytest.raises(ValueError, match=name):
+        kata.grouped_query_attention(matrix(random.Random(1), 3, 12), params, 6, 3)
+
+
+@pytest.mark.task("grouped_query_attention")
+@pytest.mark.parametrize("n,d,h,kv", [(1, 4, 2, 1), (1, 3, 1, 1), (2, 5, 1, 1), (3, 1, 1, 1)])
+def test_gqa_edge_sizes(kata, n, d, h, kv):
+    # One token, one head: the smallest layers the docstring allows.
+    X = matrix(random.Random(40 + n + d), n, d, 2.0)
+    params = make_params(41 + d, d, kv * (d // h))
+    assert_close(
+        kata.grouped_query_attention(X, params, h, kv, spec_visible(n)),
+        spec_gqa(X, params, h, kv, spec_visible(n)),
+        TOL,
+        f"grouped_query_attention(n={n}, d_model={d}, n_heads={h}, n_kv_heads={kv})",
+        hint="d_model is the width of a row of X; one head and one token are valid sizes",
+    )
+
+
+@pytest.mark.task("mean_pool_kv_heads")
+@pytest.mark.parametrize("n_heads,n_kv_heads,name", [(0, 1, "n_heads"), (-6, 2, "n_heads"), (5, 1, "n_heads"),
+                                                     (6, 0, "n_kv_heads"), (6, -2, "n_kv_heads")])
+def test_mean_pool_rejects_each_bad_argument(kata, n_heads, n_kv_heads, name):
+    W = matrix(random.Random(1), 3, 12)
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        kata.mean_pool_kv_heads(W, n_heads, n_kv_heads)
+
+
+@pytest.mark.task("sliding_window_mask")
+@pytest.mark.parametrize("bad", [0, -1, 2.0])
+def test_window_mask_rejects_bad_n(kata, bad):
+    with pytest.raises(ValueError, match=r"\bn\b"):
+        kata.sliding_window_mask(bad, 2)
+
+
+@pytest.mark.task("attention_multiplications")
+def test_mults_formula_is_an_exact_int(kata):
+    # Beyond 2**53 a float count is no longer exact: counts are ints.
+    n, d, h, kv, w = 10**7 + 1, 8192, 64, 8, 4097
+    got = kata.attention_multiplications(n, d, h, kv, w)
+    assert_equal(type(got), int, f"type of attention_multiplications({n}, {d}, {h}, {kv}, {w})",
+                 hint="integer division (//) keeps counts exact")
+    hd = d // h
+    pairs = sum(range(1, w + 1)) + (n - w) * w  # queries 0..w-1 see i + 1 keys, the rest w
+    expected = 2 * n * d * d + 2 * n * d * kv * hd + 2 * h * hd * pairs
+    assert_equal(got, expected, f"attention_multiplications({n}, {d}, {h}, {kv}, {w})")
+
+
+@pytest.mark.task("kv_cache_floats")
+def test_kv_floats_is_an_int(kata):
+    got = kata.kv_cache_floats(4096, 4096, 32, 8, 1000)
+    assert_equal(type(got), int, "type of kv_cache_floats(4096, 4096, 32, 8, 1000)", hint="head_dim = d_model // n_heads")

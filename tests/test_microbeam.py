@@ -321,6 +321,33 @@ def test_greedy_rejects_negative_length(kata):
         kata.greedy_decode(FixedModel([0.0, 1.0]), [], -1, 0)
 
 
+@pytest.mark.task("sample_decode")
+def test_sample_decode_rejects_negative_length(kata):
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        kata.sample_decode(FixedModel([0.0, 1.0]), [], -1, 0, random.Random(1))
+
+
+@pytest.mark.task("beam_search")
+def test_beam_rejects_negative_length(kata):
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        kata.beam_search(FixedModel([0.0, 1.0]), [], -1, 0, 2)
+
+
+@pytest.mark.task("beam_search")
+def test_beam_with_no_new_tokens_and_a_length_penalty(kata):
+    # The empty hypothesis has length 0: the penalty must not divide by 0 ** alpha.
+    got = kata.beam_search(FixedModel([0.0, 1.0]), [1], 0, 0, 2, length_penalty=0.7)
+    assert_equal(list(got[0]), [], "beam_search(max_new_tokens=0, length_penalty=0.7) tokens",
+                 hint="normalise by max(1, len(tokens)) ** alpha")
+    assert_close(got[1], 0.0, 0.0, "beam_search(max_new_tokens=0, length_penalty=0.7) logprob")
+
+
+@pytest.mark.task("speculative_decode")
+def test_speculative_rejects_negative_length(kata):
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        kata.speculative_decode(FixedModel([0.0, 1.0]), FixedModel([1.0, 0.0]), [], -1, 0, 2, random.Random(1))
+
+
 # === task 2: temperature ===
 
 
@@ -482,6 +509,26 @@ def test_sample_token_one_hot(kata):
     assert_equal(draws, {2}, "sample_token of the one-hot [0, 0, 1, 0] (200 draws)")
 
 
+class FixedDraw:
+    """An rng whose random() always returns u: probes the edges of the cumulative walk."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self):
+        return self.u
+
+
+@pytest.mark.task("sample_token")
+def test_sample_token_rounding_shortfall_returns_last_nonzero_token(kata):
+    # probs summing to 0.9 (rounding upstream) and u = 0.95 above the total:
+    # the docstring's rule is the last token of non-zero probability, never
+    # a zero-probability token after it.
+    got = kata.sample_token([0.3, 0.0, 0.3, 0.3, 0.0, 0.0], FixedDraw(0.95))
+    assert_equal(got, 3, "sample_token([.3, 0, .3, .3, 0, 0]) with u = 0.95 above the total",
+                 hint="remember the last token with p > 0; a zero-probability token is never returned")
+
+
 # === task 6: sampling a sequence ===
 
 SAMPLE_SETTINGS = [
@@ -536,6 +583,15 @@ def test_sample_decode_stops(kata):
         assert 1 <= len(out) <= 4, f"sample_decode(max_new_tokens=4) returned {out}"
         assert 2 not in out[:-1], f"sample_decode went on after end_token: {out}"
         assert len(out) == 4 or out[-1] == 2, f"sample_decode stopped early without end_token: {out}"
+
+
+@pytest.mark.task("sample_decode")
+def test_sample_decode_is_reproducible(kata):
+    # All randomness comes from rng: the same seed gives the same tokens.
+    model = FixedModel([0.3, 0.0, -0.2, 0.1, 0.25])
+    runs = [kata.sample_decode(model, [1], 12, 4, random.Random(seed), top_k=4) for seed in (7, 7)]
+    assert_equal(runs[1], runs[0], "sample_decode twice with random.Random(7)",
+                 hint="draw only from the rng argument (no module-level random.*)")
 
 
 # === task 7: beam search ===
@@ -743,6 +799,13 @@ def test_verify_rejects_wrong_number_of_target_distributions(kata):
         kata.speculative_verify([0], [[0.5, 0.5]], [[0.5, 0.5]], random.Random(0))
 
 
+@pytest.mark.task("speculative_verify")
+@pytest.mark.parametrize("draft_probs", [[], [[0.5, 0.5], [0.5, 0.5]]], ids=["none", "one-too-many"])
+def test_verify_rejects_wrong_number_of_draft_distributions(kata, draft_probs):
+    with pytest.raises(ValueError, match="draft_probs"):
+        kata.speculative_verify([0], draft_probs, [[0.5, 0.5], [0.5, 0.5]], random.Random(0))
+
+
 # === task 11: speculative decoding ===
 
 
@@ -794,6 +857,14 @@ def test_greedy_speculative_on_the_checkpoint(kata):
             tokens, stats = kata.speculative_decode(target, draft, prompt, 12, 0, gamma, random.Random(0), greedy=True)
             assert_equal(tokens, spec_greedy(target, prompt, 12, 0),
                          f"greedy speculative_decode(prompt {letter!r}, gamma={gamma}) on the shipped models")
+
+
+@pytest.mark.task("speculative_decode")
+def test_speculative_is_reproducible(kata):
+    target, draft = spec_pair(71, vocab=5, banned=[4])
+    runs = [kata.speculative_decode(target, draft, [], 9, 4, 2, random.Random(seed)) for seed in (5, 5)]
+    assert_equal(runs[1], runs[0], "speculative_decode twice with random.Random(5)",
+                 hint="draw only from the rng argument (no module-level random.*)")
 
 
 @pytest.mark.task("speculative_decode")

@@ -222,6 +222,19 @@ def test_running_max_not_block_max(kata):
     assert_close(acc[0] / l, expected, 1e-9, "acc / l for logits spread over 2000")
 
 
+@pytest.mark.task("online_softmax_update")
+def test_every_score_far_below_zero(kata):
+    # All scores ~ -1000: a running max started at 0 instead of -inf makes
+    # every exp(s - m) underflow to 0, and acc / l is 0 / 0.
+    scores = [-1000.0, -1003.0, -998.5, -1001.0, -999.0]
+    values = [[1.0, -1.0], [2.0, 0.5], [3.0, 0.0], [4.0, 2.0], [5.0, 1.0]]
+    m, l, acc = fold(kata, scores, values, [2, 3])
+    weights = spec_softmax(scores)
+    assert_close(m, -998.5, 0.0, "running max over scores all near -1000", hint="start m at -inf, not 0")
+    assert_close([a / l for a in acc], [math.fsum(w * v[c] for w, v in zip(weights, values)) for c in range(2)],
+                 1e-9, "acc / l for scores all near -1000", hint="start m at -inf, not 0")
+
+
 # === task 3: flash attention ===
 
 
@@ -262,6 +275,23 @@ def test_flash_large_logits_in_falling_order(kata, causal):
         spec_attention(Q, K, V, causal),
         TOL,
         f"flash_attention with random logits ~1e3 (causal={causal})",
+    )
+
+
+@pytest.mark.task("flash_attention")
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+def test_flash_rows_far_below_zero(kata, causal):
+    # q . k ~ -1.5e3 for every key: each row's largest score is far below zero (exp underflows to 0).
+    n = 7
+    Q = [[-60.0 - i, 1.0] for i in range(n)]
+    K = [[35.0 + 0.5 * j, 0.3 * j] for j in range(n)]
+    V = [[float(j), 1.0 - j] for j in range(n)]
+    assert_close(
+        kata.flash_attention(Q, K, V, 3, causal=causal),
+        spec_attention(Q, K, V, causal),
+        TOL,
+        f"flash_attention with every score near -1e3 (causal={causal})",
+        hint="the running max starts at -inf: starting at 0 underflows every exp() when all scores are negative",
     )
 
 

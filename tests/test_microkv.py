@@ -592,6 +592,21 @@ def test_cached_rejects_bad_arguments(kata):
     kata.decode_step(model, 1, used, CountingOps())
     with pytest.raises(ValueError, match="cache"):
         kata.generate_cached(model, [1, 2], 2, CountingOps(), used)
+    for n_layer, d_model in ((cfg.n_layer + 1, cfg.d_model), (cfg.n_layer, cfg.d_model + 2)):
+        with pytest.raises(ValueError, match="cache"):
+            kata.generate_cached(model, [1, 2], 2, CountingOps(), kata.KVCache(n_layer, d_model))
+
+
+@pytest.mark.task("generate_cached")
+def test_cached_and_uncached_work_without_ops(kata):
+    # ops is optional: None means a fresh Ops, and the tokens do not depend on it.
+    model = make_model(kata, "C")
+    prompt = prompt_for("C", 3)
+    with_ops = kata.generate_cached(model, list(prompt), 4, CountingOps())
+    assert_equal(kata.generate_cached(model, list(prompt), 4)[0], with_ops[0],
+                 "generate_cached(model, prompt, 4) without ops", hint="ops=None means a fresh Ops()")
+    assert_equal(kata.generate_uncached(model, list(prompt), 4)[0], with_ops[0],
+                 "generate_uncached(model, prompt, 4) without ops", hint="ops=None means a fresh Ops()")
 
 
 # === task 7: the accounting ===

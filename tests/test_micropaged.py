@@ -284,6 +284,16 @@ def test_share_rejects_free_or_unknown_pages(kata):
             allocator.share(bad)
 
 
+@pytest.mark.task("PageAllocator.share")
+def test_share_rejects_negative_page_when_every_page_is_in_use(kata):
+    # With every page in use, a negative index would silently hit the last page.
+    allocator = kata.PageAllocator(3)
+    for _ in range(3):
+        allocator.allocate()
+    with pytest.raises(ValueError, match="page"):
+        allocator.share(-1)
+
+
 @pytest.mark.task("PageAllocator.release")
 def test_release_frees_only_at_zero(kata):
     allocator = kata.PageAllocator(6)
@@ -313,6 +323,16 @@ def test_double_free_is_refused(kata):
     for bad in (-1, 4):
         with pytest.raises(ValueError, match="page"):
             allocator.release(bad)
+
+
+@pytest.mark.task("PageAllocator.release")
+def test_release_rejects_negative_page_when_every_page_is_in_use(kata):
+    allocator = kata.PageAllocator(3)
+    for _ in range(3):
+        allocator.allocate()
+    with pytest.raises(ValueError, match="page"):
+        allocator.release(-1)
+    assert_equal(allocator.refcount, [1, 1, 1], "refcounts after a refused release(-1)")
 
 
 @pytest.mark.task("PageAllocator.release")
@@ -835,6 +855,20 @@ def test_reservation_slots_edge_cases(kata):
         kata.reservation_slots([3], 4, 0)
     with pytest.raises(ValueError, match="lengths"):
         kata.reservation_slots([11], 4, 10)
+    assert_equal(tuple(kata.reservation_slots([1, 0], 3, 1)), (3, 2), "reservation_slots([1, 0], 3, max_len=1)",
+                 hint="max_len = 1 is a valid (if tiny) limit")
+
+
+@pytest.mark.task("reservation_slots")
+@pytest.mark.parametrize("lengths,page_size,max_len,name", [
+    ([], 0, 10, "page_size"), ([], -2, 10, "page_size"), ([], 4.0, 10, "page_size"),
+    ([], 4, 0, "max_len"), ([], 4, -1, "max_len"), ([], 4, 10.0, "max_len"),
+    ([-1], 4, 10, "lengths"), ([2.0], 4, 10, "lengths"),
+])
+def test_reservation_slots_rejects_each_bad_argument(kata, lengths, page_size, max_len, name):
+    # Each argument is checked for itself, even when no request would use it.
+    with pytest.raises(ValueError, match=name):
+        kata.reservation_slots(lengths, page_size, max_len)
 
 
 @pytest.mark.task("reservation_slots")

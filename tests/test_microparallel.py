@@ -407,6 +407,9 @@ def test_column_parallel_rejects_wrong_shard_count(kata):
     X, W, b = linear_case(1, 2, 3, 4)
     with pytest.raises(ValueError, match="W_shards"):
         kata.column_parallel_linear(GraderNetwork(2), X, [W], [b[:2], b[2:]])
+    W_shards = [[row[:2] for row in W], [row[2:] for row in W]]
+    with pytest.raises(ValueError, match="b_shards"):
+        kata.column_parallel_linear(GraderNetwork(2), X, W_shards, [b[:2], b[2:], b[2:]])
 
 
 # === task 6: row-parallel linear ===
@@ -454,6 +457,9 @@ def test_row_parallel_rejects_wrong_shard_count(kata):
     X, W, b = linear_case(2, 2, 4, 3)
     with pytest.raises(ValueError, match="X_shards"):
         kata.row_parallel_linear(GraderNetwork(2), [X], [W[:2], W[2:]], b)
+    X_shards = [[row[:2] for row in X], [row[2:] for row in X]]
+    with pytest.raises(ValueError, match="W_shards"):
+        kata.row_parallel_linear(GraderNetwork(2), X_shards, [W[:2], W[2:], W[2:]], b)
 
 
 # === task 7: the Megatron MLP ===

@@ -229,7 +229,7 @@ def test_quantize_rejects_bad_scale_and_zero_point(kata, bits):
         with pytest.raises(ValueError, match="scale"):
             kata.quantize([0.1, 0.2], scale, bits)
     qmin, qmax = grid(bits)
-    for zero_point in (qmin - 1, qmax + 1):
+    for zero_point in (qmin - 1, qmax + 1, 1.0, True):  # not an int code (a bool is not one either)
         with pytest.raises(ValueError, match="zero_point"):
             kata.quantize([0.1, 0.2], 0.01, bits, zero_point)
 

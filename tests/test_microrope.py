@@ -114,7 +114,7 @@ def test_frequencies_default_base_is_10000(kata):
 
 
 @pytest.mark.task("rope_frequencies")
-@pytest.mark.parametrize("d", [7, 1, 0, -4])
+@pytest.mark.parametrize("d", [7, 1, 0, -4, 6.0, True])
 def test_frequencies_reject_bad_d(kata, d):
     with pytest.raises(ValueError, match=r"\bd\b"):
         kata.rope_frequencies(d)
@@ -125,6 +125,12 @@ def test_frequencies_reject_bad_d(kata, d):
 def test_frequencies_reject_bad_base(kata, base):
     with pytest.raises(ValueError, match="base"):
         kata.rope_frequencies(6, base)
+
+
+@pytest.mark.task("rope_frequencies")
+def test_frequencies_accept_any_base_above_one(kata):
+    assert_close(kata.rope_frequencies(6, 1.5), spec_thetas(6, 1.5), 1e-12, "rope_frequencies(6, base=1.5)",
+                 hint="the docstring allows any base > 1")
 
 
 # === tasks 2 and 3: rotation in the two layouts ===
@@ -270,7 +276,7 @@ def test_permutation_maps_layouts(kata, d):
 
 
 @pytest.mark.task("half_split_permutation")
-@pytest.mark.parametrize("d", [5, 0])
+@pytest.mark.parametrize("d", [5, 0, -2, 4.0, True])
 def test_permutation_rejects_bad_d(kata, d):
     with pytest.raises(ValueError, match=r"\bd\b"):
         kata.half_split_permutation(d)
@@ -304,6 +310,15 @@ def test_scores_match_relative_closed_form(kata, d):
         TOL,
         f"rope_scores(4 queries, 6 keys, d={d})",
         hint="rotate every query by its position and every key by its own, then dot / sqrt(d)",
+    )
+
+
+@pytest.mark.task("rope_scores")
+def test_scores_one_query_one_key(kata):
+    Q, K = qk(75, 1, 1, 4)
+    assert_close(
+        kata.rope_scores(Q, K, [9], [2]), spec_scores(Q, K, [9], [2]), TOL,
+        "rope_scores(1 query, 1 key, d=4)", hint="d is the length of a row: len(Q[0])",
     )
 
 
@@ -358,8 +373,10 @@ def test_scores_are_toeplitz(kata):
 @pytest.mark.task("rope_scores")
 def test_scores_reject_bad_inputs(kata):
     Q, K = qk(99, 2, 3, 6)
-    with pytest.raises(ValueError, match=r"\b(Q|d)\b"):
+    with pytest.raises(ValueError, match=r"\bQ\b"):
         kata.rope_scores([row[:5] for row in Q], [row[:5] for row in K])
+    with pytest.raises(ValueError, match=r"\bQ\b"):
+        kata.rope_scores([[] for _ in Q], [[] for _ in K])
     with pytest.raises(ValueError, match=r"\bK\b"):
         kata.rope_scores(Q, [row[:4] for row in K])
     with pytest.raises(ValueError, match="q_positions"):
@@ -408,7 +425,7 @@ def test_ntk_rejects_bad_inputs(kata):
     for scale in (0.5, 0.0, -2.0):
         with pytest.raises(ValueError, match="scale"):
             kata.ntk_scaled_base(10000.0, scale, 8)
-    for d in (2, 7):
+    for d in (2, 7, 0, 8.0, True):
         with pytest.raises(ValueError, match=r"\bd\b"):
             kata.ntk_scaled_base(10000.0, 2.0, d)
 
@@ -490,6 +507,20 @@ def test_scale_one_is_plain_rope(kata, method):
 
 
 @pytest.mark.task("rotate_extended")
+@pytest.mark.parametrize("method", ["pi", "ntk"])
+def test_scale_one_is_plain_rope_for_one_pair(kata, method):
+    # d = 2: NTK has no slowest pair to rescale, but scale 1 rescales nothing.
+    x = vec(151, 2)
+    assert_close(
+        kata.rotate_extended(x, 37, 1.0, method),
+        spec_rotate(x, 37, 10000.0),
+        TOL,
+        f"rotate_extended(x, 37, scale=1, {method!r}) with d=2",
+        hint="with scale 1 there is nothing to stretch: rotate with the base as it is (no ntk_scaled_base)",
+    )
+
+
+@pytest.mark.task("rotate_extended")
 def test_extended_rejects_bad_inputs(kata):
     x = vec(160, 6)
     with pytest.raises(ValueError, match="method"):
@@ -498,3 +529,5 @@ def test_extended_rejects_bad_inputs(kata):
         kata.rotate_extended(x, 10, 0.5, "pi")
     with pytest.raises(ValueError, match=r"\b(x|d)\b"):
         kata.rotate_extended(vec(161, 7), 10, 2.0, "pi")
+    with pytest.raises(ValueError, match=r"\bd\b"):
+        kata.rotate_extended(vec(162, 2), 10, 2.0, "ntk")

@@ -83,6 +83,20 @@ def test_zoh_handles_a_zero_eigenvalue(kata):
 
 
 @pytest.mark.task("discretize_zoh")
+def test_zoh_is_accurate_for_tiny_a(kata):
+    # For |delta * a| ~ 1e-10, exp(delta a) - 1 keeps only ~6 of its 16 digits:
+    # B_bar = (exp(delta a) - 1) / a * b is then off by ~1e-7. Its Taylor series
+    # delta * b * (1 + delta a / 2 + (delta a)^2 / 6) is exact to 1e-30 here.
+    A, B, delta = [-3e-10, 1e-12, -7e-9, 2.5e-11], [1.5, -0.8, 2.0, 0.3], 0.37
+    expected = [delta * b * (1 + delta * a / 2 + (delta * a) ** 2 / 6) for a, b in zip(A, B)]
+    got = kata.discretize_zoh(A, B, delta)
+    assert_close(
+        got[1], expected, 1e-14, "discretize_zoh B_bar for tiny A (delta=0.37)",
+        hint="exp(x) - 1 cancels catastrophically for tiny x: math.expm1(x) computes it exactly",
+    )
+
+
+@pytest.mark.task("discretize_zoh")
 def test_zoh_is_stable_for_any_step(kata):
     for delta in (1e-3, 0.5, 3.0, 100.0):
         A_bar, _ = kata.discretize_zoh([-0.1, -1.0, -10.0], [1.0, 1.0, 1.0], delta)

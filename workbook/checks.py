@@ -24,10 +24,38 @@ def vector(rng: random.Random, n: int, scale: float = 1.0) -> list[float]:
 
 
 def _shape(value) -> tuple:
+    """(rows, cols, ...) of a regular nested list; a ragged level keeps every child's shape."""
     if isinstance(value, (list, tuple)):
-        inner = {_shape(v) for v in value}
-        return (len(value),) + (inner.pop() if len(inner) == 1 else ("ragged",))
+        inner = [_shape(v) for v in value]
+        if len(set(inner)) <= 1:
+            return (len(value),) + (inner[0] if inner else ())
+        return (len(value), tuple(inner))
     return ()
+
+
+def _structure_mismatch(actual, expected, index=()):
+    """Index and description of the first place the nesting differs, or None."""
+    a_seq, e_seq = isinstance(actual, (list, tuple)), isinstance(expected, (list, tuple))
+    if a_seq != e_seq:
+        what = "a list" if e_seq else "a number"
+        return index, f"expected {what}, got {_brief(actual)}"
+    if not e_seq:
+        return None
+    if len(actual) != len(expected):
+        return index, f"expected length {len(expected)}, got length {len(actual)}"
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        found = _structure_mismatch(a, e, index + (i,))
+        if found:
+            return found
+    return None
+
+
+def _describe(value) -> str:
+    shape = _shape(value)
+    if len(shape) == 2 and isinstance(shape[1], tuple):  # ragged: say how
+        lengths = [len(v) if isinstance(v, (list, tuple)) else "number" for v in value]
+        return f"{shape[0]} ragged rows of lengths {_brief(lengths)}"
+    return str(shape)
 
 
 def _flat(value, index=()):
@@ -55,9 +83,16 @@ def assert_close(actual, expected, tol: float, what: str, hint: str = "") -> Non
     hint_line = f"\n  hint: {hint}" if hint else ""
     if actual is None and expected is not None:
         raise Mismatch(f"{what}: returned None: did you forget to `return` the result?")
-    want, got = _shape(expected), _shape(actual)
-    if want != got:
-        raise Mismatch(f"{what}: expected shape {want}, got {got} ({_brief(actual)}){hint_line}")
+    # The nesting must match exactly (lists and tuples alike), ragged levels
+    # included: a result regrouped into different chunks is wrong.
+    found = _structure_mismatch(actual, expected)
+    if found:
+        index, detail = found
+        raise Mismatch(
+            f"{what}: expected shape {_describe(expected)}, got {_describe(actual)}; first "
+            f"difference at {_fmt_index(index) if index else 'the top level'}: "
+            f"{detail}{hint_line}"
+        )
     bad = []
     for (index, a), (_, e) in zip(_flat(actual), _flat(expected)):
         if not _number(a):
@@ -75,12 +110,22 @@ def assert_close(actual, expected, tol: float, what: str, hint: str = "") -> Non
         )
 
 
+def _as_lists(value):
+    """Tuples as lists, at every level: a docstring's "floats" or "ints" allows either."""
+    if isinstance(value, (list, tuple)):
+        return [_as_lists(v) for v in value]
+    return value
+
+
 def assert_equal(actual, expected, what: str, hint: str = "") -> None:
-    """Assert exact equality with a message naming the call and both values."""
+    """Assert exact equality with a message naming the call and both values.
+
+    A tuple equals the list with the same items (and vice versa), at any depth.
+    """
     __tracebackhide__ = True
     if actual is None and expected is not None:
         raise Mismatch(f"{what}: returned None: did you forget to `return` the result?")
-    if actual != expected:
+    if _as_lists(actual) != _as_lists(expected):
         hint_line = f"\n  hint: {hint}" if hint else ""
         raise Mismatch(f"{what}: expected {expected!r}, got {actual!r}{hint_line}")
 

@@ -32,6 +32,7 @@ import pytest
 
 from . import progress
 from .build import functions
+from .contracts import guard_inputs
 from .grading import NOT_RUN, TestResult, load_weights, report, summarise, write_json
 from .layout import Kata, discover, path_order, shown
 
@@ -323,7 +324,9 @@ def kata(request: pytest.FixtureRequest):
     name = kata_name_of(Path(request.node.path))
     if name is None:
         raise pytest.UsageError(f"the kata fixture only works in tests/test_<kata>.py, not {request.node.path}")
-    return load_kata(request.config.stash[STATE], name)
+    # Every call a test makes is held to the docstring's contracts (inputs not
+    # changed, new lists new): see workbook/contracts.py.
+    return guard_inputs(load_kata(request.config.stash[STATE], name))
 
 
 # === statuses ===

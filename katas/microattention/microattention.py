@@ -204,8 +204,8 @@ def grouped_query_attention(X, params, n_heads, n_kv_heads, mask=None, counter=N
     with 6 query heads and 2 KV heads, heads 0,1,2 share KV head 0. Project
     K and V once (n_kv_heads heads, not one copy per query head).
     Raises ValueError naming n_kv_heads when it is not a positive divisor of
-    n_heads, naming n_heads when n_heads does not divide d_model.
-    Returns n x d_model.
+    n_heads, naming n_heads when n_heads does not divide d_model, naming Wk
+    or Wv when its width is not n_kv_heads * head_dim. Returns n x d_model.
     """
     raise KataTodo('microattention.grouped_query_attention: Grouped-query attention: query head h attends with KV head h // (n_heads // n_kv_heads).')
 
@@ -300,8 +300,8 @@ def attention_multiplications(seq_len, d_model, n_heads, n_kv_heads, window=None
     The count grouped_query_attention (or sliding_window_attention) reports
     to its counter with mask = sliding_window_mask(seq_len, window or
     seq_len): projections plus attention over the visible pairs. window None
-    means plain causal. Raises ValueError for sizes <= 0 or head counts that
-    do not divide (call check_sizes first).
+    means plain causal. Returns an int (a count is exact). Raises ValueError
+    for sizes <= 0 or head counts that do not divide (call check_sizes first).
     """
     raise KataTodo('microattention.attention_multiplications: Multiplications counted for one causal attention layer over seq_len tokens.')
 
@@ -312,8 +312,8 @@ def kv_cache_floats(seq_len, d_model, n_heads, n_kv_heads, window=None):
     K and V, head_dim floats each, for each of the n_kv_heads heads and each
     position still visible to the current or a later query (all of them
     causal; the last `window` with a sliding window). window None means plain
-    causal. Raises ValueError for sizes <= 0 or head counts that do not divide
-    (call check_sizes first).
+    causal. Returns an int. Raises ValueError for sizes <= 0 or head counts
+    that do not divide (call check_sizes first).
     """
     raise KataTodo('microattention.kv_cache_floats: Floats the KV cache of one layer must hold at its fullest while decoding seq_len tokens.')
 

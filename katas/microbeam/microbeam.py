@@ -206,7 +206,8 @@ def sample_decode(
     The order is fixed (Hugging Face's too): probs = softmax(logits / T),
     then top_k_filter if top_k is not None, then top_p_filter if top_p is not
     None, then sample_token with rng. Stops like greedy_decode (max_new_tokens,
-    or right after end_token). Returns the generated tokens only.
+    or right after end_token). Returns the generated tokens only. Raises
+    ValueError naming max_new_tokens if it is negative.
     """
     raise KataTodo('microbeam.sample_decode: Generate by sampling; each step applies temperature, then top-k, then top-p, then samples.')
 
@@ -254,7 +255,8 @@ def beam_search(
     the hypothesis finished that way; logprob: the plain sum of their
     log-probabilities (natural log, before any length penalty). The model is
     called once per live hypothesis per step. Raises ValueError naming
-    beam_width unless it is an integer >= 1.
+    beam_width unless it is an integer >= 1, naming max_new_tokens if it is
+    negative.
     """
     raise KataTodo('microbeam.beam_search: Return (tokens, logprob): the best finished hypothesis under the rule above.')
 
@@ -314,7 +316,7 @@ def speculative_verify(
     (i, a token sampled from residual_distribution(p_i, q_i)). If all n are
     accepted return (n, the BONUS token sampled from target_probs[n]).
     Sample with sample_token. Raises ValueError naming target_probs unless
-    it holds n + 1 distributions (and draft_probs n).
+    it holds n + 1 distributions, naming draft_probs unless it holds n.
     """
     raise KataTodo('microbeam.speculative_verify: Run the modified rejection sampling over n drafted tokens; return (n_accepted, next_token).')
 
@@ -368,7 +370,8 @@ def speculative_decode(
       "target_calls": target evaluations, drafted + 1 per round;
       "draft_calls": draft evaluations, one per drafted token;
       "drafted": draft tokens proposed; "accepted": draft tokens accepted.
-    Raises ValueError naming gamma unless it is an integer >= 1.
+    Raises ValueError naming gamma unless it is an integer >= 1, naming
+    max_new_tokens if it is negative.
     """
     raise KataTodo('microbeam.speculative_decode: Generate with a draft proposing gamma tokens per round and the target verifying them.')
 

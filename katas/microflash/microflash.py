@@ -26,8 +26,9 @@ from workbook import KataTodo
 
 # === SIMULATED MEMORY ===
 #
-# A GPU has two memories that matter here: HBM (large, slow: ~80 GB at ~3 TB/s)
-# and SRAM (tiny, fast: ~20 MB at ~19 TB/s on an A100). Attention is
+# A GPU has two memories that matter here: HBM (large, slow: 40-80 GB at
+# ~1.5-2 TB/s on an A100) and SRAM (tiny, fast: ~20 MB at ~19 TB/s; the
+# FlashAttention paper's figures for the A100). Attention is
 # memory-bound, so the cost that matters is how many floats cross between them.
 # HBM below is the slow memory: every float an algorithm loads from it or
 # stores to it is counted. Lists the algorithm holds locally play the part of

@@ -174,8 +174,8 @@ def half_split_permutation(d):
 def rope_scores(Q, K, q_positions=None, k_positions=None, base=10000.0):
     """Return the RoPE attention logits S[a][b] = <R_{m_a} Q[a], R_{n_b} K[b]> / sqrt(d).
 
-    Q: list of queries, K: list of keys, each a list of d floats (d even, the
-    same d for all rows). q_positions / k_positions: the position of each row
+    Q: list of queries, K: list of keys, each a list of d floats (d even and
+    >= 2, the same d for all rows). q_positions / k_positions: the position of each row
     (int or float); None means 0, 1, 2, ... Rotation in the interleaved layout
     (as rotate_interleaved). Returns a len(Q) x len(K) list of lists, before
     any mask or softmax. Raises ValueError naming the argument when a row
@@ -235,8 +235,9 @@ def rotate_extended(x, position, scale, method="pi", base=10000.0):
     interpolation, rotate to position / scale with the same base (Chen et
     al. 2023). method "ntk": rotate to position itself with the base from
     ntk_scaled_base(base, scale, d). scale = 1 gives rotate_interleaved(x,
-    position, base) for both. Returns a new list. Raises ValueError naming
-    method (unknown method), scale (< 1) or x (odd length).
+    position, base) for both, for any even d >= 2. Returns a new list. Raises
+    ValueError naming method (unknown method), scale (< 1), x (odd length) or
+    d ("ntk" with scale > 1 and d = 2: one pair cannot be rescaled).
     """
     raise KataTodo('microrope.rotate_extended: Rotate x (interleaved layout) to `position` in a context stretched by `scale`.')
 

@@ -81,6 +81,8 @@ def discretize_zoh(A, B, delta):
     """Zero-order-hold discretisation of diagonal A (list of N) and B (list of N); returns (A_bar, B_bar).
 
     delta > 0 is the step size. Where A_n == 0, B_bar_n is the limit delta * B_n.
+    B_bar must stay accurate (to ~1e-12) when delta * A_n is tiny, e.g. 1e-10:
+    mind the cancellation in exp(x) - 1 there.
     """
     raise KataTodo('microssm.discretize_zoh: Zero-order-hold discretisation of diagonal A (list of N) and B (list of N); returns (A_bar, B_bar).')
 

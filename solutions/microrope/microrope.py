@@ -205,8 +205,8 @@ def half_split_permutation(d):
 def rope_scores(Q, K, q_positions=None, k_positions=None, base=10000.0):
     """Return the RoPE attention logits S[a][b] = <R_{m_a} Q[a], R_{n_b} K[b]> / sqrt(d).
 
-    Q: list of queries, K: list of keys, each a list of d floats (d even, the
-    same d for all rows). q_positions / k_positions: the position of each row
+    Q: list of queries, K: list of keys, each a list of d floats (d even and
+    >= 2, the same d for all rows). q_positions / k_positions: the position of each row
     (int or float); None means 0, 1, 2, ... Rotation in the interleaved layout
     (as rotate_interleaved). Returns a len(Q) x len(K) list of lists, before
     any mask or softmax. Raises ValueError naming the argument when a row
@@ -297,8 +297,9 @@ def rotate_extended(x, position, scale, method="pi", base=10000.0):
     interpolation, rotate to position / scale with the same base (Chen et
     al. 2023). method "ntk": rotate to position itself with the base from
     ntk_scaled_base(base, scale, d). scale = 1 gives rotate_interleaved(x,
-    position, base) for both. Returns a new list. Raises ValueError naming
-    method (unknown method), scale (< 1) or x (odd length).
+    position, base) for both, for any even d >= 2. Returns a new list. Raises
+    ValueError naming method (unknown method), scale (< 1), x (odd length) or
+    d ("ntk" with scale > 1 and d = 2: one pair cannot be rescaled).
     """
     # BEGIN SOLUTION
     d = head_dim(x)
@@ -308,7 +309,9 @@ def rotate_extended(x, position, scale, method="pi", base=10000.0):
         # True division: positions become fractional, that is the point.
         return rotate_interleaved(x, position / scale, base)
     if method == "ntk":
-        return rotate_interleaved(x, position, ntk_scaled_base(base, scale, d))
+        # scale 1 stretches nothing: the base stays, whatever d (even d = 2,
+        # where ntk_scaled_base has no slowest pair to rescale).
+        return rotate_interleaved(x, position, base if scale == 1 else ntk_scaled_base(base, scale, d))
     raise ValueError(f"method must be 'pi' or 'ntk', got {method!r}")
     # END SOLUTION
 

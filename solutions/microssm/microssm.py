@@ -76,14 +76,17 @@ def discretize_zoh(A, B, delta):
     """Zero-order-hold discretisation of diagonal A (list of N) and B (list of N); returns (A_bar, B_bar).
 
     delta > 0 is the step size. Where A_n == 0, B_bar_n is the limit delta * B_n.
+    B_bar must stay accurate (to ~1e-12) when delta * A_n is tiny, e.g. 1e-10:
+    mind the cancellation in exp(x) - 1 there.
     """
     # BEGIN SOLUTION
     A_bar, B_bar = [], []
     for a, b in zip(A, B):
-        decay = math.exp(delta * a)
-        A_bar.append(decay)
-        # (exp(delta a) - 1) / a tends to delta as a -> 0: use the limit there.
-        B_bar.append((decay - 1.0) / a * b if a != 0 else delta * b)
+        A_bar.append(math.exp(delta * a))
+        # (exp(delta a) - 1) / a tends to delta as a -> 0. Computed as
+        # exp(x) - 1 it cancels catastrophically for tiny delta * a (1 + 1e-17
+        # is 1.0); math.expm1 keeps full precision. At a == 0 use the limit.
+        B_bar.append(math.expm1(delta * a) / a * b if a != 0 else delta * b)
     return A_bar, B_bar
     # END SOLUTION
 

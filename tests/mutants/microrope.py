@@ -112,7 +112,7 @@ MUTANTS = [
     Mutant(
         "ntk_also_interpolates_positions",
         "NTK scaling that also divides positions by s (PI and NTK applied together)",
-        "return rotate_interleaved(x, position, ntk_scaled_base(base, scale, d))",
-        "return rotate_interleaved(x, position / scale, ntk_scaled_base(base, scale, d))",
+        "return rotate_interleaved(x, position, base if scale == 1 else ntk_scaled_base(base, scale, d))",
+        "return rotate_interleaved(x, position / scale, base if scale == 1 else ntk_scaled_base(base, scale, d))",
     ),
 ]

@@ -6,20 +6,26 @@ MUTANTS = [
     Mutant(
         "zoh_b_is_euler",
         "uses delta * B (the Euler/Mamba shortcut) where ZOH asks for (exp(delta A) - 1) / A * B",
-        "B_bar.append((decay - 1.0) / a * b if a != 0 else delta * b)",
+        "B_bar.append(math.expm1(delta * a) / a * b if a != 0 else delta * b)",
         "B_bar.append(delta * b)",
     ),
     Mutant(
         "zoh_wrong_sign",
         "writes exp(-delta A), so a negative A grows instead of decaying",
-        "decay = math.exp(delta * a)",
-        "decay = math.exp(-delta * a)",
+        "A_bar.append(math.exp(delta * a))",
+        "A_bar.append(math.exp(-delta * a))",
+    ),
+    Mutant(
+        "zoh_cancels_for_tiny_a",
+        "computes exp(delta A) - 1 directly, which cancels catastrophically for tiny delta A",
+        "B_bar.append(math.expm1(delta * a) / a * b if a != 0 else delta * b)",
+        "B_bar.append((math.exp(delta * a) - 1.0) / a * b if a != 0 else delta * b)",
     ),
     Mutant(
         "zoh_divides_by_zero",
         "forgets the A = 0 limit of the ZOH B_bar",
-        "B_bar.append((decay - 1.0) / a * b if a != 0 else delta * b)",
-        "B_bar.append((decay - 1.0) / a * b)",
+        "B_bar.append(math.expm1(delta * a) / a * b if a != 0 else delta * b)",
+        "B_bar.append(math.expm1(delta * a) / a * b)",
     ),
     Mutant(
         "euler_without_step",

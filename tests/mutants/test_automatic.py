@@ -1,0 +1,101 @@
+"""Meta-test: automatic mutation testing of the graded tests (needs cosmic-ray).
+
+``python -m workbook.mutate --all --write`` (the full sweep, see
+CONTRIBUTING.md) mutates every marked block of every solution and records
+each surviving mutant in ``tests/mutants/auto/<kata>.json`` with a one-line
+reason: ``equivalent`` (no input the docstring allows tells it from the
+reference) or ``open`` (a known gap). These checks keep that honest in CI:
+
+* every kata has a survivor file, and every survivor in it has a reason;
+* every survivor listed still is a mutation site of the solution (an edit
+  that removed or changed the line makes the entry stale: rerun the sweep);
+* a bounded, deterministic sample of the other mutants of every kata is
+  graded, and each must be killed.
+"""
+
+import concurrent.futures
+import os
+from pathlib import Path
+
+import pytest
+
+from workbook import mutate
+from workbook.layout import discover
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = [k.name for k in discover(ROOT)]
+SAMPLE = int(os.environ.get("WORKBOOK_MUTATION_SAMPLE", "20"))
+
+pytestmark = [
+    pytest.mark.skipif(not (ROOT / "solutions").is_dir(), reason="mutation testing needs solutions/"),
+    pytest.mark.timeout(900),
+]
+
+
+@pytest.fixture(scope="module")
+def ops():
+    pytest.importorskip("cosmic_ray", reason="install the maintainer extra: pip install -e '.[maintainer]'")
+    return mutate.operators()
+
+
+def _sites(kata, ops):
+    return mutate.sites((ROOT / "solutions" / kata / f"{kata}.py").read_text(encoding="utf-8"), ops)
+
+
+@pytest.mark.parametrize("kata", NAMES)
+def test_survivor_file_exists_and_every_survivor_has_a_reason(kata):
+    path = mutate.survivor_file(ROOT, kata)
+    assert path.is_file(), (
+        f"{kata}: no {path.relative_to(ROOT)}; run `python -m workbook.mutate {kata} --write` "
+        "and give every survivor a reason (or kill it with a test)"
+    )
+    data = mutate.load_survivors(ROOT, kata)
+    missing = [e["id"] for e in data["survivors"] if not (e.get("equivalent") or e.get("open"))]
+    assert not missing, (
+        f"{kata}: {len(missing)} surviving mutant(s) without a reason in {path.relative_to(ROOT)}; "
+        "kill each with a graded test, or write a one-line \"equivalent\" (or \"open\") reason:\n  "
+        + "\n  ".join(missing)
+    )
+
+
+@pytest.mark.parametrize("kata", NAMES)
+def test_listed_survivors_are_current(kata, ops):
+    current = {site.key for site in _sites(kata, ops)}
+    stale = [key for key in mutate.listed(mutate.load_survivors(ROOT, kata)) if key not in current]
+    assert not stale, (
+        f"{kata}: the solution changed; these listed survivors are no longer mutation sites. "
+        f"Rerun `python -m workbook.mutate {kata} --write`:\n  " + "\n  ".join(stale)
+    )
+
+
+_OUTCOMES = {}
+
+
+def _graded_sample(ops):
+    """Grade every kata's sample once, several katas at a time."""
+    if not _OUTCOMES:
+
+        def run(kata):
+            data = mutate.load_survivors(ROOT, kata)
+            chosen = mutate.sample(_sites(kata, ops), data, kata, SAMPLE)
+            return kata, mutate.sweep(ROOT, kata, chosen, ops, progress=lambda line: None)
+
+        cwd = os.getcwd()
+        os.chdir(ROOT)  # cosmic-ray runs the test command in the current directory
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
+                _OUTCOMES.update(pool.map(run, NAMES))
+        finally:
+            os.chdir(cwd)
+    return _OUTCOMES
+
+
+@pytest.mark.parametrize("kata", NAMES)
+def test_sampled_mutants_are_killed(kata, ops):
+    outcomes = _graded_sample(ops)[kata]
+    survivors = [o for o in outcomes if o.status not in ("killed", "timeout")]
+    assert not survivors, f"{kata}: {len(survivors)} of {len(outcomes)} sampled mutants survive the graded tests:\n" + "\n".join(
+        f"  {o.site.key}\n    mutant: {o.mutant}\n    (kill it with a test, or list it in "
+        f"tests/mutants/auto/{kata}.json with an \"equivalent\" reason)"
+        for o in survivors
+    )

@@ -1,0 +1,576 @@
+"""Automatic mutation testing of the graded tests (maintainers; needs cosmic-ray).
+
+The hand-written mutants in ``tests/mutants/<kata>.py`` hold the mistakes
+their authors thought of. This module asks the question systematically: it
+mutates every learner task of a solution (only the code between
+``# BEGIN SOLUTION`` and ``# END SOLUTION``, which is what a learner writes)
+with cosmic-ray's mutation operators, grades each mutant with the kata's
+graded tests, and reports killed, survived and timed-out mutants per kata.
+
+cosmic-ray (https://github.com/sixty-north/cosmic-ray) supplies the
+operators (its parso-based ``Operator`` classes), the engine that applies
+one occurrence of an operator (``mutate_code``) and the test runner with a
+process-group timeout (``run_tests``). This module adds what is specific to
+the workbook: which of cosmic-ray's operators model learner mistakes, a few
+operators cosmic-ray lacks (dropped statement, swapped arguments, range
+off-by-one, ``-inf`` to 0), the restriction to marked blocks (leaving out
+f-strings: the text of error messages is not graded), a stable
+identity per mutant, and the per-kata survivor files. A mutant is written to
+a temporary file and graded with ``--kata-file``: the solution in the tree is
+never touched.
+
+Survivor files: ``tests/mutants/auto/<kata>.json`` lists every mutant the
+full sweep saw survive, each with either ``"equivalent": "<one-line
+reason>"`` (it behaves exactly like the reference on every input the
+docstring allows) or ``"open": "<why it is not killed yet>"`` (a real gap,
+counted against the score). ``tests/mutants/test_automatic.py`` checks in CI
+that the files are current and grades a bounded, deterministic sample of the
+other mutants of every kata.
+
+Commands::
+
+    python -m workbook.mutate microflash            # full sweep of one kata, report only
+    python -m workbook.mutate --all --write         # full sweep, update the survivor files and RESULTS.md
+    python -m workbook.mutate microflash --sample 20  # the CI sample
+    python -m workbook.mutate microflash --list     # every mutation site and its identity
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import difflib
+import json
+import os
+import queue
+import random
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .build import find_tasks
+from .layout import discover, find_root
+
+AUTO = Path("tests") / "mutants" / "auto"
+SAMPLE_SEED = "workbook-mutation-sample-v1"
+
+# cosmic-ray operators that model learner mistakes. The full core set has every
+# binary operator replaced by every other (Add -> BitXor ...): many times more
+# mutants, few of them mistakes anyone makes. These are the realistic ones.
+CORE_OPERATORS = [
+    # sign and operator changes
+    "core/ReplaceBinaryOperator_Add_Sub",
+    "core/ReplaceBinaryOperator_Sub_Add",
+    "core/ReplaceBinaryOperator_Mul_Div",
+    "core/ReplaceBinaryOperator_Div_Mul",
+    "core/ReplaceBinaryOperator_Div_FloorDiv",
+    "core/ReplaceBinaryOperator_FloorDiv_Div",
+    "core/ReplaceBinaryOperator_Mod_FloorDiv",
+    "core/ReplaceBinaryOperator_Pow_Mul",
+    "core/ReplaceUnaryOperator_USub_UAdd",
+    "core/ReplaceUnaryOperator_Delete_Not",
+    # comparison and boundary flips
+    "core/ReplaceComparisonOperator_Lt_LtE",
+    "core/ReplaceComparisonOperator_LtE_Lt",
+    "core/ReplaceComparisonOperator_Gt_GtE",
+    "core/ReplaceComparisonOperator_GtE_Gt",
+    "core/ReplaceComparisonOperator_Lt_Gt",
+    "core/ReplaceComparisonOperator_Gt_Lt",
+    "core/ReplaceComparisonOperator_LtE_GtE",
+    "core/ReplaceComparisonOperator_GtE_LtE",
+    "core/ReplaceComparisonOperator_Eq_NotEq",
+    "core/ReplaceComparisonOperator_NotEq_Eq",
+    "core/ReplaceComparisonOperator_Is_IsNot",
+    "core/ReplaceComparisonOperator_IsNot_Is",
+    "core/AddNot",
+    # logic and control flow
+    "core/ReplaceAndWithOr",
+    "core/ReplaceOrWithAnd",
+    "core/ReplaceTrueWithFalse",
+    "core/ReplaceFalseWithTrue",
+    "core/ReplaceBreakWithContinue",
+    "core/ReplaceContinueWithBreak",
+    "core/ZeroIterationForLoop",
+    # off-by-one on constants
+    "core/NumberReplacer",
+]
+
+
+def _require_cosmic_ray():
+    try:
+        import cosmic_ray  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "mutation testing needs cosmic-ray, a maintainer extra: pip install -e '.[maintainer]'"
+        ) from None
+
+
+def _workbook_operators():
+    """Operators cosmic-ray lacks, written against its ``Operator`` interface."""
+    import parso
+    from cosmic_ray.operators.operator import Example, Operator
+
+    def _replacement(node, text):
+        """A parso node for expression ``text``, keeping ``node``'s leading whitespace."""
+        new = parso.parse(text).children[0]
+        if new.type == "simple_stmt":
+            new = new.children[0]
+        new.get_first_leaf().prefix = node.get_first_leaf().prefix
+        return new
+
+    def _is_call(trailer, names):
+        """``trailer`` is the ``(...)`` of a call to one of ``names``."""
+        if trailer.type != "trailer" or trailer.children[0].type != "operator" or trailer.children[0].value != "(":
+            return False
+        previous = trailer.get_previous_sibling()
+        return previous is not None and previous.type == "name" and previous.value in names
+
+    def _positional(trailer):
+        """The positional argument nodes of a call trailer (None if any is starred or keyword)."""
+        if len(trailer.children) != 3:
+            return []
+        inner = trailer.children[1]
+        args = [c for c in inner.children if c.type != "operator"] if inner.type == "arglist" else [inner]
+        for arg in args:
+            if arg.type == "argument" or (arg.type == "star_expr") or arg.get_code().lstrip().startswith("*"):
+                return None
+        return args
+
+    class DropStatement(Operator):
+        """Drop an assignment, a bare call or a ``raise`` (a forgotten line)."""
+
+        KINDS = {"expr_stmt", "atom_expr", "power", "raise_stmt"}
+
+        def mutation_positions(self, node):
+            if node.type in self.KINDS and node.parent is not None and node.parent.type == "simple_stmt":
+                yield (node.start_pos, node.end_pos)
+
+        def mutate(self, node, index):
+            return parso.python.tree.Keyword("pass", node.start_pos, prefix=node.get_first_leaf().prefix)
+
+        @classmethod
+        def examples(cls):
+            return (Example("x = 1\n", "pass\n"),)
+
+    class SwapArguments(Operator):
+        """Swap the first two positional arguments of a call (not of max/min)."""
+
+        COMMUTATIVE = {"max", "min"}
+
+        def mutation_positions(self, node):
+            if node.type == "trailer" and node.children[0].value == "(":
+                previous = node.get_previous_sibling()
+                if previous is not None and previous.type == "name" and previous.value in self.COMMUTATIVE:
+                    return
+                args = _positional(node)
+                if args and len(args) >= 2 and args[0].get_code().strip() != args[1].get_code().strip():
+                    yield (node.start_pos, node.end_pos)
+
+        def mutate(self, node, index):
+            first, second = _positional(node)[:2]
+            first_text, second_text = first.get_code().strip(), second.get_code().strip()
+            inner = node.children[1]
+            a, b = inner.children.index(first), inner.children.index(second)
+            inner.children[a] = _replacement(first, second_text)
+            inner.children[b] = _replacement(second, first_text)
+            for child in inner.children:
+                child.parent = inner
+            return node
+
+        @classmethod
+        def examples(cls):
+            return (Example("f(a, b)", "f(b, a)"),)
+
+    class RangeOffByOne(Operator):
+        """``range(..., stop)`` -> stop + 1 / stop - 1, and ``range(start, ...)`` -> start + 1."""
+
+        def _bounds(self, node):
+            if not _is_call(node, {"range"}):
+                return []
+            args = _positional(node)
+            if not args or len(args) > 2:
+                return []
+            changes = [(len(args) - 1, "+ 1"), (len(args) - 1, "- 1")]
+            if len(args) == 2:
+                changes.append((0, "+ 1"))
+            return changes
+
+        def mutation_positions(self, node):
+            for _ in self._bounds(node):
+                yield (node.start_pos, node.end_pos)
+
+        def mutate(self, node, index):
+            which, change = self._bounds(node)[index]
+            arg = _positional(node)[which]
+            text = arg.get_code().strip()
+            simple = arg.type in ("name", "number", "atom_expr", "power", "atom")
+            new = _replacement(arg, f"{text if simple else '(' + text + ')'} {change}")
+            inner = node.children[1]
+            if inner is arg:
+                node.children[1] = new
+                new.parent = node
+            else:
+                inner.children[inner.children.index(arg)] = new
+                new.parent = inner
+            return node
+
+        @classmethod
+        def examples(cls):
+            return (Example("range(n)", "range(n + 1)"),)
+
+    class NegInfToZero(Operator):
+        """``-math.inf`` / ``float("-inf")`` -> ``0.0`` (a running max started at 0)."""
+
+        def _matches(self, node):
+            code = node.get_code().strip().replace("'", '"').replace(" ", "")
+            if node.type == "factor":
+                return code in ("-math.inf", "-inf", '-float("inf")')
+            return node.type in ("atom_expr", "power") and code == 'float("-inf")'
+
+        def mutation_positions(self, node):
+            if self._matches(node):
+                yield (node.start_pos, node.end_pos)
+
+        def mutate(self, node, index):
+            return _replacement(node, "0.0")
+
+        @classmethod
+        def examples(cls):
+            return (Example("m = -math.inf", "m = 0.0"),)
+
+    return {
+        "workbook/DropStatement": DropStatement(),
+        "workbook/SwapArguments": SwapArguments(),
+        "workbook/RangeOffByOne": RangeOffByOne(),
+        "workbook/NegInfToZero": NegInfToZero(),
+    }
+
+
+def operators() -> dict[str, object]:
+    """Operator name -> instance: cosmic-ray's realistic subset plus the workbook's own."""
+    _require_cosmic_ray()
+    import cosmic_ray.plugins
+
+    found = {name: cosmic_ray.plugins.get_operator(name)() for name in CORE_OPERATORS}
+    found.update(_workbook_operators())
+    return found
+
+
+# === mutation sites ===
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """One mutant: an operator applied at one occurrence in the solution."""
+
+    operator: str
+    occurrence: int  # cosmic-ray's occurrence index of this operator in the whole file
+    line: int  # 1-based, for display only: identities never use it
+    task: str
+    key: str  # stable identity: task | operator | stripped line text | #n
+
+    def short(self) -> str:
+        return self.key
+
+
+def marked_ranges(source: str) -> list[tuple[int, int, str]]:
+    """(BEGIN line, END line, task) of every marked block."""
+    ranges = []
+    lines = source.splitlines()
+    for task in find_tasks(source):
+        end = next(n for n in range(task.line + 1, len(lines) + 1) if lines[n - 1].strip() == "# END SOLUTION")
+        ranges.append((task.line, end, task.function))
+    return ranges
+
+
+def sites(source: str, ops: dict[str, object] | None = None) -> list[Site]:
+    """Every mutation site inside a marked block, in a stable order.
+
+    Occurrences are counted exactly as cosmic-ray's ``init`` counts them
+    (``ast_nodes`` order), so ``mutate_code(source, operator, occurrence)``
+    applies the site's mutation.
+    """
+    from cosmic_ray.ast import ast_nodes, get_ast
+
+    ops = ops or operators()
+    ranges = marked_ranges(source)
+    lines = source.splitlines()
+    module = get_ast(source)
+    nodes = list(ast_nodes(module))
+    found: list[Site] = []
+    seen: dict[tuple, int] = {}
+    for name, op in ops.items():
+        occurrence = 0
+        for node in nodes:
+            for start, _end in op.mutation_positions(node):
+                line = start[0]
+                task = next((t for b, e, t in ranges if b < line < e), None)
+                if task is not None and not _in_fstring(node):
+                    text = " ".join(lines[line - 1].split())
+                    ident = (task, name, text)
+                    seen[ident] = seen.get(ident, 0) + 1
+                    key = f"{task} | {name} | {text} | #{seen[ident]}"
+                    found.append(Site(name, occurrence, line, task, key))
+                occurrence += 1
+    return found
+
+
+def _in_fstring(node) -> bool:
+    """Inside an f-string: an error message's text, which no test should pin down."""
+    while node is not None:
+        if node.type == "fstring":
+            return True
+        node = node.parent
+    return False
+
+
+def mutated_source(source: str, site: Site, ops: dict[str, object]) -> str:
+    from cosmic_ray.mutating import mutate_code
+
+    code = mutate_code(source, ops[site.operator], site.occurrence)
+    if code is None:
+        raise RuntimeError(f"cosmic-ray applied no mutation for {site.key}")
+    return code
+
+
+def changed_lines(before: str, after: str) -> str:
+    """The mutated line(s), for the report."""
+    new = [
+        line[1:].strip()
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line.startswith("+") and not line.startswith("+++")
+    ]
+    return " / ".join(new) if new else "(line removed)"
+
+
+# === grading mutants ===
+
+
+@dataclasses.dataclass
+class Outcome:
+    site: Site
+    status: str  # killed | timeout | survived | incompetent
+    mutant: str  # the mutated line
+    seconds: float
+    output: str = ""
+
+
+def grade(root: Path, kata: str, source: str, site: Site, ops, workdir: Path, timeout: float = 120) -> Outcome:
+    """Write one mutant to ``workdir`` and grade it with the kata's tests (stop at the first failure)."""
+    from cosmic_ray.testing import run_tests
+    from cosmic_ray.work_item import TestOutcome
+
+    code = mutated_source(source, site, ops)
+    path = workdir / f"{kata}.py"
+    path.write_text(code, encoding="utf-8")
+    command = shlex.join(
+        [
+            sys.executable, "-m", "pytest", str(root / "tests" / f"test_{kata}.py"),
+            "--kata-file", f"{kata}={path}", "-x", "-q", "-p", "no:cacheprovider",
+            "--rootdir", str(root), "-o", "timeout=5", "--no-header", "--tb=line",
+        ]
+    )  # fmt: skip
+    started = time.monotonic()
+    outcome, output = run_tests(command, timeout)  # runs in the current directory: main() moves to root
+    seconds = time.monotonic() - started
+    if outcome == TestOutcome.SURVIVED:
+        status = "survived"
+    elif outcome == TestOutcome.INCOMPETENT:
+        status = "incompetent"
+    elif output == "timeout" or "TIMEOUT" in output or "Timeout >" in output:
+        status = "timeout"
+    else:
+        status = "killed"
+    return Outcome(site, status, changed_lines(source, code), seconds, output[-1500:])
+
+
+# === survivor files ===
+
+
+def survivor_file(root: Path, kata: str) -> Path:
+    return root / AUTO / f"{kata}.json"
+
+
+def load_survivors(root: Path, kata: str) -> dict:
+    path = survivor_file(root, kata)
+    if not path.is_file():
+        return {"kata": kata, "survivors": []}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def listed(data: dict) -> dict[str, dict]:
+    return {entry["id"]: entry for entry in data.get("survivors", [])}
+
+
+def sample(all_sites: list[Site], data: dict, kata: str, size: int) -> list[Site]:
+    """A deterministic sample of ``size`` sites not listed as survivors."""
+    known = listed(data)
+    pool = sorted((s for s in all_sites if s.key not in known), key=lambda s: s.key)
+    rng = random.Random(f"{SAMPLE_SEED}:{kata}")
+    return sorted(rng.sample(pool, min(size, len(pool))), key=lambda s: (s.line, s.key))
+
+
+def score(counts: dict) -> float | None:
+    """Killed share of the non-equivalent mutants (timeouts count as killed: the learner sees a failure)."""
+    relevant = counts["mutants"] - counts["equivalent"]
+    return None if relevant <= 0 else (counts["killed"] + counts["timeout"]) / relevant
+
+
+def write_survivors(root: Path, kata: str, outcomes: list[Outcome]) -> dict:
+    """Rewrite ``tests/mutants/auto/<kata>.json`` from a full sweep.
+
+    Keeps the reasons already written for survivors that still survive, adds
+    new survivors with an empty ``open`` reason (to be reviewed: CI fails
+    until each has an ``equivalent`` or ``open`` reason) and drops the rest.
+    """
+    old = load_survivors(root, kata)
+    known = listed(old)
+    survivors = []
+    for outcome in outcomes:
+        if outcome.status not in ("survived", "incompetent"):
+            continue
+        entry = {"id": outcome.site.key, "mutant": outcome.mutant}
+        previous = known.get(outcome.site.key, {})
+        if "equivalent" in previous:
+            entry["equivalent"] = previous["equivalent"]
+        else:
+            entry["open"] = previous.get("open", "")
+        survivors.append(entry)
+    counts = tally(outcomes, {s["id"]: s for s in survivors})
+    data = {
+        "kata": kata,
+        "command": f"python -m workbook.mutate {kata} --write",
+        "baseline": old.get("baseline") or counts,
+        "sweep": counts,
+        "survivors": survivors,
+    }
+    path = survivor_file(root, kata)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return data
+
+
+def tally(outcomes: list[Outcome], known: dict[str, dict]) -> dict:
+    counts = {"mutants": len(outcomes), "killed": 0, "timeout": 0, "survived": 0, "equivalent": 0}
+    for outcome in outcomes:
+        if outcome.status in ("killed", "timeout"):
+            counts[outcome.status] += 1
+        elif "equivalent" in known.get(outcome.site.key, {}):
+            counts["equivalent"] += 1
+        else:
+            counts["survived"] += 1
+    value = score(counts)
+    counts["score"] = None if value is None else round(100 * value, 1)
+    return counts
+
+
+def write_results(root: Path) -> Path:
+    """``tests/mutants/auto/RESULTS.md``: the per-kata table of the last full sweeps."""
+    rows = []
+    for kata in discover(root):
+        data = load_survivors(root, kata.name)
+        if "sweep" not in data:
+            continue
+        b, s = data["baseline"], data["sweep"]
+        rows.append(
+            f"| {kata.name} | {s['mutants']} | {s['killed']} | {s['timeout']} | {s['survived']} "
+            f"| {s['equivalent']} | {_pct(b['score'])} | {_pct(s['score'])} |"
+        )
+    text = (
+        "# Automatic mutation testing: results of the full sweep\n\n"
+        "Written by `python -m workbook.mutate --all --write` (see CONTRIBUTING.md).\n"
+        "Score = (killed + timed out) / (mutants - equivalent), over the mutants of the code\n"
+        "inside `BEGIN/END SOLUTION` markers (f-strings left out: error-message text is not graded).\n"
+        "*Before* is the first sweep, on the graded tests as they were when automatic mutation\n"
+        "testing was introduced (issue 9); its survivors later recorded as equivalent are left\n"
+        "out of its score as well. *Now* is the last full sweep (`sweep` in each kata's file).\n\n"
+        "| kata | mutants | killed | timed out | survived (open) | equivalent | score before | score now |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n" + "\n".join(rows) + "\n"
+    )
+    path = root / AUTO / "RESULTS.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:.1f} %"
+
+
+# === command line ===
+
+
+def sweep(root: Path, kata: str, chosen: list[Site] | None = None, ops=None, progress=print, jobs: int = 1):
+    """Grade ``chosen`` sites (default: all) of one kata, ``jobs`` mutants at a time."""
+    ops = ops or operators()
+    source = (root / "solutions" / kata / f"{kata}.py").read_text(encoding="utf-8")
+    chosen = sites(source, ops) if chosen is None else chosen
+    with tempfile.TemporaryDirectory(prefix=f"mutate-{kata}-") as tmp:
+        folders = queue.Queue()
+        for number in range(max(1, jobs)):
+            (Path(tmp) / str(number)).mkdir()
+            folders.put(Path(tmp) / str(number))
+
+        def one(site):
+            folder = folders.get()
+            try:
+                outcome = grade(root, kata, source, site, ops, folder)
+            finally:
+                folders.put(folder)
+            if outcome.status != "killed":
+                progress(f"  {outcome.status.upper():<9} {site.key}\n      -> {outcome.mutant}")
+            return outcome
+
+        with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+            return list(pool.map(one, chosen))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workbook.mutate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("katas", nargs="*", help="kata names (default with --all: every kata)")
+    parser.add_argument("--all", action="store_true", help="every kata")
+    parser.add_argument("--sample", type=int, default=None, metavar="N", help="grade N unlisted mutants per kata")
+    parser.add_argument("--write", action="store_true", help="update tests/mutants/auto/<kata>.json and RESULTS.md")
+    parser.add_argument("--jobs", type=int, default=1, metavar="J", help="grade J mutants at a time (default 1)")
+    parser.add_argument("--list", action="store_true", help="list the mutation sites, grade nothing")
+    args = parser.parse_args(argv)
+    root = find_root()
+    names = [k.name for k in discover(root)] if args.all else args.katas
+    if not names:
+        parser.error("name a kata or use --all")
+    if args.write and args.sample is not None:
+        parser.error("--write needs a full sweep (no --sample)")
+    ops = operators()
+    os.chdir(root)  # cosmic-ray runs the test command in the current directory
+    failed = False
+    for kata in names:
+        source = (root / "solutions" / kata / f"{kata}.py").read_text(encoding="utf-8")
+        all_sites = sites(source, ops)
+        if args.list:
+            for site in all_sites:
+                print(f"{site.line:>5}  {site.key}")
+            continue
+        data = load_survivors(root, kata)
+        chosen = all_sites if args.sample is None else sample(all_sites, data, kata, args.sample)
+        print(f"== {kata}: grading {len(chosen)} of {len(all_sites)} mutants", flush=True)
+        started = time.monotonic()
+        outcomes = sweep(root, kata, chosen, ops, progress=lambda line: print(line, flush=True), jobs=args.jobs)
+        if args.write:
+            data = write_survivors(root, kata, outcomes)
+        counts = tally(outcomes, listed(data))
+        print(
+            f"   {kata}: {counts['killed']} killed, {counts['timeout']} timed out, {counts['survived']} survived, "
+            f"{counts['equivalent']} equivalent; score {_pct(counts['score'])} "
+            f"({time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
+        failed |= counts["survived"] > 0 and args.sample is not None
+    if args.write:
+        print(f"wrote {write_results(root).relative_to(root)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
