@@ -383,6 +383,10 @@ def test_scores_reject_bad_inputs(kata):
         kata.rope_scores(Q, K, [0, 1, 2], [0, 1, 2])
     with pytest.raises(ValueError, match="k_positions"):
         kata.rope_scores(Q, K, [0, 1], [0, 1])
+    with pytest.raises(ValueError, match=r"\bQ\b"):
+        kata.rope_scores([], K)
+    with pytest.raises(ValueError, match=r"\bK\b"):
+        kata.rope_scores(Q, [])
 
 
 # === task 6: NTK-aware base ===

@@ -209,8 +209,9 @@ def rope_scores(Q, K, q_positions=None, k_positions=None, base=10000.0):
     >= 2, the same d for all rows). q_positions / k_positions: the position of each row
     (int or float); None means 0, 1, 2, ... Rotation in the interleaved layout
     (as rotate_interleaved). Returns a len(Q) x len(K) list of lists, before
-    any mask or softmax. Raises ValueError naming the argument when a row
-    length is odd or differs from Q[0]'s, or a positions list has the wrong length.
+    any mask or softmax. Raises ValueError naming the argument when Q or K is
+    empty, a row length is odd or differs from Q[0]'s, or a positions list has
+    the wrong length.
     """
     # BEGIN SOLUTION
     if not Q or not K:
