@@ -302,7 +302,9 @@ def cmd_grade(args) -> int:
     target = Path(args.grade_json).resolve() if args.grade_json else student / "grades.json"
     # The tests, conftest and harness come from THIS copy (root); only the
     # student's kata files are read from their folder.
-    report = _run_graded(root, katas, files, target)
+    # --isolate: the student's code runs in worker processes, never in the
+    # grading pytest (see workbook/isolate.py).
+    report = _run_graded(root, katas, [*files, "--isolate", *(["--sandbox"] if args.sandbox else [])], target)
     for kata in report["katas"]:
         print(f"{kata['name']:<18} {kata['points']:>8.2f} / {kata['max_points']:<8.2f} {kata['status']}")
     print(f"Points {report['points']:.2f}/{report['max_points']:.2f}")
@@ -354,6 +356,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("dir", metavar="DIR", help="the student's workbook folder")
     g.add_argument("katas", nargs="*", metavar="KATA", help="katas to grade (default: all)")
     g.add_argument("--grade-json", metavar="FILE", help="where to write the report (default: DIR/grades.json)")
+    g.add_argument("--sandbox", action="store_true", help="run the student's code under bubblewrap (bwrap)")
     g.set_defaults(run=cmd_grade)
     return top
 

@@ -54,6 +54,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="write machine-readable grades (per kata, task and test, with points) to FILE",
     )
+    group.addoption(
+        "--isolate",
+        action="store_true",
+        help="run each kata in a worker process, never in pytest's (always on in `workbook grade`)",
+    )
+    group.addoption(
+        "--sandbox",
+        action="store_true",
+        help="with --isolate: run the workers under bubblewrap, without your files or network",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,6 +88,10 @@ def pytest_configure(config: pytest.Config) -> None:
         target = Path(config.invocation_params.dir) / config.getoption("grade_json")
         config.pluginmanager.register(GradeReport(config, target), "workbook-grade-report")
     config.stash[STATE] = RunState(root=root, solutions=config.getoption("solutions"), overrides=overrides)
+    if config.getoption("isolate") or config.getoption("sandbox"):
+        from .isolate import Isolation
+
+        config.pluginmanager.register(Isolation(config, sandbox=config.getoption("sandbox")), "workbook-isolation")
     _rewrite_args(config, root)
 
 
@@ -214,6 +228,9 @@ def kata(request: pytest.FixtureRequest):
     name = kata_name_of(Path(request.node.path))
     if name is None:
         raise pytest.UsageError(f"the kata fixture only works in tests/test_<kata>.py, not {request.node.path}")
+    isolation = request.config.pluginmanager.get_plugin("workbook-isolation")
+    if isolation is not None:  # --isolate: a proxy; the kata runs in a worker process
+        return isolation.kata(request, request.config.stash[STATE], name)
     return load_kata(request.config.stash[STATE], name)
 
 
@@ -274,6 +291,8 @@ def _find_todo(excinfo) -> BaseException | None:
 
 
 def _stub_location(error: BaseException) -> str:
+    if hasattr(error, "workbook_where"):  # raised in an isolated worker: its file:line, display only
+        return error.workbook_where
     tb = error.__traceback__
     last = None
     while tb is not None:
@@ -286,6 +305,8 @@ def _stub_location(error: BaseException) -> str:
 
 def _learner_frame(excinfo, state: RunState, kata: str) -> str:
     """file:line of the innermost frame in the module under test, if any."""
+    if excinfo is not None and hasattr(excinfo.value, "workbook_where"):  # isolated worker
+        return excinfo.value.workbook_where
     path = state.path_for(kata).resolve()
     line = _innermost_frame_in(excinfo.tb, path) if excinfo else None
     return f"{shown(path)}:{line}" if line else ""
