@@ -1,0 +1,155 @@
+"""Red team: a student's kata file must not be able to forge its grade.
+
+Each attack is the pristine toy skeleton plus a few lines, graded with
+``python -m workbook grade`` (always isolated). The attacked kata must score
+0 and the other kata must keep its points; an honest submission still gets
+full marks.
+"""
+
+import json
+
+import pytest
+
+from toy_workbook import make, pytest as run_pytest, workbook
+
+pytestmark = pytest.mark.timeout(300)
+
+HONEST = "return 3 * x"  # microtwo.triple, solved: 100 points
+
+ATTACKS = {
+    "patch_the_harness_at_import": """
+import sys
+for name in list(sys.modules):
+    if name.startswith("workbook"):
+        module = sys.modules[name]
+        for attr in ("summarise", "report", "task_status", "write_json"):
+            if hasattr(module, attr):
+                setattr(module, attr, lambda *a, **k: {"points": 1000})
+try:
+    import workbook.grading as grading
+    grading.task_status = lambda statuses: "pass"
+except Exception:
+    pass
+""",
+    "atexit_rewrites_the_report": """
+import atexit, json, os, glob
+def forge():
+    for pid in ("self", str(os.getppid())):
+        try:
+            args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+        except OSError:
+            continue
+        for i, arg in enumerate(args):
+            if arg == b"--grade-json":
+                path = args[i + 1].decode()
+                json.dump({"points": 1000, "katas": [{"name": "microtoy", "points": 100}]}, open(path, "w"))
+atexit.register(forge)
+forge()
+""",
+    "skip_from_inside_a_call": """
+def double(x):
+    import pytest
+    pytest.skip("nothing to see")
+def norm(v):
+    import pytest
+    pytest.skip("nothing to see")
+""",
+    "exit_mid_test": """
+def double(x):
+    import os
+    os._exit(0)
+norm = double
+""",
+    "walk_frames_to_the_grader": """
+import sys
+def double(x):
+    frame = sys._getframe()
+    while frame is not None:  # look for the test's expected value or pytest's machinery
+        for name, value in list(frame.f_locals.items()):
+            if name in ("x", "expected"):
+                pass
+        if "item" in frame.f_locals or "pyfuncitem" in frame.f_locals:
+            raise SystemExit("found the grader")
+        frame = frame.f_back
+    raise NotImplementedError("no grader here")
+norm = double
+""",
+    "write_to_inherited_descriptors": """
+import os
+for fd in range(3, 64):
+    try:
+        os.write(fd, b'{"points": 1000}\\n')
+    except OSError:
+        pass
+print("PASSED " * 100)
+def double(x):
+    for fd in range(0, 64):
+        try:
+            os.write(fd, b'\\x00\\x00\\x00\\x0b{"r": 8000}')
+        except OSError:
+            pass
+    return None
+norm = double
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return make(tmp_path_factory.mktemp("redteam"))
+
+
+def student(toy, tmp_path, extra: str):
+    """A student folder: exported bundle, microtwo solved, microtoy = skeleton + ``extra``."""
+    bundle = tmp_path / "student"
+    assert workbook(toy, "export", str(bundle)).returncode == 0
+    two = bundle / "katas/microtwo/microtwo.py"
+    two.write_text(two.read_text().replace("raise KataTodo('microtwo.triple: triple the number')", HONEST))
+    kata = bundle / "katas/microtoy/microtoy.py"
+    kata.write_text(kata.read_text() + "\n" + extra)
+    return bundle
+
+
+def regrade(toy, bundle, tmp_path):
+    target = tmp_path / "out" / "grades.json"
+    done = workbook(toy, "grade", str(bundle), "--grade-json", str(target))
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(target.read_text())
+    return {k["name"]: k["points"] for k in report["katas"]}, report, done
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_an_attack_scores_nothing(toy, tmp_path, attack):
+    bundle = student(toy, tmp_path, ATTACKS[attack])
+    points, report, done = regrade(toy, bundle, tmp_path)
+    assert points == {"microtoy": 0, "microtwo": 100}, (points, done.stdout)
+    assert report["max_points"] == 200 and report["points"] == 100
+    assert report["complete"] is True
+    assert "Points 100.00/200.00" in done.stdout
+
+
+def test_an_honest_student_gets_full_marks(toy, tmp_path):
+    bundle = student(toy, tmp_path, "def double(x):\n    return 2 * x\n\ndef norm(v):\n    return sum(a * a for a in v) ** 0.5\n")
+    points, report, _ = regrade(toy, bundle, tmp_path)
+    assert points == {"microtoy": 100, "microtwo": 100}
+    assert report["status"] == "pass"
+
+
+def test_a_hang_is_a_timeout_and_the_next_test_gets_a_new_worker(toy, tmp_path):
+    bundle = student(toy, tmp_path, "def double(x):\n    if x == 2:\n        while True:\n            pass\n    return 2 * x\n")
+    target = tmp_path / "grades.json"
+    done = run_pytest(toy, "--isolate", "--kata-file", f"microtoy={bundle / 'katas/microtoy/microtoy.py'}",
+                      "-o", "timeout=2", "--grade-json", str(target))
+    report = json.loads(target.read_text())
+    statuses = {t["name"].split("::")[1]: t["status"] for t in report["tests"]}
+    assert statuses["test_double[1]"] == "pass" and statuses["test_double[3]"] == "pass", done.stdout
+    assert statuses["test_double[2]"] == "timeout", done.stdout
+
+
+def test_isolated_learner_mode_reports_todo_with_stub_location(toy):
+    done = run_pytest(toy, "--isolate")
+    assert done.returncode == 1
+    assert "5 todo" in done.stdout, done.stdout
+    assert "TODO  microtoy.double" in done.stdout and "katas/microtoy/microtoy.py:" in done.stdout
+    solved = run_pytest(toy, "--isolate", "--solutions")
+    assert solved.returncode == 0 and "5 passed" in solved.stdout, solved.stdout
