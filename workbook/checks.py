@@ -53,6 +53,8 @@ def assert_close(actual, expected, tol: float, what: str, hint: str = "") -> Non
     """
     __tracebackhide__ = True  # show the test's line, not this helper's
     hint_line = f"\n  hint: {hint}" if hint else ""
+    if actual is None and expected is not None:
+        raise Mismatch(f"{what}: returned None: did you forget to `return` the result?")
     want, got = _shape(expected), _shape(actual)
     if want != got:
         raise Mismatch(f"{what}: expected shape {want}, got {got} ({_brief(actual)}){hint_line}")
@@ -76,6 +78,8 @@ def assert_close(actual, expected, tol: float, what: str, hint: str = "") -> Non
 def assert_equal(actual, expected, what: str, hint: str = "") -> None:
     """Assert exact equality with a message naming the call and both values."""
     __tracebackhide__ = True
+    if actual is None and expected is not None:
+        raise Mismatch(f"{what}: returned None: did you forget to `return` the result?")
     if actual != expected:
         hint_line = f"\n  hint: {hint}" if hint else ""
         raise Mismatch(f"{what}: expected {expected!r}, got {actual!r}{hint_line}")

@@ -16,25 +16,29 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import build as builder
 from . import grading
 from . import hints as hint_data
+from . import progress
 from .layout import Kata, discover, find_root, kata_named, shown
-from .progress import PRISTINE_DIR, pristine_copy, pristine_source, tasks
+from .progress import PRISTINE_DIR, TaskInfo, pristine_copy, pristine_source, tasks
 
 STATE_DIR = ".workbook"
 
 
 class CommandError(Exception):
-    """A user mistake the command explains (exit code 2)."""
+    """A user mistake the command explains (exit code 4, a usage error)."""
 
 
 def _katas(root: Path, names: list[str]) -> list[Kata]:
@@ -62,74 +66,128 @@ def cmd_build(args) -> int:
 
 # === status ===
 
+# A hanging kata must not hang `status`: each task gets this many seconds (one
+# timeout per task, see the plugin), and the whole grading run this many.
+STATUS_TEST_TIMEOUT = 3
+STATUS_RUN_TIMEOUT = 60
 
-def _run_graded(root: Path, katas: list[Kata], extra: list[str], target: Path) -> dict:
+
+def _run_graded(root: Path, katas: list[Kata], extra: list[str], target: Path,
+                timeout: float | None = None) -> dict:
     """Run the graded tests of ``katas`` once, quietly, writing the grade report to ``target``."""
-    done = grading.run_graded(root, [k.tests for k in katas], ["--grade-json", str(target), *extra])
+    try:
+        done = grading.run_graded(root, [k.tests for k in katas], ["--grade-json", str(target), *extra], timeout)
+    except subprocess.TimeoutExpired:
+        done = None
     if not target.is_file():
-        raise CommandError(f"pytest did not produce a report:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        output = f"{done.stdout[-2000:]}{done.stderr[-2000:]}" if done else "(it did not finish)"
+        raise CommandError(f"pytest did not produce a report:\n{output}")
     return json.loads(target.read_text())
+
+
+@dataclass
+class Progress:
+    """Where a learner stands in some katas: static scan plus one graded run."""
+
+    rows: list  # [(kata name, [(task, status), ...]), ...] in learning-path order
+    infos: dict  # kata name -> [TaskInfo]
+    broken: dict  # kata name -> why the file does not load
+    unfinished: bool = False  # the graded run was cut short (a hang?)
+
+
+def progress_of(root: Path, katas: list[Kata]) -> Progress:
+    """Task statuses of ``katas``: TODO from the file itself, the rest from the graded tests.
+
+    Only katas with some task written are graded (a pristine kata is all TODO
+    without running anything), with short timeouts so a hang cannot stall it.
+    """
+    started, infos, broken = [], {}, {}
+    for kata in katas:
+        try:
+            infos[kata.name] = tasks(kata)
+        except SyntaxError as error:
+            broken[kata.name] = f"{shown(kata.skeleton, root)}:{error.lineno}: SyntaxError: {error.msg}"
+            infos[kata.name] = [TaskInfo(f, text, None, None) for f, text in _pristine_tasks(kata)]
+            continue
+        if any(not t.todo for t in infos[kata.name]):
+            started.append(kata)
+    graded: dict[str, dict[str, str]] = {}
+    unfinished = False
+    if started:
+        with tempfile.TemporaryDirectory() as folder:
+            report = _run_graded(
+                root, started, ["-o", f"timeout={STATUS_TEST_TIMEOUT}"], Path(folder) / "grades.json",
+                timeout=STATUS_RUN_TIMEOUT,
+            )
+        unfinished = not report.get("complete", True)
+        graded = {k["name"]: {t["name"]: t["status"] for t in k["tasks"]} for k in report["katas"]}
+        for k in report["katas"]:
+            if k["message"]:
+                broken[k["name"]] = k["message"]
+    rows = []
+    for kata in katas:
+        if kata.name in broken:
+            rows.append((kata.name, [(t.function, "error") for t in infos[kata.name]]))
+            continue
+        ran = graded.get(kata.name, {})
+        rows.append((kata.name, [
+            (t.function, "todo" if t.todo else ran.get(t.function, progress.NOT_RUN if unfinished else "fail"))
+            for t in infos[kata.name]
+        ]))
+    return Progress(rows, infos, broken, unfinished)
+
+
+def _pristine_tasks(kata: Kata) -> list[tuple[str, str]]:
+    from .progress import _stubs
+
+    return [(function, text) for function, (text, _) in _stubs(pristine_source(kata))[0].items()]
+
+
+def _next_step(root: Path, state: Progress) -> tuple[Kata, TaskInfo, str] | None:
+    """The next task by ``progress.next_task`` (the same answer as pytest's closing line)."""
+    found = progress.next_task(state.rows)
+    if found is None:
+        return None
+    name, function, status = found
+    info = next(t for t in state.infos[name] if t.function == function)
+    return kata_named(root, name), info, status
 
 
 def cmd_status(args) -> int:
     root = find_root()
-    katas = discover(root)
-    started, states, broken = [], {}, {}
-    for kata in katas:
-        try:
-            states[kata.name] = tasks(kata)
-        except SyntaxError as error:
-            broken[kata.name] = f"{shown(kata.skeleton, root)}:{error.lineno}: SyntaxError: {error.msg}"
-            started.append(kata)
-            continue
-        if any(not t.todo for t in states[kata.name]):
-            started.append(kata)
-    results: dict[str, dict[str, str]] = {}
-    if started:
-        with tempfile.TemporaryDirectory() as folder:
-            report = _run_graded(root, started, [], Path(folder) / "grades.json")
-        results = {k["name"]: {t["name"]: t["status"] for t in k["tasks"]} for k in report["katas"]}
-        for k in report["katas"]:
-            if k["message"]:
-                broken[k["name"]] = k["message"]
-
+    katas = _katas(root, args.katas)
+    state = progress_of(root, katas)
     print(f"{'kata':<18}{'tasks':>6}{'done':>6}{'failing':>9}{'todo':>6}   next")
-    next_task = None
-    in_progress = None  # the first kata you have started but not finished comes first
-    for kata in katas:
-        if kata.name in broken and kata.name not in states:
-            print(f"{kata.name:<18}{'':>6}{'':>6}{'':>9}{'':>6}   fix: {broken[kata.name]}")
-            in_progress = in_progress or (kata, None, broken[kata.name])
+    for kata, (name, rows) in zip(katas, state.rows):
+        if name in state.broken:
+            print(f"{name:<18}{len(rows):>6}{'':>6}{'':>9}{'':>6}   fix: {state.broken[name]}")
             continue
-        infos = states[kata.name]
-        graded = results.get(kata.name, {})
-        status = {t.function: "todo" if t.todo else graded.get(t.function, "fail") for t in infos}
-        done = sum(s == "pass" for s in status.values())
-        failing = sum(s in ("fail", "error") for s in status.values())
-        todo = sum(s == "todo" for s in status.values())
-        first = next((t for t in infos if status[t.function] != "pass"), None)
+        statuses = [status for _, status in rows]
+        done = statuses.count("pass")
+        failing = sum(s in ("fail", "error") for s in statuses)
+        first = progress.next_task([(name, rows)])
         where = ""
         if first is not None:
-            line = first.stub_line if first.todo else first.def_line
-            where = f"{first.function}  {shown(kata.skeleton, root)}:{line}"
-            if next_task is None:
-                next_task = (kata, first, where)
-            if in_progress is None and done + failing > 0:
-                in_progress = (kata, first, where)
-        print(f"{kata.name:<18}{len(infos):>6}{done:>6}{failing:>9}{todo:>6}   {where or 'all done'}")
+            info = next(t for t in state.infos[name] if t.function == first[1])
+            line = info.stub_line if info.todo else info.def_line
+            where = f"{info.function}  {shown(kata.skeleton, root)}:{line}"
+        print(f"{name:<18}{len(rows):>6}{done:>6}{failing:>9}{statuses.count('todo'):>6}   {where or 'all done'}")
     print()
-    if next_task is None:
-        print("Every kata is done. Well played.")
+    if state.unfinished:
+        print("note: grading did not finish in time (an endless loop?); run pytest on the kata to see it")
+    step = _next_step(root, state)
+    if step is None:
+        print("Every kata here is done. Well played.")
         return 0
-    kata, task, where = in_progress or next_task
-    if task is None:
-        print(f"next: fix {where}")
-    else:
-        verb = "write" if task.todo else "fix"
-        line = task.stub_line if task.todo else task.def_line
-        print(f"next: {verb} {kata.name}.{task.function} at {shown(kata.skeleton, root)}:{line}")
-        print(f"      {task.text}")
-        print(f"      then run `pytest katas/{kata.name}`; stuck? `python -m workbook hint {kata.name}`")
+    kata, task, status = step
+    if kata.name in state.broken:
+        print(f"next: fix {state.broken[kata.name]}")
+        return 0
+    verb = "write" if status == "todo" else "fix"
+    line = task.stub_line if task.todo else task.def_line
+    print(f"next: {verb} {kata.name}.{task.function} at {shown(kata.skeleton, root)}:{line}")
+    print(f"      {task.text}")
+    print(f"      then run `pytest katas/{kata.name}`; stuck? `python -m workbook hint {kata.name}`")
     return 0
 
 
@@ -142,15 +200,26 @@ def cmd_watch(args) -> int:
     watched = [k.skeleton for k in katas]
     command = [sys.executable, "-m", "pytest", *[str(k.tests) for k in katas], "-q", "--no-header"]
     label = args.kata or "all katas"
-    last, runs = None, 0
+
+    def stamp():
+        return {path: path.stat().st_mtime_ns for path in watched if path.exists()}
+
+    last, runs, running = None, 0, None
     try:
         while True:
-            stamp = {path: path.stat().st_mtime_ns for path in watched if path.exists()}
-            if stamp != last:
-                last = stamp
+            now = stamp()
+            if now != last:
+                last = now
+                if running is not None and running.poll() is None:
+                    # Saved again while a run is still going (a hang?): start over.
+                    running.kill()
+                    running.wait()
+                    print("\nsaved again: stopped the run that was still going, grading anew", flush=True)
                 if sys.stdout.isatty():
                     print("\033[2J\033[H", end="", flush=True)  # clear the screen
-                subprocess.run(command, cwd=root)
+                running = subprocess.Popen(command, cwd=root)
+            if running is not None and running.poll() is not None:
+                running = None
                 runs += 1
                 print(f"\nwatching {label}: save your file to grade it again; Ctrl-C to stop", flush=True)
                 if args.max_runs and runs >= args.max_runs:
@@ -159,6 +228,9 @@ def cmd_watch(args) -> int:
     except KeyboardInterrupt:
         print()
         return 0
+    finally:
+        if running is not None and running.poll() is None:
+            running.kill()
 
 
 # === hint ===
@@ -177,12 +249,8 @@ def cmd_hint(args) -> int:
         raise CommandError(f"{shown(kata.readme, root)} has no '## Hints' section")
     task = args.task
     if task is None:
-        try:
-            infos = tasks(kata)
-            current = next((t for t in infos if t.todo), infos[0] if infos else None)
-            task = current.function if current else next(iter(levels_by_task))
-        except (SyntaxError, FileNotFoundError):
-            task = next(iter(levels_by_task))
+        step = _next_step(root, progress_of(root, [kata]))
+        task = step[1].function if step else next(iter(levels_by_task))
     if task not in levels_by_task:
         close = difflib.get_close_matches(task, list(levels_by_task), n=1)
         suggestion = f"; did you mean {close[0]!r}?" if close else ""
@@ -207,8 +275,9 @@ def cmd_hint(args) -> int:
     if level < len(levels):
         print(f"Run the same command again for hint {level + 1}.")
     else:
-        print("That was the last hint. Compare with the demo: "
-              f"`python solutions/{kata.name}/{kata.name}.py` (if your copy has solutions).")
+        print("That was the last hint.")
+        if kata.solution.is_file():
+            print(f"See the algorithm at work: `python {shown(kata.solution, root)}` (the demonstration).")
     return 0
 
 
@@ -221,18 +290,43 @@ def cmd_reset(args) -> int:
     pristine = pristine_source(kata)
     if kata.skeleton.is_file():
         if kata.skeleton.read_text(encoding="utf-8") == pristine:
-            print(f"{shown(kata.skeleton, root)} is already the pristine skeleton; nothing to do.")
+            print(f"{shown(kata.skeleton, root)} is already the pristine skeleton.")
+            _forget_hints(root, kata)
             return 0
         saved = builder.backup(kata)
         print(f"saved your file as {shown(saved, root)}")
     builder.write_skeleton(kata, pristine)
     print(f"{shown(kata.skeleton, root)} is the pristine skeleton again.")
+    _forget_hints(root, kata)
     return 0
+
+
+def _forget_hints(root: Path, kata: Kata) -> None:
+    """Start the kata's hint levels over (``reset`` means starting the kata over)."""
+    path, seen = _hint_state(root)
+    kept = {key: level for key, level in seen.items() if not key.startswith(f"{kata.name}.")}
+    if kept != seen:
+        path.write_text(json.dumps(kept, indent=2) + "\n")
+        print("hint levels for this kata start over at 1.")
 
 
 # === export ===
 
-BUNDLE_FILES = ["README.md", "pyproject.toml", "conftest.py", ".gitignore", "grading.json"]
+BUNDLE_FILES = ["pyproject.toml", "conftest.py", ".gitignore", "grading.json"]
+TEACHER_ONLY = re.compile(r"<!-- not for students -->.*?<!-- end not for students -->\n?", re.S)
+MAINTAINER_WORDS = ("--solutions", "solutions/", "workbook build", ".ci/run")
+
+
+def for_students(text: str) -> str:
+    """A README as a student bundle shows it: no solutions, build or CI instructions.
+
+    Blocks between ``<!-- not for students -->`` and ``<!-- end not for
+    students -->`` are dropped, and so is every remaining line that mentions
+    the solutions, ``build`` or ``.ci/run`` (a bundle has none of them).
+    """
+    text = TEACHER_ONLY.sub("", text)
+    kept = [line for line in text.splitlines() if not any(word in line for word in MAINTAINER_WORDS)]
+    return "\n".join(kept).rstrip("\n") + "\n"
 BUNDLE_TREES = ["workbook", "data", "tests/data"]
 
 
@@ -254,6 +348,9 @@ def cmd_export(args) -> int:
         if builder.is_modified(kata) or not kata.skeleton.is_file():
             print(f"note: {shown(kata.skeleton, root)} differs from its skeleton; the bundle gets the pristine one")
     target.mkdir(parents=True, exist_ok=True)
+    if (root / "README.md").is_file():
+        readme = for_students((root / "README.md").read_text(encoding="utf-8"))
+        (target / "README.md").write_text(readme, encoding="utf-8")
     for name in BUNDLE_FILES:
         if (root / name).is_file():
             shutil.copy2(root / name, target / name)
@@ -266,7 +363,7 @@ def cmd_export(args) -> int:
         bundle_kata = Kata(kata.name, target)
         builder.write_skeleton(bundle_kata, skeleton)
         if kata.readme.is_file():
-            shutil.copy2(kata.readme, bundle_kata.readme)
+            bundle_kata.readme.write_text(for_students(kata.readme.read_text(encoding="utf-8")), encoding="utf-8")
         bundle_kata.tests.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(kata.tests, bundle_kata.tests)
         pristine_copy(bundle_kata).write_text(skeleton, encoding="utf-8")
@@ -299,7 +396,10 @@ def cmd_grade(args) -> int:
             path = folder / f"{kata.name}.py"
             path.write_text(pristine_source(kata), encoding="utf-8")
             files += ["--kata-file", f"{kata.name}={path}"]
-    target = Path(args.grade_json).resolve() if args.grade_json else student / "grades.json"
+    # Never write into the student's folder: without --grade-json the report
+    # goes to a temporary file that is removed once the points are printed.
+    keep = bool(args.grade_json)
+    target = Path(args.grade_json).resolve() if keep else Path(tempfile.mkdtemp(prefix="workbook-grade-")) / "grades.json"
     # The tests, conftest and harness come from THIS copy (root); only the
     # student's kata files are read from their folder.
     # --isolate: the student's code runs in worker processes, never in the
@@ -308,22 +408,38 @@ def cmd_grade(args) -> int:
     for kata in report["katas"]:
         print(f"{kata['name']:<18} {kata['points']:>8.2f} / {kata['max_points']:<8.2f} {kata['status']}")
     print(f"Points {report['points']:.2f}/{report['max_points']:.2f}")
-    print(f"report: {target}")
+    if keep:
+        print(f"report: {target}")
+    else:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        print("(add --grade-json FILE to keep the machine-readable report)")
     return 0
 
 
 # === the parser ===
 
 
+USAGE_ERROR = 4  # like pytest's own usage errors
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake exits with pytest's usage-error code."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog="python -m workbook",
         description="The no-magic kata workbook: see progress, get hints, build, export and grade.",
     )
-    commands = top.add_subparsers(dest="command", metavar="COMMAND")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 
     s = commands.add_parser("status", help="every kata's progress and the next task to do")
+    s.add_argument("katas", nargs="*", metavar="KATA", help="katas to show (default: all)")
     s.set_defaults(run=cmd_status)
 
     w = commands.add_parser("watch", help="re-grade a kata every time you save it (like rustlings watch)")
@@ -355,16 +471,22 @@ def parser() -> argparse.ArgumentParser:
     g = commands.add_parser("grade", help="grade a student's katas with this copy's pristine tests")
     g.add_argument("dir", metavar="DIR", help="the student's workbook folder")
     g.add_argument("katas", nargs="*", metavar="KATA", help="katas to grade (default: all)")
-    g.add_argument("--grade-json", metavar="FILE", help="where to write the report (default: DIR/grades.json)")
+    g.add_argument("--grade-json", metavar="FILE", help="where to write the report (default: none is kept)")
     g.add_argument("--sandbox", action="store_true", help="run the student's code under bubblewrap (bwrap)")
     g.set_defaults(run=cmd_grade)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
     try:
         return args.run(args)
     except (CommandError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
+    except BrokenPipeError:
+        # `python -m workbook hint ... | head`: the reader left; that is fine.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

@@ -26,6 +26,7 @@ from .layout import path_order
 
 KATA_POINTS = 100.0
 SCHEMA_VERSION = 1
+NOT_RUN = "not run"  # a task none of whose tests ran (``-k``, ``--lf``, a single test id)
 
 
 @dataclass
@@ -59,6 +60,7 @@ class KataSummary:
     points: float = 0.0
     max_points: float = 0.0
     task_points: dict[str, tuple[float, float]] = field(default_factory=dict)
+    test_points: dict[str, tuple[float, float]] = field(default_factory=dict)  # nodeid -> (earned, max)
     load_error: str = ""
 
     def count(self, status: str) -> int:
@@ -66,46 +68,79 @@ class KataSummary:
 
 
 def load_weights(root: Path) -> dict[str, float]:
-    """Per-kata weights from ``grading.json`` (``{"weights": {"microflash": 50}}``), if any."""
+    """Per-kata weights from ``grading.json`` (``{"weights": {"microflash": 50}}``), if any.
+
+    Raises ValueError, naming the file and the entry, for anything that is not
+    a JSON object of known katas with non-negative numeric weights.
+    """
     path = root / "grading.json"
     if not path.is_file():
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {name: float(value) for name, value in data.get("weights", {}).items()}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    weights = data.get("weights", {}) if isinstance(data, dict) else None
+    if not isinstance(weights, dict):
+        raise ValueError(f'{path}: expected {{"weights": {{"<kata>": <points>, ...}}}}')
+    from .layout import discover
+
+    known = {k.name for k in discover(root)}
+    checked = {}
+    for name, value in weights.items():
+        if name not in known:
+            raise ValueError(f"{path}: {name!r} is not a kata (katas: {', '.join(sorted(known))})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"{path}: the weight of {name} must be a number >= 0, got {value!r}")
+        checked[name] = float(value)
+    return checked
 
 
 def summarise(results: list[TestResult], weights: dict[str, float] | None = None,
-              load_errors: dict[str, str] | None = None) -> list[KataSummary]:
-    """Per-kata summaries, in learning-path order."""
+              load_errors: dict[str, str] | None = None,
+              task_orders: dict[str, list[str]] | None = None) -> list[KataSummary]:
+    """Per-kata summaries, in learning-path order.
+
+    ``task_orders`` gives each kata's tasks in kata order; a task with no
+    result (left out of a partial run) is listed as ``not run`` and earns
+    nothing. Without it, tasks appear in the order their results came.
+    """
     weights = weights or {}
+    task_orders = task_orders or {}
     by_kata: dict[str, dict[str, list[TestResult]]] = defaultdict(lambda: defaultdict(list))
     for result in results:
         if result.status != "skip":
             by_kata[result.kata][result.task].append(result)
     summaries = []
     for name in sorted(by_kata, key=path_order):
-        tasks = by_kata[name]
+        ran = by_kata[name]
+        tasks = {task: ran.get(task, []) for task in task_orders.get(name, [])}
+        tasks.update({task: rs for task, rs in ran.items() if task not in tasks})
         kata_points = weights.get(name, KATA_POINTS)
         per_task = kata_points / len(tasks)
         summary = KataSummary(
             name,
-            {task: task_status([r.status for r in rs]) for task, rs in tasks.items()},
+            {task: task_status([r.status for r in rs]) if rs else NOT_RUN for task, rs in tasks.items()},
             Counter(r.status for rs in tasks.values() for r in rs),
             max_points=kata_points,
             load_error=(load_errors or {}).get(name, ""),
         )
         for task, rs in tasks.items():
-            earned = per_task * sum(r.status == "pass" for r in rs) / len(rs)
+            earned = per_task * sum(r.status == "pass" for r in rs) / len(rs) if rs else 0.0
             summary.task_points[task] = (earned, per_task)
             summary.points += earned
+            for r in rs:
+                summary.test_points[r.nodeid] = (per_task / len(rs) if r.status == "pass" else 0.0, per_task / len(rs))
         summaries.append(summary)
     return summaries
 
 
 def report(results: list[TestResult], *, mode: str, weights: dict[str, float] | None = None,
-           load_errors: dict[str, str] | None = None, complete: bool = True) -> dict:
-    """The machine-readable grade report (see README, "Grading a class")."""
-    summaries = summarise(results, weights, load_errors)
+           load_errors: dict[str, str] | None = None, complete: bool = True,
+           task_orders: dict[str, list[str]] | None = None) -> dict:
+    """The machine-readable grade report (see README, "Teaching with the workbook")."""
+    summaries = summarise(results, weights, load_errors, task_orders)
+    test_points = {nodeid: pts for s in summaries for nodeid, pts in s.test_points.items()}
     points = sum(s.points for s in summaries)
     max_points = sum(s.max_points for s in summaries)
     all_pass = bool(results) and all(r.status in ("pass", "skip") for r in results)
@@ -143,6 +178,8 @@ def report(results: list[TestResult], *, mode: str, weights: dict[str, float] | 
                 "kata": r.kata,
                 "task": r.task,
                 "status": r.status,
+                "points": round(test_points.get(r.nodeid, (0.0, 0.0))[0], 4),
+                "max_points": round(test_points.get(r.nodeid, (0.0, 0.0))[1], 4),
                 "message": r.message,
                 "where": r.where,
                 "duration": round(r.duration, 4),

@@ -18,14 +18,21 @@ What it adds to pytest:
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import os
 import sys
+import threading
+import time
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from .grading import TestResult, load_weights, report, summarise, write_json
+from . import progress
+from .build import functions
+from .grading import NOT_RUN, TestResult, load_weights, report, summarise, write_json
 from .layout import Kata, discover, path_order, shown
 
 META_FOLDERS = ("harness", "mutants", "data")
@@ -66,6 +73,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_load_initial_conftests(early_config, parser, args) -> None:
+    """Recover from pytest taking ``--grade-json /abs/report.json`` for a test path.
+
+    pytest finds its rootdir and configuration before it knows the plugin's
+    options, so an existing report outside the workbook, given as a separate
+    value, moves the rootdir there: the configuration is lost. The plugin is
+    loaded early (an entry point of the installed workbook), sees that, and
+    runs the same command again with ``--grade-json=/abs/report.json``.
+    """
+    if early_config.inipath is not None or os.environ.get("WORKBOOK_REEXEC"):
+        return
+    joined, changed = [], False
+    for arg in args:
+        if joined and joined[-1] == "--grade-json":
+            joined[-1] = f"--grade-json={arg}"
+            changed = True
+        else:
+            joined.append(arg)
+    if changed:
+        os.environ["WORKBOOK_REEXEC"] = "1"
+        capture = early_config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            capture.stop_global_capturing()  # hand the real stdout/stderr to the new process
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "pytest", *joined])
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(name): the kata task (function) a graded test grades")
     config.addinivalue_line("markers", "slow: end-to-end checks left out of the default run")
@@ -75,24 +110,49 @@ def pytest_configure(config: pytest.Config) -> None:
             "--solutions: solutions are not included in this workbook (a student bundle "
             "ships without solutions/). Run `pytest` to grade your katas."
         )
-    overrides = {}
-    for spec in config.getoption("kata_file"):
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            raise pytest.UsageError(f"--kata-file expects NAME=PATH, got {spec!r}")
-        if not Path(path).is_file():
-            raise pytest.UsageError(f"--kata-file {spec!r}: no such file {path!r}")
-        overrides[name] = Path(path).resolve()
+    overrides = _kata_file_overrides(config, root)
+    try:
+        weights = load_weights(root)
+    except ValueError as bad_file:
+        raise pytest.UsageError(str(bad_file)) from None
     config.pluginmanager.register(CheapReports(), "workbook-cheap-reports")
+    config.pluginmanager.register(MaxFail(), "workbook-maxfail")
+    state = RunState(root=root, solutions=config.getoption("solutions"), overrides=overrides, weights=weights)
+    # pytest's own -x / --maxfail would stop at the first TODO; the plugin
+    # counts only real failures (FAIL, ERROR, TIMEOUT) against the limit.
+    state.maxfail, config.option.maxfail = config.option.maxfail, 0
+    config.stash[STATE] = state
     if config.getoption("grade_json"):
         target = Path(config.invocation_params.dir) / config.getoption("grade_json")
         config.pluginmanager.register(GradeReport(config, target), "workbook-grade-report")
-    config.stash[STATE] = RunState(root=root, solutions=config.getoption("solutions"), overrides=overrides)
     if config.getoption("isolate") or config.getoption("sandbox"):
         from .isolate import Isolation
 
         config.pluginmanager.register(Isolation(config, sandbox=config.getoption("sandbox")), "workbook-isolation")
     _rewrite_args(config, root)
+
+
+def _kata_file_overrides(config: pytest.Config, root: Path) -> dict[str, Path]:
+    """``--kata-file NAME=PATH`` options as {name: path}; a usage error for anything unusable."""
+    overrides = {}
+    known = None
+    for spec in config.getoption("kata_file"):
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise pytest.UsageError(f"--kata-file expects NAME=PATH, got {spec!r}")
+        if known is None:
+            known = [k.name for k in discover(root)]
+        if name not in known:
+            raise pytest.UsageError(f"--kata-file {spec!r}: {name!r} is not a kata (katas: {', '.join(known)})")
+        file = Path(config.invocation_params.dir) / path
+        if file.is_dir():
+            raise pytest.UsageError(f"--kata-file {spec!r}: {path!r} is a directory, not a Python file")
+        if not file.is_file():
+            raise pytest.UsageError(f"--kata-file {spec!r}: no such file {path!r}")
+        if file.suffix != ".py":
+            raise pytest.UsageError(f"--kata-file {spec!r}: {path!r} is not a Python file (.py)")
+        overrides[name] = file.resolve()
+    return overrides
 
 
 def _rewrite_args(config: pytest.Config, root: Path) -> None:
@@ -156,11 +216,25 @@ class RunState:
     load_errors: dict[str, str] = field(default_factory=dict)
     results: dict[str, "TestResult"] = field(default_factory=dict)
     items: dict[str, tuple[str, str]] = field(default_factory=dict)  # nodeid -> (kata, task)
+    weights: dict[str, float] = field(default_factory=dict)
+    maxfail: int = 0  # the user's -x / --maxfail, applied to real failures only
+    failures: int = 0
+    timed_out: dict[tuple[str, str], "TestResult"] = field(default_factory=dict)  # (kata, task) -> first timeout
+    task_orders: dict[str, list[str]] = field(default_factory=dict)
 
     def path_for(self, name: str) -> Path:
         if name in self.overrides:
             return self.overrides[name]
         return Kata(name, self.root).path(self.solutions)
+
+    def task_order(self, name: str) -> list[str]:
+        """The kata's tasks in file order ([] if no pristine skeleton can be found)."""
+        if name not in self.task_orders:
+            try:
+                self.task_orders[name] = progress.task_names(Kata(name, self.root))
+            except (FileNotFoundError, SyntaxError):
+                self.task_orders[name] = []
+        return self.task_orders[name]
 
 
 STATE = pytest.StashKey[RunState]()
@@ -193,6 +267,7 @@ def _import_file(path: Path, module_name: str):
     if not path.is_file():
         hint = f"run `python -m workbook build {path.stem}`" if "katas" in path.parts else "check the path"
         raise KataLoadError(f"{shown(path)} does not exist; {hint}")
+    _check_standard_library_only(path)
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
@@ -211,6 +286,40 @@ def _import_file(path: Path, module_name: str):
             "code at the top level of the kata runs on import)"
         ) from None
     return module
+
+
+ALLOWED_IMPORT = "from workbook import KataTodo"
+
+
+def _check_standard_library_only(path: Path) -> None:
+    """Refuse a kata that imports anything outside the standard library (the no-magic rule).
+
+    The one exception is the skeleton's own ``from workbook import KataTodo``.
+    A file that does not parse is left to the import, which reports the
+    SyntaxError with its line.
+    """
+    source = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        tree = ast.parse(source, str(path))
+    except SyntaxError:
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module == "workbook" and [a.name for a in node.names] == ["KataTodo"]:
+                continue
+            names = [("." * node.level) + (node.module or "")]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if not top or top not in sys.stdlib_module_names:
+                raise KataLoadError(
+                    f"{shown(path)}:{node.lineno}: imports {name!r}: katas use the standard library "
+                    f"only (the no-magic rule: every line is readable, nothing is hidden in a package); "
+                    f"remove the import and write it with math, random, ..."
+                )
 
 
 def _innermost_frame_in(tb, path: Path) -> int | None:
@@ -312,6 +421,71 @@ def _learner_frame(excinfo, state: RunState, kata: str) -> str:
     return f"{shown(path)}:{line}" if line else ""
 
 
+def _task_frame(excinfo, state: RunState, kata: str) -> str:
+    """file:line of the innermost frame in one of the kata's task functions.
+
+    A hang inside a provided helper (``HBM.store``) is reported at the line of
+    the learner's own loop that called it; other frames in the file are the
+    fallback.
+    """
+    path = state.path_for(kata).resolve()
+    tasks = set(state.task_order(kata))
+    line = None
+    tb = excinfo.tb if excinfo else None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        name = getattr(code, "co_qualname", code.co_name)
+        if Path(code.co_filename).resolve() == path and (name in tasks or code.co_name in tasks):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{shown(path)}:{line}" if line else _learner_frame(excinfo, state, kata)
+
+
+class TaskTimedOut(Exception):
+    """Raised instead of running a test whose task already timed out in this run."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """An endless loop costs one timeout per task, not one per test."""
+    state = item.config.stash[STATE]
+    first = state.timed_out.get(state.items.get(item.nodeid, ("", "")))
+    if first is not None:
+        raise TaskTimedOut(f"not run: {first.nodeid.split('::')[-1]} of the same task timed out ({first.where})")
+
+
+def _is_timeout(excinfo) -> bool:
+    return excinfo is not None and excinfo.typename == "Failed" and "Timeout" in str(excinfo.value)
+
+
+def _did_not_raise(item: pytest.Item, excinfo) -> str | None:
+    """For a failed ``pytest.raises``: which call should have raised, as the test wrote it."""
+    if excinfo is None or excinfo.typename != "Failed" or not str(excinfo.value).startswith("DID NOT RAISE"):
+        return None
+    expected = str(excinfo.value).removeprefix("DID NOT RAISE").strip(" <>").replace("class ", "").strip("'")
+    expected = expected.rsplit(".", 1)[-1]
+    test_file = Path(item.path).resolve()
+    line = _innermost_frame_in(excinfo.tb, test_file)
+    call = ""
+    if line:
+        lines = test_file.read_text(encoding="utf-8").splitlines()
+        start = next((n for n in range(line - 1, max(line - 8, -1), -1) if "raises(" in lines[n]), None)
+        if start is not None:
+            indent = len(lines[start]) - len(lines[start].lstrip())
+            body = []
+            for text in lines[start + 1:]:
+                if text.strip() and len(text) - len(text.lstrip()) <= indent:
+                    break
+                body.append(text.strip())
+            call = " ".join(body).strip()
+    where = f" for `{call}`" if call else ""
+    case = f" (case {item.callspec.id})" if hasattr(item, "callspec") else ""
+    return (
+        f"expected {expected}{where}{case}, but the call returned normally: check that argument "
+        f"and raise {expected} with a message that names it"
+    )
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
@@ -335,20 +509,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             result.status = "error"
             result.message = str(excinfo.value)
             report.longrepr = f"could not load kata {kata}: {result.message}"
-        elif excinfo is not None and "Timeout" in str(excinfo.value) and excinfo.typename == "Failed":
+            report.workbook_load_error = True
+        elif excinfo is not None and excinfo.errisinstance(TaskTimedOut):
+            first = state.timed_out[(kata, task)]
+            result.status, result.where, result.message = "timeout", first.where, str(excinfo.value)
+            report.longrepr = f"TIMEOUT {task}: {result.message}"
+        elif _is_timeout(excinfo):
             result.status = "timeout"
-            result.where = _learner_frame(excinfo, state, kata)
+            result.where = _task_frame(excinfo, state, kata)
             limit = item.config.getini("timeout") or "the"
             running = f" (it was running {result.where})" if result.where else ""
             result.message = (
                 f"timed out after {limit}s{running}: look for a loop that never ends, "
-                "e.g. a block index that never advances"
+                "e.g. a block index that never advances; the task's other tests are not run"
             )
             report.longrepr = f"TIMEOUT {task}: {result.message}"
+            state.timed_out.setdefault((kata, task), result)
         elif result.status != "todo":
             result.status = "fail" if report.when == "call" else "error"
             result.where = _learner_frame(excinfo, state, kata)
             result.message = _one_line(excinfo)
+            raised = _did_not_raise(item, excinfo)
+            if raised:
+                result.message = raised
+                report.longrepr = f"{item.nodeid}\n{raised}"
+            elif _returned_none(excinfo):
+                result.message = f"the function returned None: did you forget to `return` the result? ({result.message})"
+                _add_section(report, "returned None", "did you forget to `return` the result?")
+            elif excinfo is not None and str(excinfo.value).startswith("FAILURE: "):
+                # pytest-check's soft failures: show each once, without its
+                # line-0 headline that repeats the first one.
+                report.longrepr = str(excinfo.value)
+                result.message = str(excinfo.value).splitlines()[0].removeprefix("FAILURE: ")
             _add_next_step(report, kata, task)
     state.results[item.nodeid] = result
     report.workbook_status = result.status
@@ -363,15 +555,33 @@ def _one_line(excinfo) -> str:
     return f"{excinfo.typename}: {first}" if not excinfo.errisinstance(AssertionError) else first
 
 
+def _returned_none(excinfo) -> bool:
+    """A plain ``assert`` that failed because a kata function returned None."""
+    if excinfo is None or not excinfo.errisinstance(AssertionError):
+        return False
+    text = str(excinfo.value)
+    return text.startswith(("assert None ", "assert not None")) or "where None = " in text
+
+
 def _add_next_step(report, kata: str, task: str) -> None:
-    advice = f"stuck? `python -m workbook hint {kata} {task}` (each call shows the next level)"
+    _add_section(report, "next step", f"stuck? `python -m workbook hint {kata} {task}` (each call shows the next level)")
+
+
+def _add_section(report, title: str, text: str) -> None:
+    if isinstance(report.longrepr, str):
+        report.longrepr += f"\n-- {title} --\n{text}"
+        return
     addsection = getattr(report.longrepr, "addsection", None)
     if addsection:
-        addsection("next step", advice)
+        addsection(title, text)
 
 
 def pytest_report_teststatus(report, config):
     status = getattr(report, "workbook_status", None)
+    if getattr(report, "workbook_load_error", False):
+        # Counted apart from "failed" so pytest does not print the same load
+        # error once per test; the closing section prints it once per kata.
+        return "kata not loaded", "E", "ERROR (kata not loaded)"
     if status == "todo" and report.failed:
         return "todo", "t", "TODO"
     if status == "timeout" and report.failed:
@@ -379,62 +589,163 @@ def pytest_report_teststatus(report, config):
     return None
 
 
+class MaxFail:
+    """``-x`` / ``--maxfail=N`` counted over FAIL, ERROR and TIMEOUT only, never TODO."""
+
+    def __init__(self) -> None:
+        self.session = None
+
+    def pytest_sessionstart(self, session) -> None:
+        self.session = session
+
+    def pytest_runtest_logreport(self, report) -> None:
+        state = self.session.config.stash[STATE] if self.session else None
+        if state is None or not state.maxfail or not report.failed:
+            return
+        if getattr(report, "workbook_status", "fail") == "todo":
+            return
+        state.failures += 1
+        if state.failures >= state.maxfail:
+            self.session.shouldfail = f"stopping after {state.failures} failures (FAIL, ERROR or TIMEOUT)"
+
+
 # === the grade report (--grade-json) ===
+
+WRITE_INTERVAL = 1.0  # seconds: the report is at most this stale between tests
+HANG_AFTER = 1.0  # seconds: a test running this long is written down as running
 
 
 class GradeReport:
-    """Keeps ``--grade-json FILE`` current: rewritten as each test starts and ends.
+    """Keeps ``--grade-json FILE`` current while the run goes on, and final at its end.
 
-    While a test runs it is recorded as a timeout, so a run killed by a hang
-    (or by a teacher's time limit) still leaves a truthful report.
+    Between tests the report is rewritten at most every ``WRITE_INTERVAL``
+    seconds (writing after every test made a run about 6x slower). A watcher
+    thread writes it once more when a test has been running for
+    ``HANG_AFTER`` seconds, with that test recorded as a timeout: so a run
+    killed by a hang (or by a teacher's time limit) still leaves a truthful
+    report. The watcher never writes during a short test, whose own memory
+    accounting (``tracemalloc``) would otherwise see the report's allocations.
     """
 
     def __init__(self, config: pytest.Config, target: Path) -> None:
         self.config = config
         self.target = target
-        self.weights = load_weights(Path(config.rootpath))
+        self.running: tuple[str, float] | None = None  # (nodeid, start time)
+        self.written_running: str | None = None
+        self.last_write = 0.0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="workbook-grade-report", daemon=True)
 
     def write(self, running: str | None = None, complete: bool = False) -> None:
         state = self.config.stash[STATE]
-        results = list(state.results.values())
-        if running and running in state.items and running not in state.results:
+        results = [r for r in list(state.results.values()) if r.nodeid != running]
+        if running and running in state.items:
+            # Its setup may have reported already; the test itself has not finished.
             kata, task = state.items[running]
             message = "did not finish: the run was stopped while this test was running"
             results.append(TestResult(running, kata, task, "timeout", message))
         data = report(
             results,
             mode="solutions" if state.solutions else "katas",
-            weights=self.weights,
+            weights=state.weights,
             load_errors=state.load_errors,
             complete=complete,
+            task_orders=_task_orders(state, results),
         )
-        write_json(self.target, data)
+        with self.lock:
+            write_json(self.target, data)
+            self.last_write = time.monotonic()
+
+    def _watch(self) -> None:
+        while not self.stop.wait(HANG_AFTER / 4):
+            running = self.running
+            if tracemalloc.is_tracing():
+                continue  # the test is measuring its memory: writing now would add to it
+            if running and running[0] != self.written_running and time.monotonic() - running[1] >= HANG_AFTER:
+                self.written_running = running[0]
+                try:
+                    self.write(running=running[0])
+                except Exception:  # never let the watcher break a run
+                    pass
+
+    def pytest_sessionstart(self, session) -> None:
+        self.write()
+        self.thread.start()
 
     def pytest_runtest_logstart(self, nodeid, location) -> None:
-        self.write(running=nodeid)
+        self.running = (nodeid, time.monotonic())
 
     def pytest_runtest_logfinish(self, nodeid, location) -> None:
-        self.write()
+        self.running = None
+        if time.monotonic() - self.last_write >= WRITE_INTERVAL:
+            self.write()
 
     def pytest_sessionfinish(self, session, exitstatus) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
         self.write(complete=True)
+
+
+def _task_orders(state: RunState, results: list[TestResult]) -> dict[str, list[str]]:
+    """Every task of each kata that ran, so tasks left out of a partial run show as "not run"."""
+    return {kata: state.task_order(kata) for kata in {r.kata for r in results}}
 
 
 # === the closing table ===
 
 
-def _first_todos(state: RunState) -> list[TestResult]:
-    """One entry per stub reached, in learning-path and file order."""
-    todos: dict[str, TestResult] = {}
+def _first_of(state: RunState, status: str) -> list[TestResult]:
+    """One result per task with this status, in learning-path and kata order."""
+    found: dict[tuple[str, str], TestResult] = {}
     for result in state.results.values():
-        if result.status == "todo" and result.message not in todos:
-            todos[result.message] = result
+        if result.status == status:
+            found.setdefault((result.kata, result.task), result)
 
     def key(result: TestResult):
-        file, _, line = result.where.rpartition(":")
-        return (path_order(result.kata), file, int(line) if line.isdigit() else 0)
+        order = state.task_order(result.kata)
+        position = order.index(result.task) if result.task in order else len(order)
+        return (path_order(result.kata), position)
 
-    return sorted(todos.values(), key=key)
+    return sorted(found.values(), key=key)
+
+
+def task_line(path: Path, task: str) -> int | None:
+    """The line of ``def <task>`` in a kata file (None if absent or unparsable)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return next((first for first, _, name, _ in functions(tree) if name == task), None)
+
+
+def _where(state: RunState, result: TestResult) -> str:
+    """Where to look for a result: its own file:line, else the task's ``def`` line."""
+    if result.where:
+        return result.where
+    path = state.path_for(result.kata)
+    line = task_line(path, result.task)
+    return f"{shown(path)}:{line}" if line else shown(path)
+
+
+def next_line(state: RunState, summaries) -> str:
+    """The closing ``next:`` line, from ``progress.next_task`` like ``status`` and ``hint``."""
+    rows = [(s.name, list(s.tasks.items())) for s in summaries]
+    found = progress.next_task(rows)
+    if found is None:
+        skipped = sum(s.count(NOT_RUN) for s in summaries)
+        if skipped:
+            return f"next: every task that ran passed ({skipped} not run in this partial run)"
+        return "next: nothing left here, every task passed"
+    kata, task, status = found
+    if status == "error" and kata in state.load_errors:
+        where = state.load_errors[kata].split(": ", 1)[0]
+        return f"next: fix {kata} at {where} (the file does not load; see ERROR above)"
+    results = [r for r in state.results.values() if r.kata == kata and r.task == task and r.status != "pass"]
+    where = next((r.where for r in results if r.where), "") or _where(state, results[0])
+    verb = "write" if status == "todo" else "fix"
+    return f"next: {verb} {kata}.{task} at {where}"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -444,31 +755,36 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     write = terminalreporter.write_line
     mode = "solutions/ (reference)" if state.solutions else "katas/ (your work)"
     terminalreporter.section(f"workbook: grading {mode}", sep="=")
-    todos = _first_todos(state)
+    todos = _first_of(state, "todo")
     for result in todos:
         function, _, task = result.message.partition(": ")
         write(f"TODO  {function:<40} {result.where}")
         write(f"      {task}")
-    timeouts = [r for r in state.results.values() if r.status == "timeout"]
-    for result in timeouts:
-        write(f"TIMEOUT {result.nodeid}", red=True)
+    for result in _first_of(state, "fail") + _first_of(state, "error"):
+        if result.kata in state.load_errors:
+            continue
+        write(f"FAIL  {result.kata + '.' + result.task:<40} {_where(state, result)}", red=True)
+        write(f"      {result.message[:200]}")
+    for result in _first_of(state, "timeout"):
+        write(f"TIMEOUT {result.kata + '.' + result.task:<38} {result.where}", red=True)
         write(f"      {result.message}")
     for name, error in state.load_errors.items():
         write(f"ERROR {name}: {error}", red=True)
-    if todos or timeouts or state.load_errors:
-        write("")
-    write(f"{'kata':<18}{'tasks':>6}{'done':>6}{'failing':>9}{'todo':>6}   tests passed", bold=True)
-    for s in summarise(list(state.results.values()), load_errors=state.load_errors):
+    write("")
+    results = list(state.results.values())
+    summaries = summarise(results, load_errors=state.load_errors, task_orders=_task_orders(state, results))
+    not_run = any(s.count(NOT_RUN) for s in summaries)
+    header = f"{'kata':<18}{'tasks':>6}{'done':>6}{'failing':>9}{'todo':>6}"
+    write(header + (f"{'not run':>9}" if not_run else "") + "   tests passed", bold=True)
+    for s in summaries:
         failing = s.count("fail") + s.count("error")
         passed, total = s.tests["pass"], sum(s.tests.values())
-        line = (
-            f"{s.name:<18}{len(s.tasks):>6}{s.count('pass'):>6}{failing:>9}"
-            f"{s.count('todo'):>6}   {passed}/{total}"
-        )
+        line = f"{s.name:<18}{len(s.tasks):>6}{s.count('pass'):>6}{failing:>9}{s.count('todo'):>6}"
+        if not_run:
+            line += f"{s.count(NOT_RUN):>9}"
+        line += f"   {passed}/{total}"
         if s.load_error:
             line += "   (kata did not load)"
-        write(line, green=(passed == total), red=(failing > 0))
-    if todos and not state.solutions:
-        first = todos[0]
-        write("")
-        write(f"next: {first.message.split(': ', 1)[0]} at {first.where}")
+        write(line, green=(passed == total and not s.count(NOT_RUN)), red=(failing > 0))
+    write("")
+    write(next_line(state, summaries))

@@ -74,3 +74,40 @@ def tasks(kata: Kata) -> list[TaskInfo]:
         TaskInfo(function, text, mine[function][1] if function in mine else None, defs.get(function))
         for function, (text, _) in pristine.items()
     ]
+
+
+# === what to do next ===
+
+DONE = "pass"
+NOT_RUN = "not run"
+
+
+def task_names(kata: Kata) -> list[str]:
+    """The kata's tasks in file order (the order a learner meets them)."""
+    return list(_stubs(pristine_source(kata))[0])
+
+
+def next_task(rows: list[tuple[str, list[tuple[str, str]]]]) -> tuple[str, str, str] | None:
+    """The one answer to "what next?": ``(kata, task, status)`` or None when all is done.
+
+    ``rows`` holds, per kata in learning-path order, its ``(task, status)``
+    pairs in kata order. The kata you are working on (some task written, not
+    all done) comes first; otherwise the first kata with work left. Within a
+    kata it is the first task that is not done, so a failing or timed-out
+    task comes before the TODOs after it. Tasks that did not run in a partial
+    run are not claimed either way.
+
+    pytest's closing table, ``status`` and ``hint`` all call this.
+    """
+    def first_open(tasks):
+        return next(((task, status) for task, status in tasks if status not in (DONE, NOT_RUN)), None)
+
+    started = [
+        (kata, tasks) for kata, tasks in rows
+        if any(status not in ("todo", NOT_RUN) for _, status in tasks)
+    ]
+    for kata, tasks in started + rows:
+        found = first_open(tasks)
+        if found is not None:
+            return (kata, *found)
+    return None

@@ -110,4 +110,4 @@ def test_check_reports_hand_edited_skeleton(tmp_path):
 def test_unknown_kata_suggests_the_closest(tmp_path):
     root = make(tmp_path)
     done = workbook(root, "build", "microtoyz")
-    assert done.returncode == 2 and "did you mean 'microtoy'" in done.stderr
+    assert done.returncode == 4 and "did you mean 'microtoy'" in done.stderr

@@ -100,7 +100,7 @@ def test_hint_goes_up_one_level_per_call_and_never_past_the_last(toy):
 )
 def test_clear_errors(toy, args, message):
     done = workbook(toy, *args)
-    assert done.returncode == 2
+    assert done.returncode == 4
     assert message in done.stderr, done.stderr
 
 
@@ -142,7 +142,7 @@ def test_export_refuses_a_non_empty_folder(toy, tmp_path):
     target.mkdir()
     (target / "keep.txt").write_text("mine")
     done = workbook(toy, "export", str(target))
-    assert done.returncode == 2 and "not empty" in done.stderr
+    assert done.returncode == 4 and "not empty" in done.stderr
     assert (target / "keep.txt").read_text() == "mine"
 
 

@@ -23,7 +23,7 @@ def test_pristine_katas_are_all_todo_with_stub_location(toy):
     assert "triple the number" in out  # task text given after the marker
     assert "Traceback" not in out and "KataTodo(" not in out.split("workbook: grading")[0]
     assert "5 todo" in out
-    assert "next: microtoy.double at katas/microtoy/microtoy.py:" in out
+    assert "next: write microtoy.double at katas/microtoy/microtoy.py:" in out
 
 
 def test_solutions_mode_passes(toy):

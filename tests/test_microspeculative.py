@@ -1,0 +1,657 @@
+"""Graded tests for microspeculative: window arithmetic, exact losslessness, Medusa trees, EAGLE drafts.
+
+Expected values come from pieces written here: the geometric sum
+1 + a + ... + a^g and the exact truncated-geometric distribution of tokens
+per round; brute-force maximisation of the speed-up; an exact enumeration
+of one draft/verify round over every draft on a tiny vocabulary, completed
+with target sampling and compared with the target's joint distribution; a
+naive transformer (math.fsum) run separately on every tree path; ancestor
+sets by walking parents; and an independent feature-level recursion for the
+EAGLE draft. Statistical checks use seeded generators and state their
+interval (4 or 5 standard errors).
+"""
+
+import copy
+import itertools
+import math
+import random
+
+import pytest
+
+from workbook.checks import Mismatch, assert_close, assert_equal
+
+TOL = 1e-12
+
+
+# === small helpers ===
+
+
+def dist(rng, vocab, zeros=()):
+    w = [0.0 if i in zeros else rng.random() ** 2 + 0.01 for i in range(vocab)]
+    total = math.fsum(w)
+    return [x / total for x in w]
+
+
+def tables(seed, vocab, zeros_p=(), zeros_q=()):
+    """Context-dependent target and draft: the distribution depends on the last token (-1 = none)."""
+    rng = random.Random(seed)
+    p = {c: dist(rng, vocab, zeros_p if c % 2 else ()) for c in range(-1, vocab)}
+    q = {c: dist(rng, vocab, zeros_q if c % 2 == 0 else ()) for c in range(-1, vocab)}
+    return p, q
+
+
+def geometric_sum(a, g):
+    return math.fsum(a ** i for i in range(g + 1))
+
+
+def round_distribution(a, g):
+    """P(tokens in one round = k + 1) under the coin model."""
+    return [a ** k * (1 - a) for k in range(g)] + [a ** g]
+
+
+# === expected_tokens_per_verify ===
+
+
+@pytest.mark.task("expected_tokens_per_verify")
+@pytest.mark.parametrize("a,g", [(0.0, 1), (0.0, 5), (0.3, 1), (0.7, 3), (0.85, 7), (0.999, 4), (1.0, 1), (1.0, 6)])
+def test_expected_tokens_is_the_geometric_sum(kata, a, g):
+    got = kata.expected_tokens_per_verify(a, g)
+    assert_close(got, geometric_sum(a, g), 1e-12, f"expected_tokens_per_verify(alpha={a}, gamma={g})",
+                 hint="(1 - a^(g+1)) / (1 - a): the exponent is g + 1, and a = 1 gives g + 1")
+    mean = math.fsum((k + 1) * pk for k, pk in enumerate(round_distribution(a, g)))
+    assert_close(got, mean, 1e-12, f"expected_tokens_per_verify({a}, {g}) vs the mean of the round distribution")
+
+
+@pytest.mark.task("expected_tokens_per_verify")
+def test_expected_tokens_rejects_bad_arguments(kata):
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="alpha"):
+            kata.expected_tokens_per_verify(bad, 3)
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="gamma"):
+            kata.expected_tokens_per_verify(0.5, bad)
+
+
+# === estimate_acceptance ===
+
+
+@pytest.mark.task("estimate_acceptance")
+def test_estimate_acceptance_on_hand_counts(kata):
+    cases = [([3, 3, 3], 3, 1.0), ([0, 0], 4, 0.0), ([1, 2, 0, 3], 3, 6 / 9), ([2], 5, 2 / 3), ([4, 4, 1], 4, 9 / 10)]
+    for counts, g, expected in cases:
+        assert_close(kata.estimate_acceptance(counts, g), expected, 1e-12,
+                     f"estimate_acceptance({counts}, gamma={g})",
+                     hint="A / (A + R): R counts only rounds that ended in a rejection (k < gamma)")
+
+
+@pytest.mark.task("estimate_acceptance")
+def test_estimate_acceptance_maximises_the_likelihood(kata):
+    rng = random.Random(3)
+    g = 4
+    counts = [min(g, int(math.log(rng.random()) / math.log(0.7))) for _ in range(300)]
+    a_hat = kata.estimate_acceptance(counts, g)
+
+    def loglik(a):
+        return math.fsum(math.log(a) * k + (math.log(1 - a) if k < g else 0.0) for k in counts)
+
+    for other in (a_hat - 0.01, a_hat + 0.01, a_hat - 0.1, a_hat + 0.1):
+        if 0 < other < 1:
+            assert loglik(a_hat) >= loglik(other), f"a_hat = {a_hat} is not the maximum-likelihood estimate"
+
+
+@pytest.mark.task("estimate_acceptance")
+def test_estimate_acceptance_rejects_bad_arguments(kata):
+    with pytest.raises(ValueError, match="gamma"):
+        kata.estimate_acceptance([1], 0)
+    for bad in ([], [1, 4], [-1], [1.5]):
+        with pytest.raises(ValueError, match="accepted_counts"):
+            kata.estimate_acceptance(bad, 3)
+
+
+# === best_gamma ===
+
+
+@pytest.mark.task("best_gamma")
+@pytest.mark.parametrize("a,c,m", [(0.6, 0.1, 12), (0.8, 0.05, 20), (0.9, 0.3, 10), (0.3, 0.5, 8), (0.95, 0.01, 7),
+                                   (0.8, 0.0, 5)])
+def test_best_gamma_matches_brute_force(kata, a, c, m):
+    speedups = [1.0] + [geometric_sum(a, g) / (g * c + 1) for g in range(1, m + 1)]
+    best = max(range(m + 1), key=lambda g: (speedups[g], -g))
+    g, s = kata.best_gamma(a, c, m)
+    assert_equal(g, best, f"best_gamma(alpha={a}, cost_ratio={c}, max_gamma={m})",
+                 hint="speed-up = E(a, g) / (g * c + 1); g = 0 means plain decoding with speed-up 1")
+    assert_close(s, speedups[best], 1e-12, f"speed-up returned by best_gamma({a}, {c}, {m})")
+
+
+@pytest.mark.task("best_gamma")
+def test_best_gamma_ties_go_to_the_smaller_window(kata):
+    # a = 0: every window yields 1 token, and with c = 0 costs nothing extra: all speed-ups tie at 1.
+    assert_equal(tuple(kata.best_gamma(0.0, 0.0, 6)), (0, 1.0), "best_gamma(0, 0, 6) (all tie)")
+    # a = 1, c = 1: S(g) = (g + 1) / (g + 1) = 1 for every g.
+    assert_equal(kata.best_gamma(1.0, 1.0, 6)[0], 0, "best_gamma(1, 1, 6) (all tie)")
+    assert_equal(tuple(kata.best_gamma(0.9, 0.1, 0)), (0, 1.0), "best_gamma with max_gamma = 0")
+
+
+@pytest.mark.task("best_gamma")
+def test_best_gamma_rejects_bad_arguments(kata):
+    for kwargs, name in (({"alpha": 1.2}, "alpha"), ({"cost_ratio": -0.1}, "cost_ratio"),
+                         ({"max_gamma": -1}, "max_gamma"), ({"max_gamma": 2.0}, "max_gamma")):
+        args = {"alpha": 0.5, "cost_ratio": 0.1, "max_gamma": 4, **kwargs}
+        with pytest.raises(ValueError, match=name):
+            kata.best_gamma(**args)
+
+
+# === verify_outcomes: exact losslessness ===
+
+
+def exact_error(kata, p, q, vocab, gamma):
+    """Max |P(first gamma+1 tokens of one round, completed by the target) - target joint|."""
+    horizon = gamma + 1
+    got = {}
+    for drafts in itertools.product(range(vocab), repeat=gamma):
+        q_prob, prev, qs = 1.0, -1, []
+        for x in drafts:
+            qs.append(q[prev])
+            q_prob *= q[prev][x]
+            prev = x
+        if q_prob == 0.0:
+            continue
+        ps = [p[([-1] + list(drafts))[i]] for i in range(gamma + 1)]
+        outcomes = kata.verify_outcomes(list(drafts), qs, ps)
+        if len(outcomes) != gamma + 1:
+            raise Mismatch(f"verify_outcomes returned {len(outcomes)} outcomes for {gamma} drafts, expected {gamma + 1}")
+        for k, (prob, nxt) in enumerate(outcomes):
+            for y in range(vocab):
+                emitted = tuple(drafts[:k]) + (y,)
+                mass = q_prob * prob * nxt[y]
+                for tail in itertools.product(range(vocab), repeat=horizon - len(emitted)):
+                    seq, m, last = emitted + tail, mass, emitted[-1]
+                    for z in tail:
+                        m *= p[last][z]
+                        last = z
+                    got[seq] = got.get(seq, 0.0) + m
+    worst = 0.0
+    for seq in itertools.product(range(vocab), repeat=horizon):
+        joint, last = 1.0, -1
+        for t in seq:
+            joint *= p[last][t]
+            last = t
+        worst = max(worst, abs(got.get(seq, 0.0) - joint))
+    return worst
+
+
+@pytest.mark.task("verify_outcomes")
+@pytest.mark.parametrize("vocab,gamma,seed", [(3, 2, 1), (2, 3, 2), (4, 1, 3), (3, 1, 4)])
+def test_one_round_is_lossless_by_exact_enumeration(kata, vocab, gamma, seed):
+    p, q = tables(seed, vocab, zeros_p=(0,), zeros_q=(vocab - 1,))
+    err = exact_error(kata, p, q, vocab, gamma)
+    if err > TOL:
+        raise Mismatch(
+            f"verify_outcomes(vocab={vocab}, gamma={gamma}): summed over every draft, the round's output differs "
+            f"from the target's joint distribution by {err:.3g}\n  hint: accept with min(1, p/q), resample a "
+            "rejection from norm(max(0, p - q)), and after g acceptances sample the bonus from p_g")
+
+
+@pytest.mark.task("verify_outcomes")
+def test_verify_outcomes_on_hand_values(kata):
+    out = kata.verify_outcomes([0], [[1.0, 0.0]], [[0.5, 0.5], [0.2, 0.8]])
+    assert_close([[pr, list(d)] for pr, d in out], [[0.5, [0.0, 1.0]], [0.5, [0.2, 0.8]]], 1e-12,
+                 "verify_outcomes(draft 0 from q = [1, 0], p = [.5, .5])")
+    p = [0.3, 0.7]
+    out = kata.verify_outcomes([1, 1], [p, [0.1, 0.9]], [p, [0.6, 0.4], [0.25, 0.75]])
+    expected = [[0.0, p], [1.0 * (1 - 0.4 / 0.9), [1.0, 0.0]], [0.4 / 0.9, [0.25, 0.75]]]
+    assert_close([[pr, list(d)] for pr, d in out], expected, 1e-12, "verify_outcomes with p == q at the first draft",
+                 hint="a residual with zero mass (p == q) falls back to p; its probability is 0 anyway")
+    assert_close(math.fsum(pr for pr, _ in out), 1.0, 1e-12, "sum of outcome probabilities")
+
+
+@pytest.mark.task("verify_outcomes")
+def test_verify_outcomes_rejects_bad_arguments(kata):
+    with pytest.raises(ValueError, match="draft_probs"):
+        kata.verify_outcomes([0, 1], [[0.5, 0.5]], [[0.5, 0.5]] * 3)
+    with pytest.raises(ValueError, match="target_probs"):
+        kata.verify_outcomes([0], [[0.5, 0.5]], [[0.5, 0.5]])
+
+
+# === speculative_step ===
+
+
+def one_hot_model(table):
+    def model(prefix):
+        probs = table[prefix[-1] if prefix else -1]
+        best = max(range(len(probs)), key=lambda t: (probs[t], -t))
+        return [1.0 if t == best else 0.0 for t in range(len(probs))]
+
+    return model
+
+
+@pytest.mark.task("speculative_step")
+def test_speculative_step_first_token_is_distributed_as_the_target(kata):
+    p, q = tables(9, 4, zeros_p=(2,))
+    target, draft = (lambda s: p[s[-1] if s else -1]), (lambda s: q[s[-1] if s else -1])
+    rng = random.Random(5)
+    n = 3000
+    counts = [0] * 4
+    second = {}
+    for _ in range(n):
+        tokens, k = kata.speculative_step(target, draft, [1], 2, rng)
+        assert 0 <= k <= 2 and len(tokens) == k + 1, f"speculative_step returned {tokens} with k = {k}"
+        counts[tokens[0]] += 1
+    for t in range(4):
+        se = math.sqrt(p[1][t] * (1 - p[1][t]) / n)
+        assert abs(counts[t] / n - p[1][t]) <= 5 * se + 1e-12, (
+            f"first token {t}: frequency {counts[t] / n:.4f}, target probability {p[1][t]:.4f} "
+            f"(more than 5 standard errors, {5 * se:.4f}, apart)")
+
+
+@pytest.mark.task("speculative_step")
+def test_speculative_step_greedy_equals_target_greedy(kata):
+    p, q = tables(11, 5)
+    target, draft = one_hot_model(p), one_hot_model(q)
+    rng = random.Random(1)
+    for prefix in ([0], [3, 1], [4]):
+        tokens, k = kata.speculative_step(target, draft, prefix, 4, rng)
+        expected, last = [], prefix[-1]
+        drafted, dl = [], prefix[-1]
+        for _ in range(4):
+            dl = max(range(5), key=lambda t: (q[dl][t], -t))
+            drafted.append(dl)
+        matches = 0
+        while matches < 4:
+            want = max(range(5), key=lambda t: (p[last][t], -t))
+            if drafted[matches] != want:
+                break
+            last = want
+            matches += 1
+        for _ in range(matches + 1):
+            last = max(range(5), key=lambda t: (p[last][t], -t))
+            expected.append(last)
+        assert_equal((list(tokens), k), (expected, matches), f"greedy speculative_step from {prefix}")
+
+
+@pytest.mark.task("speculative_step")
+def test_speculative_step_is_reproducible_and_validates_gamma(kata):
+    p, q = tables(2, 3)
+    target, draft = (lambda s: p[s[-1]]), (lambda s: q[s[-1]])
+    a = [kata.speculative_step(target, draft, [0], 3, random.Random(8)) for _ in range(2)]
+    assert_equal([list(a[0][0]), a[0][1]], [list(a[1][0]), a[1][1]], "two runs with the same seed")
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="gamma"):
+            kata.speculative_step(target, draft, [0], bad, random.Random(0))
+
+
+# === speculative_generate ===
+
+
+@pytest.mark.task("speculative_generate")
+@pytest.mark.parametrize("p,q,gamma", [([0.5, 0.3, 0.2, 0.0], [0.25] * 4, 3), ([0.6, 0.4], [0.5, 0.5], 5)])
+def test_measured_tokens_per_verify_match_the_closed_form(kata, p, q, gamma):
+    alpha = math.fsum(min(a, b) for a, b in zip(p, q))
+    rng, tokens, accepted = random.Random(21), [], []
+    for _ in range(30):  # 30 runs of 50 rounds: short sequences keep the prefixes cheap to copy
+        new_tokens, new_accepted = kata.speculative_generate(lambda s: p, lambda s: q, [0], 50, gamma, rng)
+        assert_equal((len(new_accepted), len(new_tokens)), (50, sum(new_accepted) + 50),
+                     "(rounds, tokens) of speculative_generate(num_rounds=50)",
+                     hint="each round adds its accepted drafts plus one token")
+        tokens += new_tokens
+        accepted += new_accepted
+    rounds = len(accepted)
+    probs = round_distribution(alpha, gamma)
+    mean = geometric_sum(alpha, gamma)
+    sd = math.sqrt(math.fsum(pk * (k + 1 - mean) ** 2 for k, pk in enumerate(probs)))
+    half = 4 * sd / math.sqrt(rounds)
+    measured = len(tokens) / rounds
+    assert abs(measured - mean) <= half, (
+        f"measured tokens per verify {measured:.4f} outside the 4-sigma interval "
+        f"[{mean - half:.4f}, {mean + half:.4f}] around (1 - a^(g+1)) / (1 - a) = {mean:.4f}")
+    histogram = [accepted.count(k) / rounds for k in range(gamma + 1)]
+    for k, (h, pk) in enumerate(zip(histogram, probs)):
+        se = math.sqrt(pk * (1 - pk) / rounds)
+        assert abs(h - pk) <= 5 * se + 1e-9, f"P(k = {k} accepted) measured {h:.4f}, coin model {pk:.4f}"
+
+
+@pytest.mark.task("speculative_generate")
+def test_speculative_generate_continues_from_its_own_tokens(kata):
+    p, q = tables(13, 5)
+    tokens, accepted = kata.speculative_generate(one_hot_model(p), one_hot_model(q), [2, 4], 6, 2, random.Random(0))
+    expected, last = [], 4
+    for _ in range(len(tokens)):
+        last = max(range(5), key=lambda t: (p[last][t], -t))
+        expected.append(last)
+    assert_equal(list(tokens), expected, "greedy speculative_generate vs target greedy")
+    with pytest.raises(ValueError, match="num_rounds"):
+        kata.speculative_generate(one_hot_model(p), one_hot_model(q), [2], 0, 2, random.Random(0))
+
+
+# === build_tree and tree_attention_mask ===
+
+PATHS = [(0,), (1,), (2,), (0, 0), (0, 1), (1, 0), (2, 0), (0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 0, 0, 0)]
+HEADS = [[7, 3, 9], [1, 8], [4, 2], [6]]
+
+
+@pytest.mark.task("build_tree")
+def test_build_tree_tokens_and_parents(kata):
+    tokens, parents = kata.build_tree(HEADS, PATHS)
+    exp_tokens = [HEADS[len(path) - 1][path[-1]] for path in PATHS]
+    exp_parents = [PATHS.index(path[:-1]) if len(path) > 1 else -1 for path in PATHS]
+    assert_equal((list(tokens), list(parents)), (exp_tokens, exp_parents), "build_tree(HEADS, PATHS)",
+                 hint="a depth-k node's token is head k-1's candidate at its LAST index; its parent is path[:-1]")
+
+
+@pytest.mark.task("build_tree")
+def test_build_tree_rejects_bad_paths(kata):
+    for bad in ([(0,), (0, 0), (0, 0)], [(0, 0)], [(3,)], [(0,), (0, 2)], [()], [(0,), (0, 0), (0, 0, 0), (0, 0, 0, 0), (0, 0, 0, 0, 0)]):
+        with pytest.raises(ValueError, match="paths"):
+            kata.build_tree(HEADS, bad)
+
+
+def random_parents(rng, n):
+    return [rng.randrange(-1, i) for i in range(n)]
+
+
+@pytest.mark.task("tree_attention_mask")
+@pytest.mark.parametrize("seed,n", [(1, 1), (2, 5), (3, 11), (4, 17)])
+def test_a_node_sees_exactly_its_ancestors(kata, seed, n):
+    parents = random_parents(random.Random(seed), n)
+    mask = kata.tree_attention_mask(parents)
+    expected = []
+    for i in range(n):
+        seen, node = set(), i
+        while node != -1:
+            seen.add(node)
+            node = parents[node]
+        expected.append([j in seen for j in range(n)])
+    assert_equal([[bool(x) for x in row] for row in mask], expected, f"tree_attention_mask({parents})",
+                 hint="a node sees itself and every ancestor up to the root, never a sibling or a cousin")
+
+
+@pytest.mark.task("tree_attention_mask")
+def test_tree_attention_mask_rejects_bad_parents(kata):
+    for bad in ([0], [-1, 1], [-1, -2], [-1, 0, 3]):
+        with pytest.raises(ValueError, match="parents"):
+            kata.tree_attention_mask(bad)
+
+
+# === tree_forward ===
+
+CONFIG = (11, 6, 2, 2, 10, 24, 3)
+
+
+def make_model(kata):
+    vocab, d, layers, heads, d_ff, max_len, seed = CONFIG
+    return kata.init_model(kata.Config(vocab, d, layers, heads, d_ff, max_len), seed=seed)
+
+
+def _rms(x):
+    return [v / math.sqrt(math.fsum(u * u for u in x) / len(x) + 1e-5) for v in x]
+
+
+def _mat(W, x):
+    return [math.fsum(w * v for w, v in zip(row, x)) for row in W]
+
+
+_SPEC = {}
+
+
+def spec_last_logits(model, tokens):
+    """Logits after the last token, by the obvious full causal pass (memoised)."""
+    key = (id(model), tuple(tokens))
+    if key not in _SPEC:
+        _SPEC[key] = _spec_last_logits(model, tokens)
+    return _SPEC[key]
+
+
+def _spec_last_logits(model, tokens):
+    cfg = model.config
+    d, heads = cfg.d_model, cfg.n_head
+    hd = d // heads
+    X = [[model.wte[t][c] + model.wpe[p][c] for c in range(d)] for p, t in enumerate(tokens)]
+    for w in model.layers:
+        H = [_rms(x) for x in X]
+        Q, K, V = [_mat(w["wq"], h) for h in H], [_mat(w["wk"], h) for h in H], [_mat(w["wv"], h) for h in H]
+        A = []
+        for i in range(len(X)):
+            row = []
+            for h in range(heads):
+                cols = range(h * hd, (h + 1) * hd)
+                s = [math.fsum(Q[i][c] * K[j][c] for c in cols) / math.sqrt(hd) for j in range(i + 1)]
+                top = max(s)
+                e = [math.exp(x - top) for x in s]
+                z = math.fsum(e)
+                row += [math.fsum(e[j] * V[j][c] for j in range(i + 1)) / z for c in cols]
+            A.append(row)
+        X = [[a + b for a, b in zip(x, _mat(w["wo"], a_))] for x, a_ in zip(X, A)]
+        X = [[a + b for a, b in zip(x, _mat(w["w2"], [max(0.0, u) for u in _mat(w["w1"], _rms(x))]))] for x in X]
+    return _mat(model.lm_head, _rms(X[-1]))
+
+
+def path_of(parents, tokens, i):
+    out = []
+    while i != -1:
+        out.append(tokens[i])
+        i = parents[i]
+    return out[::-1]
+
+
+class CountingOps:
+    def __init__(self):
+        self.weight_mults = 0
+        self.attention_mults = 0
+
+    @property
+    def mults(self):
+        return self.weight_mults + self.attention_mults
+
+    def matvec(self, W, x):
+        self.weight_mults += len(W) * len(x)
+        return [sum(w * v for w, v in zip(row, x)) for row in W]
+
+    def dot(self, a, b):
+        self.attention_mults += len(a)
+        return sum(x * y for x, y in zip(a, b))
+
+    def weighted_sum(self, weights, rows):
+        self.attention_mults += len(weights) * len(rows[0])
+        return [sum(w * row[c] for w, row in zip(weights, rows)) for c in range(len(rows[0]))]
+
+
+def prefix_cache(kata, model, prefix):
+    keys, values = kata.empty_kv(model)
+    kata.forward_chunk(model, prefix, keys, values, CountingOps())
+    return keys, values
+
+
+@pytest.mark.task("tree_forward")
+def test_tree_forward_equals_running_every_path(kata):
+    model = make_model(kata)
+    prefix = [3, 7, 1, 9, 0]
+    tokens, parents = [5, 2, 8, 5, 1, 6, 10, 4], [-1, -1, 0, 0, 1, 3, 3, 5]
+    keys, values = prefix_cache(kata, model, prefix)
+    snapshot = copy.deepcopy((keys, values))
+    ops = CountingOps()
+    rows = kata.tree_forward(model, keys, values, tokens, parents, ops)
+    expected = [spec_last_logits(model, prefix + path_of(parents, tokens, i)) for i in range(len(tokens))]
+    assert_close([list(r) for r in rows], expected, 1e-9, "tree_forward logits vs each path run on its own",
+                 hint="node i sits at position prefix_len + depth - 1 and attends to the prefix plus its ancestors")
+    assert_equal(copy.deepcopy((keys, values)), snapshot, "prefix keys/values after tree_forward",
+                 hint="tree nodes are temporary: do not append them to the prefix cache")
+    cfg = model.config
+    depth = [len(path_of(parents, tokens, i)) for i in range(len(tokens))]
+    per_position = cfg.n_layer * (4 * cfg.d_model ** 2 + 2 * cfg.d_model * cfg.d_ff) + cfg.vocab_size * cfg.d_model
+    assert_equal((ops.weight_mults, ops.attention_mults),
+                 (len(tokens) * per_position, sum(2 * cfg.d_model * cfg.n_layer * (len(prefix) + k) for k in depth)),
+                 "(weight_mults, attention_mults) of tree_forward",
+                 hint="each node is one position of weight work and attends to prefix_len + depth keys per layer")
+
+
+@pytest.mark.task("tree_forward")
+def test_tree_forward_single_node_and_chain(kata):
+    model = make_model(kata)
+    prefix = [4]
+    keys, values = prefix_cache(kata, model, prefix)
+    for tokens, parents in (([6], [-1]), ([6, 2, 9], [-1, 0, 1])):
+        rows = kata.tree_forward(model, keys, values, tokens, parents, CountingOps())
+        expected = [spec_last_logits(model, prefix + tokens[: i + 1]) for i in range(len(tokens))]
+        assert_close([list(r) for r in rows], expected, 1e-9, f"tree_forward on the chain {tokens}")
+
+
+@pytest.mark.task("tree_forward")
+def test_tree_forward_rejects_bad_arguments(kata):
+    model = make_model(kata)
+    keys, values = prefix_cache(kata, model, [1, 2])
+    with pytest.raises(ValueError, match="parents"):
+        kata.tree_forward(model, keys, values, [1, 2], [-1, 1], CountingOps())
+    with pytest.raises(ValueError, match="tokens"):
+        kata.tree_forward(model, keys, values, [1], [-1, 0], CountingOps())
+    with pytest.raises(ValueError, match="tokens"):
+        kata.tree_forward(model, keys, values, [1, 11], [-1, 0], CountingOps())
+    empty_k, empty_v = kata.empty_kv(model)
+    with pytest.raises(ValueError, match="keys"):
+        kata.tree_forward(model, empty_k, empty_v, [1], [-1], CountingOps())
+
+
+# === tree_greedy_step ===
+
+
+def spec_tree_walk(root, rows, tokens, parents):
+    out, cur, logits = [], -1, root
+    while True:
+        want = max(range(len(logits)), key=lambda t: (logits[t], -t))
+        out.append(want)
+        kids = [c for c in range(len(tokens)) if parents[c] == cur and tokens[c] == want]
+        if not kids:
+            return out
+        cur, logits = kids[0], rows[kids[0]]
+
+
+def onehot_logits(t, vocab=6, tie=None):
+    row = [-5.0] * vocab
+    row[t] = 3.0
+    if tie is not None:
+        row[tie] = 3.0
+    return row
+
+
+@pytest.mark.task("tree_greedy_step")
+def test_tree_greedy_step_on_hand_logits(kata):
+    tokens, parents = [2, 4, 1, 3, 5, 0], [-1, -1, 0, 0, 3, 1]
+    root = onehot_logits(2)
+    rows = [onehot_logits(3), onehot_logits(1), onehot_logits(0), onehot_logits(5), onehot_logits(4), onehot_logits(2)]
+    assert_equal(list(kata.tree_greedy_step(root, rows, tokens, parents)), [2, 3, 5, 4],
+                 "tree_greedy_step down the path 2 -> 3 -> 5 (a leaf), then the bonus token",
+                 hint="after the last accepted node, append the target's choice from THAT node's logits")
+    root = onehot_logits(0, tie=4)  # tie between tokens 0 and 4: the lower id wins, no child has 0
+    assert_equal(list(kata.tree_greedy_step(root, rows, tokens, parents)), [0],
+                 "tree_greedy_step when the root's choice (a tie, lowest id) matches no child")
+    tokens2, parents2 = [2, 2], [-1, -1]  # two children with the same token: the first in node order is taken
+    rows2 = [onehot_logits(1), onehot_logits(5)]
+    assert_equal(list(kata.tree_greedy_step(onehot_logits(2), rows2, tokens2, parents2)), [2, 1],
+                 "tree_greedy_step with two equal children")
+
+
+@pytest.mark.task("tree_greedy_step")
+def test_greedy_tree_decoding_equals_target_greedy(kata):
+    model = make_model(kata)
+    rng = random.Random(4)
+    prompt = [5, 1]
+    out = []
+    while len(out) < 8:
+        prefix = prompt + out
+        # Candidates: the target's true next tokens mixed with random ones (so paths are accepted and rejected).
+        truth, seq = [], list(prefix)
+        for _ in range(3):
+            logits = spec_last_logits(model, seq)
+            truth.append(max(range(11), key=lambda t: (logits[t], -t)))
+            seq.append(truth[-1])
+        heads = [[rng.randrange(11), truth[h]] if rng.random() < 0.7 else [rng.randrange(11), rng.randrange(11)]
+                 for h in range(3)]
+        tokens, parents = [], []
+        for path in [(0,), (1,), (1, 0), (1, 1), (0, 1), (1, 1, 1), (1, 1, 0)]:
+            tokens.append(heads[len(path) - 1][path[-1]])
+            parents.append([(0,), (1,), (1, 0), (1, 1), (0, 1), (1, 1, 1), (1, 1, 0)].index(path[:-1]) if len(path) > 1 else -1)
+        rows = [spec_last_logits(model, prefix + path_of(parents, tokens, i)) for i in range(len(tokens))]
+        root = spec_last_logits(model, prefix)
+        new = list(kata.tree_greedy_step(root, rows, tokens, parents))
+        assert_equal(new, spec_tree_walk(root, rows, tokens, parents), f"tree_greedy_step after {prefix}")
+        out += new
+    greedy, seq = [], list(prompt)
+    for _ in range(len(out)):
+        logits = spec_last_logits(model, seq)
+        seq.append(max(range(11), key=lambda t: (logits[t], -t)))
+        greedy.append(seq[-1])
+    assert_equal(out, greedy, "greedy tree decoding vs target greedy")
+
+
+@pytest.mark.task("tree_greedy_step")
+def test_tree_greedy_step_rejects_bad_arguments(kata):
+    with pytest.raises(ValueError, match="node_logits"):
+        kata.tree_greedy_step([0.0, 1.0], [[0.0, 1.0]], [1, 0], [-1, -1])
+    with pytest.raises(ValueError, match="parents"):
+        kata.tree_greedy_step([0.0, 1.0], [[0.0, 1.0]], [1], [0])
+
+
+# === eagle_draft ===
+
+
+def spec_eagle(fc, emb, head, f, token, gamma):
+    out = []
+    for _ in range(gamma):
+        f = _mat(fc, list(f) + list(emb[token]))
+        logits = _mat(head, _rms(f))
+        token = max(range(len(logits)), key=lambda t: (logits[t], -t))
+        out.append(token)
+    return out
+
+
+def linear_target(seed, vocab, d):
+    rng = random.Random(seed)
+    A = [[rng.uniform(-0.6, 0.6) for _ in range(d)] for _ in range(d)]
+    E = [[rng.uniform(-1, 1) for _ in range(d)] for _ in range(vocab)]
+    H = [[rng.uniform(-2, 2) for _ in range(d)] for _ in range(vocab)]
+    return A, E, H
+
+
+@pytest.mark.task("eagle_draft")
+def test_eagle_draft_follows_the_feature_recursion(kata):
+    rng = random.Random(6)
+    vocab, d = 7, 5
+    _, E, H = linear_target(1, vocab, d)
+    fc = [[rng.uniform(-0.5, 0.5) for _ in range(2 * d)] for _ in range(d)]
+    for token, gamma in ((0, 1), (3, 4), (6, 6)):
+        f = [rng.uniform(-1, 1) for _ in range(d)]
+        assert_equal(list(kata.eagle_draft(fc, E, H, f, token, gamma)), spec_eagle(fc, E, H, f, token, gamma),
+                     f"eagle_draft(token={token}, gamma={gamma})",
+                     hint="f = fc [f ; embedding[token]], then token = argmax(lm_head rmsnorm(f)), repeated")
+
+
+@pytest.mark.task("eagle_draft")
+def test_a_perfect_feature_draft_is_always_accepted(kata):
+    # The toy target: f_{t+1} = A f_t + E[x_{t+1}], x_{t+2} = argmax H rmsnorm(f_{t+1}). fc = [A | I] is exact.
+    vocab, d = 9, 4
+    A, E, H = linear_target(5, vocab, d)
+    fc = [A[r] + [1.0 if c == r else 0.0 for c in range(d)] for r in range(d)]
+    f, token = [0.3, -0.2, 0.9, 0.1], 2
+    greedy, g, t = [], f, token
+    for _ in range(6):
+        g = [a + e for a, e in zip(_mat(A, g), E[t])]
+        logits = _mat(H, _rms(g))
+        t = max(range(vocab), key=lambda x: (logits[x], -x))
+        greedy.append(t)
+    assert_equal(list(kata.eagle_draft(fc, E, H, f, token, 6)), greedy,
+                 "eagle_draft with the target's exact feature map vs the target's greedy continuation")
+
+
+@pytest.mark.task("eagle_draft")
+def test_eagle_draft_rejects_bad_arguments(kata):
+    vocab, d = 4, 3
+    _, E, H = linear_target(2, vocab, d)
+    fc = [[0.1] * (2 * d) for _ in range(d)]
+    f = [0.1, 0.2, 0.3]
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="gamma"):
+            kata.eagle_draft(fc, E, H, f, 1, bad)
+    with pytest.raises(ValueError, match="fc"):
+        kata.eagle_draft([[0.1] * d for _ in range(d)], E, H, f, 1, 2)
+    for bad in (-1, 4):
+        with pytest.raises(ValueError, match="token"):
+            kata.eagle_draft(fc, E, H, f, bad, 2)
