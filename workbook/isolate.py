@@ -100,29 +100,29 @@ class KataModule:
     """
 
     def __init__(self, worker: "KataWorker", names: dict, exceptions: dict) -> None:
-        state = {"_wb_worker": worker, "_wb_local": {**names, **exceptions},
-                 "__name__": worker.module_name, "__file__": str(worker.path)}
-        for key, value in state.items():
+        state = {"_wb_worker": worker, "__name__": worker.module_name, "__file__": str(worker.path)}
+        # The kata's functions, classes and exception classes live in this
+        # object's __dict__, as a module's do: pytest's monkeypatch reads the
+        # old value from __dict__ and restores it there on undo.
+        for key, value in {**names, **exceptions, **state}.items():
             object.__setattr__(self, key, value)
 
     def __getattr__(self, name):
-        if name in self._wb_local:
-            return self._wb_local[name]
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
         return self._wb_worker.channel.request({"q": "get", "h": 0, "a": [name]})
 
     def __setattr__(self, name, value):
         self._wb_worker.channel.request({"q": "set", "h": 0, "a": [name, value]})
-        if name in self._wb_local or callable(value):
-            self._wb_local[name] = value
+        if name in self.__dict__ or callable(value):
+            object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
         self._wb_worker.channel.request({"q": "del", "h": 0, "a": [name]})
-        self._wb_local.pop(name, None)
+        self.__dict__.pop(name, None)
 
     def __dir__(self):
-        return sorted(self._wb_local)
+        return sorted(k for k in self.__dict__ if not k.startswith("_wb_"))
 
     def __repr__(self):
         return f"<isolated kata {self.__name__} from {shown(self._wb_worker.path)}>"
