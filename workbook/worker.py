@@ -33,6 +33,7 @@ import copy
 import json
 import math
 import os
+import random
 import select
 import struct
 import sys
@@ -159,6 +160,26 @@ for _name in FORWARDED:
     setattr(Proxy, f"__{_name}__", _forward(f"__{_name}__"))
 
 
+def pack_state(state: tuple, before) -> list:
+    """A ``random.Random`` state as JSON, the Mersenne words left out when ``before`` has the same."""
+    version, internal, gauss = state
+    words = list(internal[:-1]) if before is None or before[1][:-1] != internal[:-1] else None
+    if not (gauss is None or (type(gauss) is float and math.isfinite(gauss))):
+        raise ValueError("unexpected generator state")
+    return [version, internal[-1], words, gauss]
+
+
+def unpack_state(packed, before) -> tuple:
+    version, position, words, gauss = packed
+    if words is None:
+        if before is None:
+            raise ChannelClosed("generator words missing")
+        words = before[1][:-1]
+    if not (type(position) is int and all(type(w) is int for w in words)) or len(words) != 624:
+        raise ChannelClosed("malformed generator state")
+    return (version, (*words, position), gauss if type(gauss) is float else None)
+
+
 def _plain_copy(value):
     """A copy of nested lists and dicts (leaves shared), cheap to compare with ``==`` later."""
     if type(value) is list:
@@ -219,6 +240,15 @@ class Channel:
         self.sent_lists: dict[int, tuple[list, list, int]] = {}
         self.kept_lists: dict[int, list] = {}
         self.next_key = 0
+        # random.Random objects cross by value: the grader's generator (key,
+        # last state sent) is mirrored by one generator per key in the worker,
+        # and the worker's reply carries the states the call advanced, which
+        # the grader loads back, so the grader's rng ends where it would have
+        # in-process. One round trip per kata call instead of one per draw.
+        self.rngs: dict[int, tuple[random.Random, int, tuple]] = {}  # grader: id -> (rng, key, state)
+        self.rng_keys: dict[int, random.Random] = {}  # grader: key -> rng
+        self.mirrors: dict[int, list] = {}  # worker: key -> [rng, state when last synced]
+        self.worker_side = False
         self.services: dict = {}  # named functions of this side the peer may call (op "svc")
         self.measure = None  # told when a call's arguments are decoded (TracemallocService)
         # What a served request may raise and still be answered: in the worker
@@ -290,6 +320,10 @@ class Channel:
             return {"$r": value._wb_id}
         if value is NotImplemented:
             return {"$ni": 1}
+        if kind is random.Random:
+            tagged = self.encode_rng(value)
+            if tagged is not None:
+                return tagged
         if kind is types.MethodType and type(value.__self__) is not type:
             # a bound method: by its object and name, so reading ``hbm.load``
             # a thousand times does not make a thousand handles
@@ -351,6 +385,8 @@ class Channel:
             return slice(*(self.decode(v) for v in body))
         if tag == "$ni":
             return NotImplemented
+        if tag == "$R":
+            return self.decode_rng(body)
         if tag == "$r":
             if body not in self.objects:
                 raise ChannelClosed(f"unknown handle {body!r}")
@@ -370,6 +406,67 @@ class Channel:
                 proxy = self.proxies[body] = Proxy(self, int(body))
             return proxy
         raise ChannelClosed(f"unknown tag {tag!r}")
+
+    def encode_rng(self, rng: random.Random):
+        if self.worker_side:  # one of the grader's generators goes back by key (and state); others are handles
+            for key, mirror in self.mirrors.items():
+                if mirror[0] is rng:
+                    state, before = rng.getstate(), mirror[1]
+                    mirror[1] = state
+                    return {"$R": [key, pack_state(state, before) if state != before else None]}
+            return None
+        state = rng.getstate()
+        known = self.rngs.get(id(rng))
+        before = None
+        if known is not None and known[0] is rng:
+            if known[2] == state:
+                return {"$R": [known[1], None]}
+            key, before = known[1], known[2]
+        else:
+            key = len(self.rng_keys) + 1
+            self.rng_keys[key] = rng
+        self.rngs[id(rng)] = (rng, key, state)
+        return {"$R": [key, pack_state(state, before)]}
+
+    def decode_rng(self, body):
+        key, state = int(body[0]), body[1]
+        if not self.worker_side:  # the grader: the worker named one of ours
+            if key not in self.rng_keys:
+                raise ChannelClosed(f"unknown generator {key!r}")
+            if state is not None:
+                self.load_rngs({key: state})
+            return self.rng_keys[key]
+        mirror = self.mirrors.get(key)
+        if mirror is None:
+            if state is None:
+                raise ChannelClosed(f"unknown generator {key!r}")
+            mirror = self.mirrors[key] = [random.Random(), None]
+        if state is not None:
+            state = unpack_state(state, mirror[1])
+            mirror[0].setstate(state)
+            mirror[1] = state
+        return mirror[0]
+
+    def advanced_rngs(self) -> dict:
+        """The worker's mirrored generators whose state changed since last synced (key -> state)."""
+        changed = {}
+        for key, mirror in self.mirrors.items():
+            state = mirror[0].getstate()
+            if state != mirror[1]:
+                changed[str(key)] = pack_state(state, mirror[1])
+                mirror[1] = state
+        return changed
+
+    def load_rngs(self, states: dict) -> None:
+        """The grader: take the states the worker's call left our generators in."""
+        for key, encoded in states.items():
+            rng = self.rng_keys.get(int(key))
+            if rng is None:
+                raise ChannelClosed(f"unknown generator {key!r}")
+            known = self.rngs.get(id(rng))
+            state = unpack_state(encoded, known[2] if known is not None and known[0] is rng else None)
+            rng.setstate(state)
+            self.rngs[id(rng)] = (rng, int(key), state)
 
     # --- requests ---
 
@@ -397,6 +494,8 @@ class Channel:
                 if "q" not in reply:
                     break
                 self.serve(reply)
+            if reply.get("R"):
+                self.load_rngs(reply["R"])
             if "e" not in reply:
                 for where, value in (reply.get("m") or {}).items():
                     target = args[int(where)] if where.isdigit() and int(where) < len(args) else kwargs.get(where)
@@ -491,6 +590,10 @@ class Channel:
             if not isinstance(error, self.answers) or self.broken is not None:
                 raise
             reply = {"e": self.describe(error)}
+        if self.mirrors:
+            advanced = self.advanced_rngs()
+            if advanced:
+                reply["R"] = advanced
         self.send(reply)
 
     def describe(self, error: BaseException) -> dict:
@@ -687,6 +790,7 @@ def main(argv: list[str]) -> int:
     stand_in.__path__ = []  # workbook.* submodules are not available to a kata
     sys.modules["workbook"] = stand_in
     channel = Channel(proto_in, proto_out)
+    channel.worker_side = True
     channel.services["tracemalloc"] = channel.measure = TracemallocService()
     first = channel.receive()
     channel.kata_file = path = str(first["path"])
