@@ -143,6 +143,62 @@ class MethodProxy:
         return f"<remote method {self.name}>"
 
 
+class LiveList(list):
+    """A list that lives in the other process, read from a snapshot here.
+
+    What an attribute read or an item read of a kata object returns when it
+    is a list (``cache.allocator.free_list``): reads are local (a snapshot
+    taken when it was read), changes (``x[i] = v``, ``append``, ``shuffle``)
+    go to the real list over there as well as to the snapshot, and passing it
+    back to the kata passes the real list. Lists inside are live too. The
+    snapshot does not follow later changes the kata makes (read it again).
+    """
+
+    __slots__ = ("_wb_channel", "_wb_id")
+
+    def _wb_send(self, name, *args):
+        return self._wb_channel.request({"q": "callm", "h": self._wb_id, "a": [name, *args], "k": {}})
+
+
+class LiveDict(dict):
+    """A dict that lives in the other process (see ``LiveList``)."""
+
+    __slots__ = ("_wb_channel", "_wb_id")
+
+    _wb_send = LiveList._wb_send
+
+
+def _mutator(base: type, name: str):
+    local = getattr(base, name)
+
+    def method(self, *args):
+        self._wb_send(name, *args)
+        return local(self, *args)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("__setitem__", "__delitem__", "append", "extend", "insert", "pop", "remove", "clear", "reverse", "__iadd__", "__imul__"):
+    setattr(LiveList, _name, _mutator(list, _name))
+for _name in ("__setitem__", "__delitem__", "pop", "popitem", "clear", "update", "setdefault", "__ior__"):
+    setattr(LiveDict, _name, _mutator(dict, _name))
+
+
+def _live_sort(self, *, key=None, reverse=False):
+    if key is not None:
+        raise TypeError("sorting a kata's list with key= is not supported in isolated mode; sort a copy")
+    self._wb_channel.request({"q": "callm", "h": self._wb_id, "a": ["sort"], "k": {"reverse": bool(reverse)}})
+    list.sort(self, reverse=reverse)
+
+
+LiveList.sort = _live_sort
+LiveList.__copy__ = lambda self: list(self)
+LiveList.__deepcopy__ = lambda self, memo: [copy.deepcopy(v, memo) for v in self]
+LiveDict.__copy__ = lambda self: dict(self)
+LiveDict.__deepcopy__ = lambda self, memo: {copy.deepcopy(k, memo): copy.deepcopy(v, memo) for k, v in self.items()}
+
+
 def _forward(name: str):
     def method(self, *args):
         return self._wb("op", name, *args)
@@ -299,7 +355,8 @@ class Channel:
         if value is None or kind is bool or kind is int or kind is str:
             return value
         if kind is float:
-            return value if math.isfinite(value) else {"$f": repr(value)}
+            # non-finite floats by their bits: a NaN keeps its sign and payload
+            return value if math.isfinite(value) else {"$f": struct.pack(">d", value).hex()}
         if kind is list:
             return [self.encode(v) for v in value]
         if kind is tuple:
@@ -316,7 +373,7 @@ class Channel:
             return {"$p": str(value)}
         if kind is slice:
             return {"$sl": [self.encode(value.start), self.encode(value.stop), self.encode(value.step)]}
-        if kind is Proxy and value._wb_channel is self:
+        if (kind is Proxy or kind is LiveList or kind is LiveDict) and value._wb_channel is self:
             return {"$r": value._wb_id}
         if value is NotImplemented:
             return {"$ni": 1}
@@ -328,12 +385,26 @@ class Channel:
             # a bound method: by its object and name, so reading ``hbm.load``
             # a thousand times does not make a thousand handles
             return {"$m": [self.encode(value.__self__), value.__func__.__name__]}
+        return {"$h": self.handle(value)}
+
+    def handle(self, value) -> int:
+        """The handle that names ``value`` (kept alive while the channel lives)."""
         ident = self.ids.get(id(value))
         if ident is None:
             ident = len(self.objects)
             self.objects[ident] = value
             self.ids[id(value)] = ident
-        return {"$h": ident}
+        return ident
+
+    def encode_live(self, value):
+        """``encode``, except that lists and dicts (at any depth) go as live handles with their contents."""
+        kind = type(value)
+        if kind is list:
+            return {"$lv": [self.handle(value), [self.encode_live(v) for v in value]]}
+        if kind is dict:
+            return {"$ld": [self.handle(value),
+                            [[self.encode(k), self.encode_live(v)] for k, v in value.items()]]}
+        return self.encode(value)
 
     def encode_argument(self, value):
         """``encode``, except that a long list the peer holds unchanged goes by key.
@@ -365,6 +436,8 @@ class Channel:
         if tag == "$fs":
             return frozenset(self.decode(v) for v in body)
         if tag == "$f":
+            if type(body) is str and len(body) == 16:
+                return struct.unpack(">d", bytes.fromhex(body))[0]
             return float(body)
         if tag == "$b":
             return base64.b64decode(body)
@@ -383,6 +456,17 @@ class Channel:
             return value
         if tag == "$sl":
             return slice(*(self.decode(v) for v in body))
+        if tag == "$lv" or tag == "$ld":
+            ident, items = body
+            if not isinstance(ident, int) or not isinstance(items, list):
+                raise ChannelClosed("malformed live container")
+            live = (LiveList if tag == "$lv" else LiveDict)()
+            live._wb_channel, live._wb_id = self, ident
+            if tag == "$lv":
+                list.extend(live, (self.decode(v) for v in items))
+            else:
+                dict.update(live, ((self.decode(k), self.decode(v)) for k, v in items))
+            return live
         if tag == "$ni":
             return NotImplemented
         if tag == "$R":
@@ -501,6 +585,11 @@ class Channel:
                     target = args[int(where)] if where.isdigit() and int(where) < len(args) else kwargs.get(where)
                     if type(target) in (list, dict):
                         _sync(target, self.decode(value))
+                    elif type(target) is LiveList and target._wb_channel is self:
+                        list.__setitem__(target, slice(None), self.decode(value))
+                    elif type(target) is LiveDict and target._wb_channel is self:
+                        dict.clear(target)
+                        dict.update(target, self.decode(value))
                 result = self.decode(reply.get("r"))
         except BaseException as error:
             raise self._broke(error)
@@ -550,7 +639,7 @@ class Channel:
             op = message["q"]
             args = self.decode(message.get("a") or [])
             kwargs = {k: self.decode(v) for k, v in (message.get("k") or {}).items()}
-            offset = 0
+            offset, live = 0, False
             if op == "callm":
                 target, args, offset, op = getattr(target, args[0]), args[1:], 1, "call"
             if op == "call":
@@ -565,6 +654,7 @@ class Channel:
                         self.measure.kata_stops()
             elif op == "get":
                 result = getattr(target, args[0])
+                live = True
             elif op == "set":
                 setattr(target, args[0], args[1])
                 result = None
@@ -573,15 +663,17 @@ class Channel:
                 result = None
             elif op == "op":
                 result = _operator(target, args[0], args[1:])
+                live = args[0] in ("__getitem__", "__next__")
             elif op == "svc":
                 result = self.services[args[0]](*args[1:])
             elif op == "copy":
                 result = copy.deepcopy(target) if args[0] else copy.copy(target)
             else:
                 raise ValueError(f"unknown request {op!r}")
-            reply = {"r": self.encode(result)}
+            reply = {"r": self.encode_live(result) if live and self.worker_side else self.encode(result)}
             if op == "call":
-                changed = {key: self.encode(value) for key, value, before in snapshots if value != before}
+                changed = {key: self.encode_live(value) if id(value) in self.ids else self.encode(value)
+                           for key, value, before in snapshots if value != before}
                 if changed:
                     reply["m"] = changed
         except (ChannelClosed, ChannelTimeout):
