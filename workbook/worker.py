@@ -91,10 +91,18 @@ class Proxy:
     def __getattr__(self, name):
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
-        known = self._wb_channel.methods.get((self._wb_id, name))
+        channel = self._wb_channel
+        known = channel.methods.get((self._wb_id, name))
         if known is not None:  # a method read before: methods are not expected to be rebound
             return known
-        return self._wb("get", name)
+        # Reads between two requests that may run code on the other side
+        # (calls, writes) see the same state: each attribute is fetched once.
+        cached = channel.reads.get((self._wb_id, name))
+        if cached is not None and cached[0] == channel.generation:
+            return cached[1]
+        value = self._wb("get", name)
+        channel.reads[(self._wb_id, name)] = (channel.generation, value)
+        return value
 
     def __setattr__(self, name, value):
         self._wb("set", name, value)
@@ -290,6 +298,8 @@ class Channel:
         self.broken: BaseException | None = None
         self.errors: dict[int, BaseException] = {}  # our exceptions, sent to the peer as tokens
         self.depth = 0
+        self.generation = 0  # counts requests that may change the other side's state (see Proxy.__getattr__)
+        self.reads: dict[tuple[int, str], tuple[int, object]] = {}
         # Long list arguments the peer already holds (a kata passing the same
         # matrix to a grader callback on every block): sent once, then by key
         # while unchanged. id -> (the list, a snapshot, key); key -> list.
@@ -564,6 +574,10 @@ class Channel:
         """
         if self.broken is not None:
             raise self.broken
+        if message.get("q") != "get":
+            self.generation += 1
+            if len(self.reads) > 4096:
+                self.reads.clear()
         if self.measure is not None:
             self.measure.kata_stops()
         args, kwargs = message.get("a", []), message.get("k", {})
