@@ -6,6 +6,7 @@ Each attack is the pristine toy skeleton plus a few lines, graded with
 full marks.
 """
 
+import csv
 import json
 
 import pytest
@@ -157,3 +158,26 @@ def test_isolated_learner_mode_reports_todo_with_stub_location(toy):
     assert "TODO  microtoy.double" in done.stdout and "katas/microtoy/microtoy.py:" in done.stdout
     solved = run_pytest(toy, "--isolate", "--solutions")
     assert solved.returncode == 0 and "5 passed" in solved.stdout, solved.stdout
+
+
+def test_a_class_is_graded_and_one_hang_does_not_stop_it(toy, tmp_path):
+    honest = student(toy, tmp_path / "ada", "def double(x):\n    return 2 * x\n\ndef norm(v):\n"
+                                            "    return sum(a * a for a in v) ** 0.5\n")
+    forger = student(toy, tmp_path / "bob", ATTACKS["atexit_rewrites_the_report"])
+    hanger = student(toy, tmp_path / "cy", "def double(x):\n    while True:\n        pass\n")
+    (hanger / "katas/microtwo/microtwo.py").write_text("import time\ntime.sleep(600)\n")  # >= 2 x 10 s
+    for folder, name in ((honest, "ada"), (forger, "bob"), (hanger, "cy")):
+        folder.rename(folder.parent / name)
+    folders = [str(tmp_path / d / d) for d in ("ada", "bob", "cy")]
+    out = tmp_path / "class"
+    done = workbook(toy, "grade", *folders, "--jobs", "2", "--out", str(out), "--student-timeout", "15")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3/3 students" in done.stderr, done.stderr
+    rows = {row["student"]: row for row in csv.DictReader((out / "gradebook.csv").open())}
+    assert list(rows) == ["ada", "bob", "cy"]
+    assert list(rows["ada"]) == ["student", "microtoy", "microtwo", "total", "max", "note"]
+    assert (rows["ada"]["microtoy"], rows["ada"]["microtwo"], rows["ada"]["total"]) == ("100.00", "100.00", "200.00")
+    assert (rows["bob"]["microtoy"], rows["bob"]["total"]) == ("0.00", "100.00")
+    assert rows["cy"]["total"] == "0.00" and rows["cy"]["note"], rows["cy"]
+    assert json.loads((out / "ada.json").read_text())["points"] == 200
+    assert json.loads((out / "bob.json").read_text())["points"] == 100
