@@ -42,6 +42,7 @@ from .worker import Channel, ChannelClosed, ChannelTimeout, PeerError, rebuild
 
 WORKER_FILE = Path(__file__).with_name("worker.py")
 MIRRORED = ("start", "stop", "reset_peak", "is_tracing", "get_traced_memory")
+TIMEOUT_FACTOR = 4  # isolated runs: per-test time limit = 4 x the ini's (see Isolation)
 OUTPUT_LIMIT = 20_000  # characters of a worker's print() output shown per test
 
 
@@ -318,6 +319,8 @@ def _test_timeout(item: pytest.Item) -> float | None:
     marker = item.get_closest_marker("timeout")
     value = marker.args[0] if marker and marker.args else marker.kwargs.get("timeout") if marker else None
     if value is None:
+        value = getattr(item.config.option, "timeout", None)
+    if value is None:
         try:
             value = item.config.getini("timeout")
         except ValueError:
@@ -348,6 +351,18 @@ class Isolation:
             setattr(tracemalloc, name, getattr(self, f"_tracemalloc_{name}"))
         if sandbox:
             sandbox_command(Path(config.rootpath), Path(tempfile.gettempdir()))  # fail early if bwrap is missing
+        # Every kata call is a round trip between two processes, and tests that
+        # call a kata tens of thousands of times (sampling statistics) or pass
+        # it grader objects it calls back (models, counting memories) pay for
+        # each one: isolated runs get TIMEOUT_FACTOR times the per-test limit,
+        # unless a limit was given on the command line (--timeout).
+        if getattr(config.option, "timeout", None) is None:
+            try:
+                base = float(config.getini("timeout") or 0)
+            except (TypeError, ValueError):
+                base = 0
+            if base > 0:
+                config.option.timeout = base * TIMEOUT_FACTOR
 
     def kata(self, request: pytest.FixtureRequest, state, name: str) -> KataModule:
         """The ``kata`` fixture's value for one test."""

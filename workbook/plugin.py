@@ -517,7 +517,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         elif _is_timeout(excinfo):
             result.status = "timeout"
             result.where = _task_frame(excinfo, state, kata)
-            limit = item.config.getini("timeout") or "the"
+            limit = getattr(item.config.option, "timeout", None) or item.config.getini("timeout") or "the"
             running = f" (it was running {result.where})" if result.where else ""
             result.message = (
                 f"timed out after {limit}s{running}: look for a loop that never ends, "
