@@ -355,6 +355,32 @@ def test_disaggregated_generate_gives_solo_tokens_and_moves_the_prompt_kv(kata, 
 
 
 @pytest.mark.task("disaggregated_generate")
+def test_disaggregated_decode_reads_only_the_transferred_cache(kata, monkeypatch):
+    # The prefill machine hands its memory to the next request once the KV has
+    # shipped: the wrapper overwrites the originals with noise right after the
+    # real transfer_kv copied them. Decoding on the transferred copies is
+    # unaffected; decoding on the prefill machine's lists reads the noise.
+    real = kata.transfer_kv
+    noise = random.Random(77)
+
+    def transfer_then_reuse_memory(keys, values):
+        shipped = real(keys, values)
+        for layer in (*keys, *values):
+            for vector in layer:
+                vector[:] = [noise.uniform(-3.0, 3.0) for _ in vector]
+        return shipped
+
+    monkeypatch.setattr(kata, "transfer_kv", transfer_then_reuse_memory)
+    model = model_of(kata)
+    for p, n in ((4, 7), (9, 6)):
+        prompt = make_requests(500 + p, [(p, n)])[0][0]
+        tokens, _ = kata.disaggregated_generate(model, prompt, n)
+        assert_equal(list(tokens), solo(model, prompt, n), f"disaggregated_generate(prompt of {p}, n_new={n}) "
+                     "with the prefill machine's memory reused after transfer_kv",
+                     hint="after transfer_kv, decode on the lists it returned, not on the prefill machine's")
+
+
+@pytest.mark.task("disaggregated_generate")
 def test_disaggregated_generate_rejects_bad_arguments(kata):
     model = model_of(kata)
     with pytest.raises(ValueError, match="prompt"):

@@ -38,6 +38,11 @@ FORGETTING_BOUND = 0.10  # nats per character: the stated "no catastrophic forge
 NEW_GAIN = 0.25  # the adapted model must improve N-Z held-out loss by at least this much
 
 
+def named(name):
+    """A ValueError message naming ``name`` as a word ("lr" or "A" could hide inside other words)."""
+    return rf"\b{name}\b"
+
+
 # === the independent spec ===
 
 
@@ -131,7 +136,7 @@ def test_init_adapter_shapes_zero_B_and_seeded_A(kata, d_out, d_in, rank, sigma)
 ], ids=["rank0", "rank-negative", "rank-float", "rank-above-min-dim", "sigma0", "sigma-negative"])
 def test_init_adapter_rejects_bad_arguments(kata, kwargs, word):
     args = {"d_out": 7, "d_in": 5, "rank": 2, "rng": random.Random(0), "sigma": 0.5, **kwargs}
-    with pytest.raises(ValueError, match=word):
+    with pytest.raises(ValueError, match=named(word)):
         kata.init_adapter(**args)
 
 
@@ -180,6 +185,29 @@ def test_lora_linear_is_differentiable_in_the_adapter(kata):
                  1e-12, "dL/dB through lora_linear")
 
 
+BAD_ADAPTER_ARGS = [({"alpha": 0.0}, "alpha"), ({"alpha": -2.0}, "alpha"), ({"A": "rank-mismatch"}, "A"),
+                    ({"A": "rows-mismatch"}, "A")]
+BAD_ADAPTER_IDS = ["alpha0", "alpha-negative", "A-has-r+1-columns", "A-has-d_out-1-rows"]
+
+
+def bad_adapter_call(kwargs):
+    rng = random.Random(31)
+    args = {"W": matrix(rng, 5, 4), "A": matrix(rng, 5, 2), "B": matrix(rng, 2, 4), "alpha": 2.0, **kwargs}
+    if args["A"] == "rank-mismatch":
+        args["A"] = matrix(rng, 5, 3)
+    elif args["A"] == "rows-mismatch":
+        args["A"] = matrix(rng, 4, 2)
+    return args
+
+
+@pytest.mark.task("lora_linear")
+@pytest.mark.parametrize("kwargs,word", BAD_ADAPTER_ARGS, ids=BAD_ADAPTER_IDS)
+def test_lora_linear_rejects_bad_arguments(kata, kwargs, word):
+    args = bad_adapter_call(kwargs)
+    with pytest.raises(ValueError, match=named(word)):
+        kata.lora_linear(args["W"], args["A"], args["B"], [0.5, -1.0, 0.25, 2.0], args["alpha"])
+
+
 # === task 3: merge_adapter ===
 
 
@@ -204,6 +232,14 @@ def test_merged_model_equals_the_adapter_path(kata):
         assert_close(data_of(kata.forward(merged, context)), data_of(kata.forward(params, context, adapters, 2.0)), 1e-9,
                      f"logits with merged weights vs the adapter path, context {context}",
                      hint="merging must fold in the same alpha / r as lora_linear")
+
+
+@pytest.mark.task("merge_adapter")
+@pytest.mark.parametrize("kwargs,word", BAD_ADAPTER_ARGS, ids=BAD_ADAPTER_IDS)
+def test_merge_adapter_rejects_bad_arguments(kata, kwargs, word):
+    args = bad_adapter_call(kwargs)
+    with pytest.raises(ValueError, match=named(word)):
+        kata.merge_adapter(args["W"], args["A"], args["B"], args["alpha"])
 
 
 # === task 4: count_parameters ===
@@ -387,7 +423,7 @@ def test_train_adapter_is_deterministic(kata):
 def test_train_adapter_rejects_bad_lr(kata, lr):
     params = base()
     adapters = random_adapters(random.Random(1), params, rank=1)
-    with pytest.raises(ValueError, match="lr"):
+    with pytest.raises(ValueError, match=named("lr")):
         kata.train_adapter(params, adapters, [some_examples(1, 2)], 1.0, lr)
 
 

@@ -426,6 +426,9 @@ def test_overflowing_step_is_skipped(kata):
     assert_equal(skipped, True, "master_step with an inf gradient: skipped")
     assert_equal(list(new), master, "master_step with an inf gradient: master", hint="skip the whole update")
     assert_equal(list(w16), master, "master_step with an inf gradient: fp16 weights")
+    new[0] = 99.0  # the docstring promises a new list even when the step is skipped
+    assert_equal(master, [0.5, -1.25, 3.0], "the caller's master after changing the list a skipped master_step returned",
+                 hint="return list(master) on a skipped step, not the caller's own list")
 
 
 @pytest.mark.task("master_step")

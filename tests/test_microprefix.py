@@ -561,3 +561,17 @@ def test_cached_prefill_rejects_bad_arguments(kata):
     kata.cached_prefill(model, cache, "x", [1, 2], CountingOps())
     with pytest.raises(ValueError, match="seq_id"):
         kata.cached_prefill(model, cache, "x", [1, 2], CountingOps())
+
+
+@pytest.mark.task("cached_prefill")
+def test_cached_prefill_rejects_a_cache_filled_by_another_model(kata):
+    model = make_model(kata)
+    vocab, d, layers, heads, d_ff, max_len, seed = CONFIG
+    prompt = [4, 1, 7, 2, 9, 3, 5]
+    for other_layers in (layers + 1, layers - 1):
+        other = kata.init_model(kata.Config(vocab, d, other_layers, heads, d_ff, max_len), seed=seed)
+        cache = kata.PrefixCache(20, 3)
+        kata.cached_prefill(model, cache, "first", prompt, CountingOps())
+        # the second request reuses two blocks whose positions hold one vector per layer of `model`
+        with pytest.raises(ValueError, match="cache"):
+            kata.cached_prefill(other, cache, "second", prompt, CountingOps())

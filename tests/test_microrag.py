@@ -206,7 +206,7 @@ def test_idf_is_positive_and_falls_with_df(kata):
 @pytest.mark.parametrize("n_docs, df, bad", [(0, 0, "n_docs"), (-3, 0, "n_docs"), (5, -1, "df"), (5, 6, "df")],
                          ids=["n_docs=0", "n_docs<0", "df<0", "df>n_docs"])
 def test_idf_rejects_bad_counts(kata, n_docs, df, bad):
-    with pytest.raises(ValueError, match=bad):
+    with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.idf(n_docs, df)
 
 
@@ -263,7 +263,7 @@ def test_bm25_term_length_normalisation(kata):
 def test_bm25_term_rejects_bad_arguments(kata, kwargs, bad):
     args = {"tf": 2, "doc_len": 5, "avgdl": 6.0, "idf_value": 1.3, "k1": 1.2, "b": 0.75}
     args.update(kwargs)
-    with pytest.raises(ValueError, match=bad):
+    with pytest.raises(ValueError, match=rf"\b{bad}\b"):  # the argument's name as a word ("be" is not "b")
         kata.bm25_term(**args)
 
 
@@ -340,7 +340,7 @@ def test_bm25_scores_of_a_query_with_no_indexed_term(kata):
                          ids=["k1<0", "b>1", "b<0"])
 def test_bm25_scores_reject_bad_parameters(kata, kwargs, bad):
     index = kata.build_index(HAND_DOCS)
-    with pytest.raises(ValueError, match=bad):
+    with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.bm25_scores(index, "river", **kwargs)
 
 
@@ -393,7 +393,7 @@ def test_top_k_breaks_ties_by_doc_id(kata):
 @pytest.mark.task("top_k")
 @pytest.mark.parametrize("k", [0, -2, 1.5], ids=["k=0", "k<0", "k=1.5"])
 def test_top_k_rejects_bad_k(kata, k):
-    with pytest.raises(ValueError, match="k"):
+    with pytest.raises(ValueError, match=r"\bk\b"):
         kata.top_k({1: 1.0}, k)
 
 
@@ -453,6 +453,21 @@ def test_rag_answer_retrieves_then_generates(kata):
                      hint="take the best BM25 document: top_k(bm25_scores(...), 1)")
         assert_equal(answer, kata.generate(params, q["question"], docs[best]), f"rag_answer({q['question']!r}) answer",
                      hint="the retrieved document's text is the context: generate(params, query, docs[doc_id])")
+
+
+@pytest.mark.task("rag_answer")
+def test_rag_answer_breaks_a_score_tie_by_the_lowest_doc_id(kata):
+    # Documents 1 and 3 have the same length and the same query terms: an exact BM25 tie.
+    docs = ["tarsk is the capital city of velonia.", "kiko is the currency used in velonia.",
+            "velonia is a country known for its salt.", "ruta is the currency used in velonia."]
+    query = "what currency does velonia use"
+    scores = spec_bm25(docs, query)
+    assert scores[1] == scores[3] and max(scores.values()) == scores[1], "fixture: documents 1 and 3 must tie for best"
+    params = checkpoint_params()
+    answer, doc_id = kata.rag_answer(params, kata.build_index(docs), docs, query)
+    assert_equal(doc_id, 1, f"rag_answer({query!r}) document when documents 1 and 3 tie for the best score",
+                 hint="the documented tie rule: equal scores go to the lowest doc_id (as top_k orders them)")
+    assert_equal(answer, kata.generate(params, query, docs[1]), f"rag_answer({query!r}) answer")
 
 
 @pytest.mark.task("rag_answer")

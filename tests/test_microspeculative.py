@@ -245,6 +245,27 @@ def test_speculative_step_first_token_is_distributed_as_the_target(kata):
 
 
 @pytest.mark.task("speculative_step")
+def test_speculative_step_resamples_from_the_normalised_residual(kata):
+    # The draft over-proposes token 0, so most rounds reject it and resample from
+    # max(0, p - q) = [0, .2, .2, .2], whose mass is 0.6: drawing from it without
+    # dividing by 0.6 piles the missing 0.4 onto one token (0.46 instead of 0.3).
+    p, q = [0.1, 0.3, 0.3, 0.3], [0.7, 0.1, 0.1, 0.1]
+    rng = random.Random(17)
+    n = 2000
+    counts = [0] * 4
+    for _ in range(n):
+        tokens, _ = kata.speculative_step(lambda s: p, lambda s: q, [0], 3, rng)
+        counts[tokens[0]] += 1
+    for t in range(4):
+        se = math.sqrt(p[t] * (1 - p[t]) / n)
+        if abs(counts[t] / n - p[t]) > 5 * se:
+            raise Mismatch(
+                f"speculative_step first token {t}: frequency {counts[t] / n:.4f}, target probability {p[t]} "
+                f"(more than 5 standard errors, {5 * se:.4f}, apart); after a rejection, sample from "
+                "max(0, p - q) divided by its sum")
+
+
+@pytest.mark.task("speculative_step")
 def test_speculative_step_greedy_equals_target_greedy(kata):
     p, q = tables(11, 5)
     target, draft = one_hot_model(p), one_hot_model(q)

@@ -12,21 +12,22 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-# The systems track, in the learning-path order of seed 002: each kata builds
-# on concepts from the ones before it. Katas not listed here sort after these,
+# The learning path, track by track, in the seeds' order (foundations and
+# alignment from seed 003, the systems track in seed 002's order), then the
+# serving and the compression-and-training tracks. Within a track each kata
+# builds on the ones before it. Katas not listed here sort after these,
 # alphabetically.
-LEARNING_PATH = [
-    "microrope",
-    "microattention",
-    "microkv",
-    "micropaged",
-    "microflash",
-    "microcheckpoint",
-    "microparallel",
-    "microquant",
-    "microssm",
-    "microbeam",
+TRACKS = [
+    ("foundations", ["microgpt", "micrornn", "microtokenizer", "microembedding", "microrag",
+                     "microdiffusion", "microvae"]),
+    ("alignment", ["microlora", "microdpo", "microppo", "microgrpo", "micromoe"]),
+    ("systems", ["microrope", "microattention", "microkv", "micropaged", "microflash",
+                 "microcheckpoint", "microparallel", "microquant", "microssm", "microbeam"]),
+    ("serving", ["microdecoding", "microprefix", "microbatching", "microspeculative"]),
+    ("compression and training", ["microprecision", "microoutlier", "microgptq", "microbitnet",
+                                  "microzero", "microgalore"]),
 ]
+LEARNING_PATH = [name for _, names in TRACKS for name in names]
 
 
 def find_root(start: Path | None = None) -> Path:

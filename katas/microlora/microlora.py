@@ -377,6 +377,8 @@ def lora_linear(W, A, B, x, alpha):
     base part as linear(W, x) and B x before A (never form A B). Any input may
     be a Value; use dot() / linear() so the result is a Value exactly when one
     is involved. With B all zeros the result equals linear(W, x) bit for bit.
+    Raises ValueError naming ``alpha`` unless alpha > 0, and naming ``A``
+    when its shape does not fit (len(A) != len(W), or len(A[0]) != len(B)).
     """
     raise KataTodo('microlora.lora_linear: The adapted layer: y = W x + (alpha / r) A (B x), d_out entries, r = len(B).')
 
@@ -386,7 +388,8 @@ def merge_adapter(W, A, B, alpha):
 
     W, A, B as in lora_linear, all floats; W is not modified. After merging,
     linear(merged, x) equals lora_linear(W, A, B, x, alpha) up to rounding,
-    and serving the adapted model costs nothing extra.
+    and serving the adapted model costs nothing extra. Raises ValueError like
+    lora_linear: naming ``alpha`` unless alpha > 0, ``A`` for a bad shape.
     """
     raise KataTodo('microlora.merge_adapter: The merged weight W + (alpha / r) A B as a new d_out x d_in list of rows (floats).')
 
@@ -396,7 +399,7 @@ def count_parameters(params, adapters):
 
     params: name -> matrix (list of rows) or vector (list of floats).
     adapters: name -> (A, B). Full fine-tuning trains base_count numbers;
-    LoRA trains adapter_count, r (d_out + d_in) per adapted matrix.
+    LoRA trains adapter_count: every number in every A and B.
     """
     raise KataTodo('microlora.count_parameters: (base_count, adapter_count): numbers in the base model and in all its adapters.')
 

@@ -382,8 +382,14 @@ def lora_linear(W, A, B, x, alpha):
     base part as linear(W, x) and B x before A (never form A B). Any input may
     be a Value; use dot() / linear() so the result is a Value exactly when one
     is involved. With B all zeros the result equals linear(W, x) bit for bit.
+    Raises ValueError naming ``alpha`` unless alpha > 0, and naming ``A``
+    when its shape does not fit (len(A) != len(W), or len(A[0]) != len(B)).
     """
     # BEGIN SOLUTION
+    if not alpha > 0:
+        raise ValueError(f"alpha (the adapter scale) must be > 0, got {alpha!r}")
+    if len(A) != len(W) or len(A[0]) != len(B):
+        raise ValueError(f"A must be d_out x r = {len(W)} x {len(B)}, got {len(A)} x {len(A[0])}")
     base = linear(W, x)
     scale = alpha / len(B)
     down = linear(B, x)  # r numbers: x projected onto the adapter's r directions
@@ -396,9 +402,14 @@ def merge_adapter(W, A, B, alpha):
 
     W, A, B as in lora_linear, all floats; W is not modified. After merging,
     linear(merged, x) equals lora_linear(W, A, B, x, alpha) up to rounding,
-    and serving the adapted model costs nothing extra.
+    and serving the adapted model costs nothing extra. Raises ValueError like
+    lora_linear: naming ``alpha`` unless alpha > 0, ``A`` for a bad shape.
     """
     # BEGIN SOLUTION
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0 to merge, got {alpha!r}")
+    if len(A) != len(W) or len(A[0]) != len(B):
+        raise ValueError(f"A is {len(A)} x {len(A[0])}: merge needs d_out x r = {len(W)} x {len(B)}")
     scale = alpha / len(B)
     rank = len(B)
     return [
@@ -413,9 +424,11 @@ def count_parameters(params, adapters):
 
     params: name -> matrix (list of rows) or vector (list of floats).
     adapters: name -> (A, B). Full fine-tuning trains base_count numbers;
-    LoRA trains adapter_count, r (d_out + d_in) per adapted matrix.
+    LoRA trains adapter_count: every number in every A and B.
     """
     # BEGIN SOLUTION
+    # Per adapter r (d_out + d_in) numbers, where the full update A B would
+    # have d_out d_in: the whole point of the low rank.
     base = sum(sum(len(row) for row in t) if isinstance(t[0], list) else len(t) for t in params.values())
     adapter = sum(len(A) * len(A[0]) + len(B) * len(B[0]) for A, B in adapters.values())
     return base, adapter

@@ -610,7 +610,9 @@ def main(argv=None):
     print(f"   question: {q['question']!r}")
     for term in dict.fromkeys(tokenize(q["question"])):
         df = len(index.postings(term))
-        print(f"   {term:>10}: df {df:>3}  idf {idf(index.n_docs, df) if df else 0.0:6.3f}")
+        # A term in no document has no postings to walk: it scores nothing.
+        weight = f"idf {idf(index.n_docs, df):6.3f}" if df else "in no document: not scored"
+        print(f"   {term:>10}: df {df:>3}  {weight}")
     scores = bm25_scores(index, q["question"])
     print(f"   scored {len(scores)} of {index.n_docs} documents (only those sharing a term)")
     for doc_id, score in top_k(scores, 3):

@@ -6,7 +6,6 @@ levels, no hint quotes the reference; and on the pristine skeleton every
 graded test is TODO (none passes).
 """
 
-import ast
 import json
 import re
 from pathlib import Path
@@ -35,20 +34,24 @@ def tasks_of(kata):
     return [t.function for t in find_tasks(kata.solution.read_text(), str(kata.solution))]
 
 
-def marked_tasks_in_tests(kata):
-    """Task names used by @pytest.mark.task(...) in the kata's test file."""
-    tree = ast.parse(kata.tests.read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "task"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            names.add(node.args[0].value)
-    return names
+_PRISTINE_REPORTS = {}
+
+
+def pristine_report(name, folder):
+    """The grade report of the kata's graded tests run on its pristine skeleton (once per kata)."""
+    if name not in _PRISTINE_REPORTS:
+        kata = by_name(name)
+        skeleton = folder / f"{name}.py"
+        skeleton.write_text(generate(name, kata.solution.read_text(), str(kata.solution)))
+        done = grade_file(ROOT, name, skeleton, ["--grade-json", str(folder / "grades.json")])
+        report = json.loads((folder / "grades.json").read_text())
+        _PRISTINE_REPORTS[name] = (report, done)
+    return _PRISTINE_REPORTS[name]
+
+
+@pytest.fixture
+def report_folder(tmp_path_factory, name):
+    return tmp_path_factory.mktemp(f"pristine-{name}")
 
 
 def test_there_are_katas():
@@ -66,9 +69,10 @@ def test_skeleton_is_generated_from_the_solution(name):
 
 @needs_solutions
 @pytest.mark.parametrize("name", NAMES)
-def test_tests_and_tasks_match(name):
-    kata = by_name(name)
-    tasks, used = set(tasks_of(kata)), marked_tasks_in_tests(kata)
+def test_tests_and_tasks_match(name, report_folder):
+    """Every graded test names a task (as pytest sees its markers), and every task has tests."""
+    report, done = pristine_report(name, report_folder)
+    tasks, used = set(tasks_of(by_name(name))), {t["task"] for t in report["tests"]}
     assert used - tasks == set(), f"tests mark tasks that are not marked functions: {sorted(used - tasks)}"
     assert tasks - used == set(), f"tasks without graded tests: {sorted(tasks - used)}"
 
@@ -123,12 +127,8 @@ def test_hints_never_quote_the_reference(name):
 
 @needs_solutions
 @pytest.mark.parametrize("name", NAMES)
-def test_pristine_skeleton_passes_no_graded_test(name, tmp_path):
-    kata = by_name(name)
-    skeleton = tmp_path / f"{name}.py"
-    skeleton.write_text(generate(name, kata.solution.read_text(), str(kata.solution)))
-    done = grade_file(ROOT, name, skeleton, ["--grade-json", str(tmp_path / "grades.json")])
-    report = json.loads((tmp_path / "grades.json").read_text())
+def test_pristine_skeleton_passes_no_graded_test(name, report_folder):
+    report, done = pristine_report(name, report_folder)
     statuses = {t["status"] for t in report["tests"]}
     assert report["tests"], f"no graded tests ran for {name}\n{done.stdout[-2000:]}"
     assert statuses == {"todo"}, (

@@ -95,4 +95,10 @@ MUTANTS = [
         "tokens.append(argmax(forward_chunk(model, [tokens[-1]], remote_keys, remote_values, ops)[-1]))",
         "tokens.append(argmax(forward_chunk(model, [tokens[-1] if len(tokens) > 1 else prompt[-1]], remote_keys, remote_values, ops)[-1]))",
     ),
+    Mutant(
+        "decode_on_local_cache",
+        "ships the KV with transfer_kv but keeps decoding on the prefill machine's lists",
+        "        tokens.append(argmax(forward_chunk(model, [tokens[-1]], remote_keys, remote_values, ops)[-1]))",
+        "        tokens.append(argmax(forward_chunk(model, [tokens[-1]], keys, values, ops)[-1]))",
+    ),
 ]

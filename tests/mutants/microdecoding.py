@@ -81,4 +81,10 @@ MUTANTS = [
         "-(-num_sms // workers)",
         "num_sms // workers",
     ),
+    Mutant(
+        "merge_error_names_nothing",
+        "raises for mismatched acc lengths without naming the bad argument b",
+        'raise ValueError(f"b has an acc of length {len(acc_b)}, a has {len(acc_a)}")',
+        'raise ValueError(f"acc lengths differ: {len(acc_a)} vs {len(acc_b)}")',
+    ),
 ]

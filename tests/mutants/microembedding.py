@@ -105,4 +105,16 @@ MUTANTS = [
         "scores = [(-cosine(query, row), i) for i, row in enumerate(embeddings)]",
         "scores = [(cosine(query, row), i) for i, row in enumerate(embeddings)]",
     ),
+    Mutant(
+        "grad_skips_batch_checks",
+        "the gradient checks the temperature but not the batch shapes",
+        "    check_batch(U, V, temperature)\n    B, E = len(U), len(U[0])",
+        "    if not temperature > 0:\n        raise ValueError('temperature must be positive')\n    B, E = len(U), len(U[0])",
+    ),
+    Mutant(
+        "features_lowercase",
+        "lowercases the name before taking n-grams",
+        'text = "<" + name + ">"',
+        'text = "<" + name.lower() + ">"',
+    ),
 ]

@@ -87,4 +87,16 @@ MUTANTS = [
         "        losses.append(loss)\n",
         "        losses.append(losses[-1] if losses else 0.0)\n",
     ),
+    Mutant(
+        "lora_alpha_unchecked",
+        "lora_linear accepts alpha <= 0 (an adapter that does nothing, or flips its sign)",
+        "    if not alpha > 0:\n        raise ValueError(f\"alpha (the adapter scale) must be > 0, got {alpha!r}\")\n",
+        "",
+    ),
+    Mutant(
+        "merge_shape_unchecked",
+        "merge_adapter does not check that A is d_out x r: zip silently drops the extra rank column",
+        "        raise ValueError(f\"A is {len(A)} x {len(A[0])}: merge needs d_out x r = {len(W)} x {len(B)}\")",
+        "        pass",
+    ),
 ]

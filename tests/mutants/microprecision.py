@@ -111,4 +111,10 @@ MUTANTS = [
         'new = [round_to(w - round_to(lr * g, "fp32"), "fp32") for w, g in zip(master, g32)]',
         'new = [round_to(w - round_to(lr * g, "fp32"), "fp16") for w, g in zip(master, g32)]',
     ),
+    Mutant(
+        "skip_returns_callers_list",
+        "on a skipped step returns the caller's master list itself instead of a new list",
+        "        new = list(master)\n",
+        "        new = master\n",
+    ),
 ]

@@ -93,4 +93,10 @@ MUTANTS = [
         "rows = forward_chunk(model, list(tokens[c:]), keys, values, ops)",
         "rows = forward_chunk(model, list(tokens), *empty_kv(model), ops)[c:]",
     ),
+    Mutant(
+        "gather_trusts_cache_layers",
+        "gathers reused positions without checking they hold one vector per layer of this model",
+        "        if len(stored_k) != model.config.n_layer:\n",
+        "        if False:\n",
+    ),
 ]

@@ -87,4 +87,10 @@ MUTANTS = [
         "return generate(params, query, docs[doc_id]), doc_id",
         "return generate(params, query, \"\"), doc_id",
     ),
+    Mutant(
+        "rag_tie_to_highest_id",
+        "picks the best document with max over (score, doc_id), so a tie goes to the highest doc_id",
+        "    doc_id = best[0][0]\n",
+        "    scores = bm25_scores(index, query, k1, b)\n    doc_id = max(scores, key=lambda d: (scores[d], d))\n",
+    ),
 ]

@@ -135,4 +135,10 @@ MUTANTS = [
         "        joined = f + list(embedding[token])",
         "        joined = list(feature) + list(embedding[token])",
     ),
+    Mutant(
+        "residual_not_normalised",
+        "after a rejection samples from max(0, p - q) without dividing by its sum",
+        "        residual = [e / total for e in excess] if total > 0 else p\n",
+        "        residual = excess if total > 0 else p\n",
+    ),
 ]

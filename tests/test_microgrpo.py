@@ -1,0 +1,435 @@
+"""Graded tests for microgrpo: group-relative advantages, the clipped surrogate, k3 KL, the GRPO loop.
+
+Expected values come from the independent spec below (population mean and
+std, the clipped surrogate and Schulman's k3 written out again, the policy's
+log-probabilities and their gradient one_hot - softmax), from closed forms
+(d k3 / d log pi = 1 - r; Adam's first step moves every weight by
+lr * sign(-g)), from central finite differences, or from properties
+(advantages have mean 0 and std 1; equal rewards give exactly zero gradient;
+k3 >= 0 and 0 at the reference). No checkpoint: the policy is a 130-number
+table that the tests build from a seed, and the slow test trains it on the
+counting task in a few seconds (`pytest katas/microgrpo -m slow --solutions`).
+"""
+
+import copy
+import math
+import random
+
+import pytest
+
+from workbook.checks import Mismatch, assert_close, assert_equal, vector
+
+DIGITS, LENGTH = 10, 3
+
+
+# === the independent spec ===
+
+
+def spec_policy(seed, scale=0.7):
+    rng = random.Random(seed)
+    return {"T": [[rng.gauss(0, scale) for _ in range(DIGITS)] for _ in range(DIGITS)],
+            "P": [[rng.gauss(0, scale) for _ in range(DIGITS)] for _ in range(LENGTH)]}
+
+
+def spec_log_softmax(logits):
+    top = max(logits)
+    log_total = math.log(math.fsum(math.exp(z - top) for z in logits))
+    return [z - top - log_total for z in logits]
+
+
+def spec_logits(params, previous, t):
+    return [a + b for a, b in zip(params["T"][previous], params["P"][t])]
+
+
+def spec_token_logps(params, prompt, completion):
+    out, previous = [], prompt
+    for t, token in enumerate(completion):
+        out.append(spec_log_softmax(spec_logits(params, previous, t))[token])
+        previous = token
+    return out
+
+
+def spec_sample_token(logits, rng):
+    """Inverse CDF with one rng.random() draw, as sample_token documents."""
+    top = max(logits)
+    weights = [math.exp(z - top) for z in logits]
+    u, acc = rng.random() * sum(weights), 0.0
+    for token, w in enumerate(weights):
+        acc += w
+        if u < acc:
+            return token
+    return len(weights) - 1
+
+
+def spec_sample_group(params, prompt, group_size, rng):
+    completions = []
+    for _ in range(group_size):
+        previous, tokens = prompt, []
+        for t in range(LENGTH):
+            previous = spec_sample_token(spec_logits(params, previous, t), rng)
+            tokens.append(previous)
+        completions.append(tokens)
+    return completions
+
+
+def spec_advantages(rewards, std_eps=0.0):
+    if max(rewards) == min(rewards):
+        return [0.0] * len(rewards)
+    mean = math.fsum(rewards) / len(rewards)
+    std = math.sqrt(math.fsum((r - mean) ** 2 for r in rewards) / len(rewards))
+    return [(r - mean) / (std + std_eps) for r in rewards]
+
+
+def spec_surrogate(ratio, advantage, eps):
+    return min(ratio * advantage, min(max(ratio, 1 - eps), 1 + eps) * advantage)
+
+
+def spec_k3(logp, ref_logp):
+    x = ref_logp - logp
+    return math.expm1(x) - x
+
+
+def spec_grpo_loss(params, prompt, completions, advantages, old_logps, ref_logps, eps, beta):
+    total = 0.0
+    for comp, a, old, ref in zip(completions, advantages, old_logps, ref_logps):
+        terms = [spec_surrogate(math.exp(lp - o), a, eps) - beta * spec_k3(lp, r)
+                 for lp, o, r in zip(spec_token_logps(params, prompt, comp), old, ref)]
+        total += math.fsum(terms) / len(comp)
+    return -total / len(completions)
+
+
+def count_up(prompt, completion):
+    return sum(1 for t, tok in enumerate(completion) if tok == (prompt + t + 1) % DIGITS) / len(completion)
+
+
+def a_group(seed, policy, prompt, size):
+    """A sampled group with its old and reference log-probs (old = a nudged copy of the policy)."""
+    rng = random.Random(seed)
+    comps = [[rng.randrange(DIGITS) for _ in range(LENGTH)] for _ in range(size)]
+    old = spec_policy(seed + 1)
+    ref = spec_policy(seed + 2)
+    rewards = [count_up(prompt, c) + rng.uniform(0, 0.1) for c in comps]
+    return (comps, spec_advantages(rewards), [spec_token_logps(old, prompt, c) for c in comps],
+            [spec_token_logps(ref, prompt, c) for c in comps])
+
+
+def number(x):
+    return x.data if hasattr(x, "data") else x
+
+
+# === task 1: group_advantages ===
+
+
+def population_std(xs):
+    mean = math.fsum(xs) / len(xs)
+    return math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / len(xs))
+
+
+@pytest.mark.task("group_advantages")
+@pytest.mark.parametrize("size", [2, 3, 7, 11])
+def test_advantages_have_mean_0_and_std_1(kata, size):
+    rewards = vector(random.Random(size), size, 3.0)
+    got = kata.group_advantages(rewards)
+    assert_close(got, spec_advantages(rewards), 1e-12, f"group_advantages of {size} rewards",
+                 hint="(r - mean) / std with the POPULATION std (divide by G)")
+    assert_close([math.fsum(got) / size, population_std(got)], [0.0, 1.0], 1e-12,
+                 f"(mean, population std) of the advantages of {size} rewards")
+
+
+@pytest.mark.task("group_advantages")
+def test_advantages_use_the_population_std(kata):
+    assert_close(kata.group_advantages([0.0, 1.0]), [-1.0, 1.0], 1e-15, "group_advantages([0, 1])",
+                 hint="population std of [0, 1] is 0.5; the sample std (divide by G - 1) would give +-0.707")
+    assert_close(kata.group_advantages([0.0, 1.0, 1.0, 1.0], std_eps=0.25),
+                 spec_advantages([0.0, 1.0, 1.0, 1.0], 0.25), 1e-15, "group_advantages(..., std_eps=0.25)",
+                 hint="std_eps is added to the std: (r - mean) / (std + std_eps)")
+
+
+@pytest.mark.task("group_advantages")
+@pytest.mark.parametrize("rewards", [[0.1] * 7, [1 / 3] * 5, [0.0, 0.0], [0.7], [2.5] * 3],
+                         ids=["seven-0.1", "five-thirds", "zeros", "single", "three-2.5"])
+def test_equal_rewards_give_zero_advantages(kata, rewards):
+    assert_equal(list(kata.group_advantages(list(rewards))), [0.0] * len(rewards), f"group_advantages({rewards})",
+                 hint="test max == min: the mean of equal floats can round away from them, giving a tiny std")
+
+
+@pytest.mark.task("group_advantages")
+def test_group_advantages_returns_a_new_list(kata):
+    rewards = [0.3, 0.9, 0.1]
+    kata.group_advantages(rewards)
+    assert_equal(rewards, [0.3, 0.9, 0.1], "rewards after group_advantages (must not be modified)")
+
+
+@pytest.mark.task("group_advantages")
+@pytest.mark.parametrize("args,word", [(([],), "rewards"), (([0.1, 0.2], -0.1), "std_eps")], ids=["empty", "std_eps-negative"])
+def test_group_advantages_rejects_bad_arguments(kata, args, word):
+    with pytest.raises(ValueError, match=word):
+        kata.group_advantages(*args)
+
+
+# === task 2: clipped_surrogate ===
+
+RATIOS = [0.3, 0.79, 0.8, 0.95, 1.0, 1.13, 1.2, 1.21, 2.5]
+
+
+@pytest.mark.task("clipped_surrogate")
+@pytest.mark.parametrize("eps", [0.2, 0.1])
+@pytest.mark.parametrize("advantage", [1.7, -0.6, 0.0])
+def test_clipped_surrogate_values(kata, eps, advantage):
+    got = [number(kata.clipped_surrogate(r, advantage, eps)) for r in RATIOS]
+    assert_close(got, [spec_surrogate(r, advantage, eps) for r in RATIOS], 1e-12,
+                 f"clipped_surrogate(ratio in {RATIOS}, A={advantage}, eps={eps})",
+                 hint="min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A): the min, not the clipped term alone")
+
+
+@pytest.mark.task("clipped_surrogate")
+@pytest.mark.parametrize("advantage", [1.7, -0.6])
+def test_zero_gradient_where_the_clip_binds(kata, advantage):
+    eps = 0.2
+    grads, expected = [], []
+    for r in RATIOS:
+        v = kata.Value(r)
+        out = kata.clipped_surrogate(v, advantage, eps)
+        out.backward()
+        grads.append(v.grad)
+        binds = min(max(r, 1 - eps), 1 + eps) * advantage < r * advantage
+        expected.append(0.0 if binds else advantage)
+    assert_equal(grads, expected, f"d clipped_surrogate / d ratio at ratios {RATIOS}, A={advantage}",
+                 hint="where the clipped term wins the min it is a constant (gradient 0); elsewhere the gradient is A")
+
+
+@pytest.mark.task("clipped_surrogate")
+@pytest.mark.parametrize("eps", [0.0, 1.0, -0.1, 1.5], ids=["eps0", "eps1", "eps-negative", "eps-above-1"])
+def test_clipped_surrogate_rejects_bad_eps(kata, eps):
+    with pytest.raises(ValueError, match="eps"):
+        kata.clipped_surrogate(1.1, 0.5, eps)
+
+
+# === task 3: kl_k3 ===
+
+
+@pytest.mark.task("kl_k3")
+def test_k3_closed_form_and_nonnegative(kata):
+    rng = random.Random(7)
+    for _ in range(20):
+        logp, ref = -rng.uniform(0.01, 6), -rng.uniform(0.01, 6)
+        got = number(kata.kl_k3(logp, ref))
+        assert_close(got, spec_k3(logp, ref), 1e-12, f"kl_k3({logp:.4f}, {ref:.4f})",
+                     hint="r = pi_ref / pi = exp(ref_logp - logp); k3 = r - log r - 1")
+        assert got >= 0.0, f"kl_k3({logp}, {ref}) = {got} < 0"
+    for logp in (-0.0, -1.5, -23.0):
+        assert_equal(number(kata.kl_k3(logp, logp)), 0.0, f"kl_k3 at the reference (logp = ref_logp = {logp})")
+
+
+@pytest.mark.task("kl_k3")
+@pytest.mark.parametrize("logp,ref", [(-2.0, -0.5), (-0.3, -4.0), (-1.0, -1.0), (-60.0, -2.0), (-1.0, -40.0)])
+def test_k3_gradient(kata, logp, ref):
+    v = kata.Value(logp)
+    out = kata.kl_k3(v, ref)
+    out.backward()
+    assert_close(v.grad, 1.0 - math.exp(ref - logp), 1e-9 * max(1.0, math.exp(ref - logp)),
+                 f"d kl_k3 / d logp at logp={logp}, ref={ref}",
+                 hint="build k3 from Value operations on logp: d/d logp = 1 - r")
+
+
+# === task 4: sample_group ===
+
+
+@pytest.mark.task("sample_group")
+@pytest.mark.parametrize("prompt,size", [(0, 2), (7, 5), (3, 13)])
+def test_sample_group_follows_the_documented_draws(kata, prompt, size):
+    policy = spec_policy(31 + prompt)
+    completions, logps = kata.sample_group(policy, prompt, size, random.Random(99))
+    expected = spec_sample_group(policy, prompt, size, random.Random(99))
+    assert_equal([list(c) for c in completions], expected, f"sample_group(prompt={prompt}, group_size={size})",
+                 hint="one sample_token call per token, completion by completion; position 0 follows the prompt digit")
+    assert_close([list(l) for l in logps], [spec_token_logps(policy, prompt, c) for c in expected], 1e-12,
+                 f"logps of sample_group(prompt={prompt})", hint="log softmax of the logits the token was drawn from")
+
+
+@pytest.mark.task("sample_group")
+def test_sample_group_frequencies_match_the_policy(kata):
+    policy = spec_policy(5, scale=1.0)
+    completions, _ = kata.sample_group(policy, 4, 3000, random.Random(1))
+    probs = [math.exp(v) for v in spec_log_softmax(spec_logits(policy, 4, 0))]
+    counts = [sum(1 for c in completions if c[0] == k) for k in range(DIGITS)]
+    for k in range(DIGITS):
+        sd = math.sqrt(3000 * probs[k] * (1 - probs[k]))
+        if abs(counts[k] - 3000 * probs[k]) > 5 * sd + 1:
+            raise Mismatch(f"first token {k}: {counts[k]} of 3000 samples, expected {3000 * probs[k]:.0f} +- {5 * sd:.0f}")
+
+
+@pytest.mark.task("sample_group")
+@pytest.mark.parametrize("size", [1, 0, -3], ids=["size1", "size0", "size-negative"])
+def test_sample_group_rejects_groups_below_two(kata, size):
+    with pytest.raises(ValueError, match="group_size"):
+        kata.sample_group(spec_policy(1), 2, size, random.Random(0))
+
+
+# === task 5: grpo_loss ===
+
+
+@pytest.mark.task("grpo_loss")
+@pytest.mark.parametrize("eps,beta", [(0.2, 0.1), (0.1, 0.0), (0.3, 1.5)])
+def test_grpo_loss_matches_the_spec(kata, eps, beta):
+    policy = spec_policy(40)
+    comps, adv, old, ref = a_group(50, policy, 6, 7)
+    got = number(kata.grpo_loss(policy, 6, comps, adv, old, ref, eps, beta))
+    assert_close(got, spec_grpo_loss(policy, 6, comps, adv, old, ref, eps, beta), 1e-12,
+                 f"grpo_loss (G=7, eps={eps}, beta={beta})",
+                 hint="minus the mean over completions of the MEAN over tokens of surrogate - beta * k3")
+
+
+@pytest.mark.task("grpo_loss")
+def test_grpo_loss_gradient_matches_finite_differences(kata):
+    policy = spec_policy(41)
+    comps, adv, old, ref = a_group(60, policy, 2, 5)
+    live = {k: [[kata.Value(v) for v in row] for row in t] for k, t in policy.items()}
+    loss = kata.grpo_loss(live, 2, comps, adv, old, ref, 0.2, 0.3)
+    loss.backward()
+    h = 1e-6
+    for name, i, j in (("T", 2, comps[0][0]), ("T", comps[1][0], comps[1][1]), ("P", 0, 4), ("P", 2, comps[2][2])):
+        keep = policy[name][i][j]
+        policy[name][i][j] = keep + h
+        up = spec_grpo_loss(policy, 2, comps, adv, old, ref, 0.2, 0.3)
+        policy[name][i][j] = keep - h
+        down = spec_grpo_loss(policy, 2, comps, adv, old, ref, 0.2, 0.3)
+        policy[name][i][j] = keep
+        assert_close(live[name][i][j].grad, (up - down) / (2 * h), 1e-6, f"d grpo_loss / d {name}[{i}][{j}]",
+                     hint="the ratio is exp(log pi - log pi_old): build it from the policy's Values")
+
+
+@pytest.mark.task("grpo_loss")
+def test_equal_rewards_and_no_kl_give_zero_gradient(kata):
+    policy = spec_policy(42)
+    comps, _, old, ref = a_group(70, policy, 9, 6)
+    live = {k: [[kata.Value(v) for v in row] for row in t] for k, t in policy.items()}
+    advantages = kata.group_advantages([0.5] * 6)
+    kata.grpo_loss(live, 9, comps, advantages, old, ref, 0.2, 0.0).backward()
+    grads = [v.grad for t in live.values() for row in t for v in row]
+    assert_equal(grads, [0.0] * len(grads), "gradient of grpo_loss for a group with equal rewards and beta = 0",
+                 hint="equal rewards -> all advantages 0 -> nothing to learn from this group")
+
+
+@pytest.mark.task("grpo_loss")
+def test_grpo_loss_rejects_negative_beta(kata):
+    policy = spec_policy(1)
+    comps, adv, old, ref = a_group(80, policy, 1, 2)
+    with pytest.raises(ValueError, match="beta"):
+        kata.grpo_loss(policy, 1, comps, adv, old, ref, 0.2, -0.01)
+
+
+# === task 6: train_grpo ===
+
+
+@pytest.mark.task("train_grpo")
+def test_constant_reward_leaves_the_policy_unchanged(kata):
+    policy, ref = spec_policy(90), spec_policy(90)
+    trained, rewards = kata.train_grpo(policy, ref, [[1, 4], [8]], random.Random(3), group_size=4,
+                                       beta=0.0, lr=0.1, inner_steps=2, reward_fn=lambda p, c: 0.25)
+    assert_equal(trained, spec_policy(90), "policy after GRPO with a constant reward and beta = 0",
+                 hint="equal rewards in a group give zero advantages: the gradient is exactly 0")
+    assert_equal(list(rewards), [0.25, 0.25], "mean_rewards with a constant reward of 0.25")
+    assert_equal(policy, spec_policy(90), "the policy passed in (train a copy)")
+    assert_equal(ref, spec_policy(90), "the reference (frozen)")
+
+
+def spec_policy_gradient(ref, prompts, G, rng, reward_fn):
+    """(gradient, rewards) of the GRPO loss at policy = old = reference (rho = 1, d k3 = 0):
+    dL/dtheta = -(1/P) sum_groups (1/G) sum_i (A_i / 3) sum_t d log pi(o_it) / d theta."""
+    grad = {k: [[0.0] * DIGITS for _ in t] for k, t in ref.items()}
+    seen = []
+    for prompt in prompts:
+        comps = spec_sample_group(ref, prompt, G, rng)
+        rs = [reward_fn(prompt, c) for c in comps]
+        seen += rs
+        for comp, a in zip(comps, spec_advantages(rs)):
+            previous = prompt
+            for t, token in enumerate(comp):
+                probs = [math.exp(v) for v in spec_log_softmax(spec_logits(ref, previous, t))]
+                for k in range(DIGITS):
+                    d = -(a / LENGTH) / G / len(prompts) * ((k == token) - probs[k])
+                    grad["T"][previous][k] += d
+                    grad["P"][t][k] += d
+                previous = token
+    return grad, seen
+
+
+@pytest.mark.task("train_grpo")
+def test_first_step_is_an_adam_step_on_the_policy_gradient(kata):
+    ref = spec_policy(91)
+    prompts, G, lr = [3, 0, 3], 5, 0.05
+    trained, rewards = kata.train_grpo(ref, ref, [prompts], random.Random(17), group_size=G, eps=0.2, beta=0.5,
+                                       lr=lr, inner_steps=1, reward_fn=count_up)
+    grad, seen = spec_policy_gradient(ref, prompts, G, random.Random(17), count_up)
+    assert_close(list(rewards), [math.fsum(seen) / len(seen)], 1e-12, "mean_rewards of the first step")
+    for k in ref:
+        # Adam's first step: m/c1 = g and sqrt(v/c2) = |g|, so every weight moves by -lr g / (|g| + 1e-8)
+        expected = [[w - lr * g / (abs(g) + 1e-8) for w, g in zip(row, grow)] for row, grow in zip(ref[k], grad[k])]
+        assert_close(trained[k], expected, 1e-9, f"policy[{k!r}] after one GRPO step (inner_steps=1)",
+                     hint="sample from a frozen copy, group-normalise, mean the group losses, one Adam step")
+
+
+@pytest.mark.task("train_grpo")
+def test_one_adam_runs_across_steps(kata):
+    ref = spec_policy(93)
+    G, lr = 4, 0.05
+
+    def reward(prompt, completion):  # prompt 5 teaches nothing (equal rewards), others count up
+        return 0.5 if prompt == 5 else count_up(prompt, completion)
+
+    trained, _ = kata.train_grpo(ref, ref, [[5], [3, 0]], random.Random(23), group_size=G, eps=0.2, beta=0.5,
+                                 lr=lr, inner_steps=1, reward_fn=reward)
+    rng = random.Random(23)
+    spec_sample_group(ref, 5, G, rng)  # step 1: zero gradient, the policy does not move
+    grad, _ = spec_policy_gradient(ref, [3, 0], G, rng, reward)
+    c1, c2 = 1 - 0.9 ** 2, 1 - 0.999 ** 2  # step 2 of the same Adam, after a zero first gradient
+    for k in ref:
+        expected = [[w - lr * (0.1 * g / c1) / (math.sqrt(0.001 * g * g / c2) + 1e-8) for w, g in zip(row, grow)]
+                    for row, grow in zip(ref[k], grad[k])]
+        assert_close(trained[k], expected, 1e-9, f"policy[{k!r}] after a zero step and a real one",
+                     hint="create the Adam optimizer once for the whole run, not once per step")
+
+
+@pytest.mark.task("train_grpo")
+def test_train_grpo_is_deterministic_for_a_seed(kata):
+    ref = spec_policy(92)
+    batches = [[2, 5], [7, 7]]
+    a = kata.train_grpo(ref, ref, batches, random.Random(4), group_size=3, inner_steps=2)
+    b = kata.train_grpo(ref, ref, batches, random.Random(4), group_size=3, inner_steps=2)
+    assert_equal(a[0], b[0], "policy after two runs with the same seed")
+    assert_equal(list(a[1]), list(b[1]), "mean_rewards of two runs with the same seed")
+
+
+@pytest.mark.task("train_grpo")
+@pytest.mark.parametrize("kwargs,word", [
+    ({"lr": 0.0}, "lr"), ({"lr": -1.0}, "lr"), ({"inner_steps": 0}, "inner_steps"), ({"eps": 1.0}, "eps"),
+    ({"eps": 0.0}, "eps"), ({"beta": -0.5}, "beta"), ({"group_size": 1}, "group_size"),
+], ids=["lr0", "lr-negative", "inner0", "eps1", "eps0", "beta-negative", "group1"])
+def test_train_grpo_rejects_bad_arguments(kata, kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        kata.train_grpo(spec_policy(1), spec_policy(1), [[3]], random.Random(0), **kwargs)
+
+
+# === slow: GRPO learns the counting task ===
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+@pytest.mark.task("train_grpo")
+def test_grpo_learns_to_count(kata):
+    ref = kata.init_policy(random.Random(kata.SEED))
+    batches = kata.make_prompt_batches(kata.STEPS, kata.PROMPTS_PER_STEP, random.Random(kata.SEED))
+    policy, rewards = kata.train_grpo(ref, ref, batches, random.Random(1))
+    first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
+    if not last > first + 0.3:
+        raise Mismatch(f"GRPO mean sampled reward {first:.3f} (first 5 steps) -> {last:.3f} (last 5): expected +0.3")
+    greedy = 0.0
+    for prompt in range(DIGITS):
+        previous, comp = prompt, []
+        for t in range(LENGTH):
+            logits = spec_logits(policy, previous, t)
+            previous = max(range(DIGITS), key=lambda k: logits[k])
+            comp.append(previous)
+        greedy += count_up(prompt, comp) / DIGITS
+    assert greedy >= 0.6, f"greedy completions earn {greedy:.3f} on average after GRPO; expected >= 0.6"
