@@ -582,11 +582,13 @@ class Channel:
             self.measure.kata_stops()
         args, kwargs = message.get("a", []), message.get("k", {})
         self.depth += 1
+        failure = reply = None
         try:
             message = dict(message, a=[self.encode_argument(v) for v in args])
             if kwargs:
                 message["k"] = {str(k): self.encode(v) for k, v in kwargs.items()}
             self.send(message)
+            message = None
             while True:
                 reply = self.receive()
                 if "q" not in reply:
@@ -594,7 +596,11 @@ class Channel:
                 self.serve(reply)
             if reply.get("R"):
                 self.load_rngs(reply["R"])
-            if "e" not in reply:
+            if "e" in reply:
+                failure = reply["e"]
+            else:
+                if self.measure is not None:
+                    self.measure.handing()
                 for where, value in (reply.get("m") or {}).items():
                     target = args[int(where)] if where.isdigit() and int(where) < len(args) else kwargs.get(where)
                     if type(target) in (list, dict):
@@ -605,6 +611,8 @@ class Channel:
                         dict.clear(target)
                         dict.update(target, self.decode(value))
                 result = self.decode(reply.get("r"))
+                if self.measure is not None:
+                    self.measure.handed()
         except BaseException as error:
             raise self._broke(error)
         finally:
@@ -612,9 +620,10 @@ class Channel:
             if not self.depth:
                 self.forget()
             if self.measure is not None:
+                message = reply = None  # the wire's copies: not the kata's memory
                 self.measure.kata_starts()
-        if "e" in reply:
-            raise self._error(reply["e"])
+        if failure is not None:
+            raise self._error(failure)
         return result
 
     def forget(self) -> None:
@@ -657,10 +666,11 @@ class Channel:
             if op == "callm":
                 target, args, offset, op = getattr(target, args[0]), args[1:], 1, "call"
             if op == "call":
-                if self.measure is not None:
-                    self.measure.kata_starts(arguments_decoded=self.depth == 0)
                 snapshots = [(str(i + offset), v, _plain_copy(v)) for i, v in enumerate(args) if type(v) in (list, dict)]
                 snapshots += [(k, v, _plain_copy(v)) for k, v in kwargs.items() if type(v) in (list, dict)]
+                message = None
+                if self.measure is not None:  # after the arguments (and our snapshots of them) exist
+                    self.measure.kata_starts(arguments_decoded=self.depth == 0)
                 try:
                     result = target(*args, **kwargs)
                 finally:
@@ -833,23 +843,33 @@ class TracemallocService:
     """The worker's half of measuring memory with ``tracemalloc`` (see ``isolate.Isolation``).
 
     What a test measures in-process is the kata's memory. Here the channel's
-    own work (decoding the call's arguments, encoding messages) would count
-    too, so: a reset takes effect once the call's arguments are decoded (they
-    existed before the reset in-process), and the peak is taken only over the
-    stretches where kata code runs; what the protocol hands the kata (a
-    callback's result) still counts, as it does in-process.
+    own work would count too, so only the kata's own execution is measured,
+    for any test that uses ``tracemalloc``:
+
+    * a start or reset takes effect once the call's arguments are decoded
+      (in-process they existed before the reset): that is the baseline;
+    * the peak is taken only over the stretches where kata code runs (from
+      the decoded arguments to the return value, before the reply is
+      encoded; a callback into the grader pauses it);
+    * what the channel keeps between two kata stretches (handles, cached
+      lists, the wire's copies) is the ``protocol`` offset, subtracted from
+      what the kata stretches see; what a callback hands the kata (its decoded
+      result, lists it changed in place) is not part of the offset, so it
+      counts, as it does in-process.
     """
 
     def __init__(self) -> None:
         self.tracing = self.pending = self.running = False
-        self.baseline = self.best = 0
+        self.baseline = self.best = self.protocol = self.given = 0
+        self.paused_at: int | None = None
+        self.handing_at: int | None = None
 
     def __call__(self, action: str):
         import tracemalloc
 
         if action == "start" and not tracemalloc.is_tracing():
             tracemalloc.start()
-            self.tracing, self.pending, self.baseline, self.best = True, True, 0, 0
+            self.tracing, self.pending, self.baseline, self.best, self.protocol = True, True, 0, 0, 0
         elif action == "stop":
             tracemalloc.stop()
             self.tracing = False
@@ -859,26 +879,49 @@ class TracemallocService:
             if not self.tracing:
                 return [0, 0]
             current = tracemalloc.get_traced_memory()[0]
-            return [max(0, current - self.baseline), max(0, self.best)]
+            return [max(0, current - self.baseline - self.protocol), max(0, self.best)]
         return None
 
     def kata_starts(self, arguments_decoded: bool = False) -> None:
-        if self.tracing:
-            import tracemalloc
+        if not self.tracing:
+            return
+        import tracemalloc
 
-            if arguments_decoded and self.pending:
-                self.pending = False
-                self.baseline = tracemalloc.get_traced_memory()[0]
-            tracemalloc.reset_peak()
-            self.running = True
+        current = tracemalloc.get_traced_memory()[0]
+        if arguments_decoded and self.pending:
+            self.pending = False
+            self.baseline, self.protocol = current, 0
+        elif self.paused_at is not None:  # back from the channel: what it kept is not the kata's
+            self.protocol += current - self.paused_at - self.given
+        self.paused_at, self.handing_at, self.given = None, None, 0
+        tracemalloc.reset_peak()
+        self.running = True
 
     def kata_stops(self) -> None:
-        if self.tracing and self.running:
+        if not (self.tracing and self.running):
+            return
+        import tracemalloc
+
+        self.running = False
+        current, peak = tracemalloc.get_traced_memory()
+        if not self.pending:
+            self.best = max(self.best, peak - self.baseline - self.protocol)
+        self.paused_at, self.given = current, 0
+
+    def handing(self) -> None:
+        """A callback's answer is about to be decoded for the kata."""
+        if self.tracing and self.paused_at is not None:
             import tracemalloc
 
-            self.running = False
-            if not self.pending:
-                self.best = max(self.best, tracemalloc.get_traced_memory()[1] - self.baseline)
+            self.handing_at = tracemalloc.get_traced_memory()[0]
+
+    def handed(self) -> None:
+        """... and is decoded: that much is the kata's."""
+        if self.tracing and self.handing_at is not None:
+            import tracemalloc
+
+            self.given += tracemalloc.get_traced_memory()[0] - self.handing_at
+            self.handing_at = None
 
 
 def main(argv: list[str]) -> int:
