@@ -134,6 +134,14 @@ class Proxy:
     def __fspath__(self):
         return self._wb("op", "__fspath__")
 
+    # isinstance(value, kata.Value) / issubclass(..., kata.Value) with a class
+    # that lives in the worker: asked there (a local value crosses as usual).
+    def __instancecheck__(self, instance):
+        return bool(self._wb("op", "__instancecheck__", instance))
+
+    def __subclasscheck__(self, subclass):
+        return bool(self._wb("op", "__subclasscheck__", subclass))
+
 
 class MethodProxy:
     """A bound method of an object on the other side: one round trip per call."""
@@ -235,11 +243,13 @@ def pack_state(state: tuple, before) -> list:
 
 def unpack_state(packed, before) -> tuple:
     version, position, words, gauss = packed
-    if words is None:
+    if words is None:  # unchanged since ``before`` (checked when it came)
         if before is None:
             raise ChannelClosed("generator words missing")
         words = before[1][:-1]
-    if not (type(position) is int and all(type(w) is int for w in words)) or len(words) != 624:
+    elif not (type(words) is list and len(words) == 624 and all(type(w) is int for w in words)):
+        raise ChannelClosed("malformed generator state")
+    if type(position) is not int:
         raise ChannelClosed("malformed generator state")
     return (version, (*words, position), gauss if type(gauss) is float else None)
 

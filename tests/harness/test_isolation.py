@@ -181,3 +181,30 @@ def test_a_class_is_graded_and_one_hang_does_not_stop_it(toy, tmp_path):
     assert rows["cy"]["total"] == "0.00" and rows["cy"]["note"], rows["cy"]
     assert json.loads((out / "ada.json").read_text())["points"] == 200
     assert json.loads((out / "bob.json").read_text())["points"] == 100
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_grading_the_reference_solutions_gives_full_marks(tmp_path):
+    """End to end on the real workbook: a student whose katas are the solutions gets every point."""
+    import subprocess
+    import sys
+
+    from toy_workbook import ROOT
+
+    if not (ROOT / "solutions").is_dir():
+        pytest.skip("a bundle has no solutions/")
+    student = tmp_path / "student"
+    names = sorted(p.name for p in (ROOT / "katas").iterdir() if (p / f"{p.name}.py").is_file())
+    for name in names:
+        (student / "katas" / name).mkdir(parents=True)
+        (student / "katas" / name / f"{name}.py").write_bytes((ROOT / "solutions" / name / f"{name}.py").read_bytes())
+    target = tmp_path / "grades.json"
+    done = subprocess.run([sys.executable, "-m", "workbook", "grade", str(student), "--grade-json", str(target)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(target.read_text())
+    short = {k["name"]: (k["points"], k["max_points"]) for k in report["katas"] if k["points"] != k["max_points"]}
+    assert sorted(k["name"] for k in report["katas"]) == names
+    assert not short, (short, [t["name"] for t in report["tests"] if t["status"] != "pass"][:20])
+    assert report["points"] == report["max_points"] and report["status"] == "pass", done.stdout[-3000:]
