@@ -208,3 +208,62 @@ def test_grading_the_reference_solutions_gives_full_marks(tmp_path):
     assert sorted(k["name"] for k in report["katas"]) == names
     assert not short, (short, [t["name"] for t in report["tests"] if t["status"] != "pass"][:20])
     assert report["points"] == report["max_points"] and report["status"] == "pass", done.stdout[-3000:]
+
+
+CHANNEL_KATA = '''
+class Value:
+    def __init__(self, x):
+        self.x = x
+
+    def double(self):
+        return Value(2 * self.x)
+
+
+def tiles(M, load):
+    return [sum(map(sum, load(M, i, i + 8))) for i in range(0, len(M), 8)]
+
+
+def square(n):
+    return [[0.0] * n for _ in range(n)]
+'''
+
+
+@pytest.fixture
+def channel_worker(tmp_path):
+    from workbook.isolate import KataWorker, Limits
+
+    path = tmp_path / "microx.py"
+    path.write_text(CHANNEL_KATA)
+    worker = KataWorker("microx", path, "workbook_kata_microx", tmp_path, Limits(), False)
+    yield worker
+    worker.stop()
+
+
+def test_isinstance_with_a_kata_class_is_asked_in_the_worker(channel_worker):
+    kata = channel_worker.kata(30)
+    value = kata.Value(2).double()
+    assert isinstance(value, kata.Value) and value.x == 4
+    assert not isinstance(3, kata.Value) and not isinstance([value], kata.Value)
+    assert issubclass(kata.Value, kata.Value)
+
+
+def test_tracemalloc_in_the_worker_measures_only_the_kata(channel_worker):
+    """The channel's own allocations (argument snapshots, lists kept for callbacks) are not the kata's."""
+    kata = channel_worker.kata(30)
+    matrix = [[float(i), float(-i)] for i in range(240)]
+
+    def load(M, start, stop):
+        return [list(row) for row in M[start:stop]]
+
+    def peak(call):
+        channel_worker.service("tracemalloc", "start")
+        channel_worker.service("tracemalloc", "reset_peak")
+        call()
+        measured = channel_worker.service("tracemalloc", "get")[1]
+        channel_worker.service("tracemalloc", "stop")
+        return measured
+
+    # in-process this peaks at about 1 KB (a tile and the short result list);
+    # the 240-row matrix crosses the channel 30 times (it is ~20 KB as lists)
+    assert peak(lambda: kata.tiles(matrix, load)) < 8_000
+    assert peak(lambda: kata.square(240)) > 400_000
