@@ -43,6 +43,7 @@ from .worker import Channel, ChannelClosed, ChannelTimeout, PeerError, rebuild
 WORKER_FILE = Path(__file__).with_name("worker.py")
 MIRRORED = ("start", "stop", "reset_peak", "is_tracing", "get_traced_memory")
 TIMEOUT_FACTOR = 4  # isolated runs: per-test time limit = 4 x the ini's (see Isolation)
+SERVICE_TIMEOUT = 30  # seconds for a worker's own service (tracemalloc) to answer
 OUTPUT_LIMIT = 20_000  # characters of a worker's print() output shown per test
 
 
@@ -238,10 +239,21 @@ class KataWorker:
             self.service("tracemalloc", "start")
 
     def service(self, name: str, *args):
-        """Call one of the worker's own services (not the kata's code), if the worker is alive."""
-        if self.channel is None or self.channel.broken is not None:
+        """Call one of the worker's own services (not the kata's code), if the worker is alive.
+
+        It answers at once (no kata code runs), so it gets its own deadline: the
+        channel's may be a test's that ended long ago.
+        """
+        channel = self.channel
+        if channel is None or channel.broken is not None or channel.depth:
             return None
-        return self.channel.request({"q": "svc", "h": 0, "a": [name, *args]})
+        deadline = channel.deadline
+        channel.deadline = time.monotonic() + SERVICE_TIMEOUT
+        try:
+            return channel.request({"q": "svc", "h": 0, "a": [name, *args]})
+        finally:
+            if self.channel is channel:
+                channel.deadline = deadline
 
     def stop(self) -> None:
         """Kill the worker and everything it started (its whole session); forget it."""
@@ -345,6 +357,7 @@ class Isolation:
         self.sandbox = sandbox
         self.limits = limits
         self.workers: dict[str, KataWorker] = {}
+        self.in_use: dict[str, KataWorker] = {}  # the workers of the running test's katas
         self.tracing = False
         self.tracemalloc = {name: getattr(tracemalloc, name) for name in MIRRORED}
         for name in MIRRORED:
@@ -378,11 +391,15 @@ class Isolation:
             hint = f"run `python -m workbook build {name}`" if "katas" in worker.path.parts else "check the path"
             state.load_errors[name] = f"{shown(worker.path)} does not exist; {hint}"
             raise KataLoadError(state.load_errors[name])
+        self.in_use[name] = worker
         try:
             return worker.kata(_test_timeout(request.node))
         except KataLoadError as error:
             state.load_errors[name] = str(error)
             raise
+
+    def pytest_runtest_logstart(self, nodeid, location) -> None:
+        self.in_use = {}
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
@@ -410,11 +427,12 @@ class Isolation:
     # A test that measures a kata's memory with tracemalloc (microflash's
     # "never holds the N x N matrix") would measure the grader, where the kata
     # no longer runs. While isolating, tracemalloc's start, stop, reset_peak,
-    # is_tracing and get_traced_memory act on the workers instead (summed),
-    # so such a test measures the kata's memory as it does in-process.
+    # is_tracing and get_traced_memory act on the workers of the test's katas
+    # instead (summed), so such a test measures the kata's memory as it does
+    # in-process.
 
     def _each(self, action: str) -> list:
-        return [worker.service("tracemalloc", action) for worker in self.workers.values()]
+        return [worker.service("tracemalloc", action) for worker in self.in_use.values()]
 
     def _tracemalloc_start(self, *args):
         self.tracing = True

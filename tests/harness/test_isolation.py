@@ -267,3 +267,30 @@ def test_tracemalloc_in_the_worker_measures_only_the_kata(channel_worker):
     # the 240-row matrix crosses the channel 30 times (it is ~20 KB as lists)
     assert peak(lambda: kata.tiles(matrix, load)) < 8_000
     assert peak(lambda: kata.square(240)) > 400_000
+
+
+def test_tracemalloc_asks_only_the_running_tests_kata(tmp_path):
+    """A test measuring memory must not touch other katas' idle workers (their deadlines ran out long ago)."""
+    root = make(tmp_path)
+    tests = root / "tests/test_microtwo.py"
+    tests.write_text(tests.read_text().replace("import pytest", "import time\nimport tracemalloc\n\nimport pytest", 1) + '''
+
+@pytest.mark.task("triple")
+@pytest.mark.parametrize("i", [1, 2])
+def test_later(kata, i):
+    time.sleep(3)  # the other kata's last deadline (4 x 1 s) passes meanwhile
+    assert kata.triple(i) == 3 * i
+
+
+@pytest.mark.task("triple")
+def test_triple_memory(kata):
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        assert kata.triple(2) == 6
+        assert tracemalloc.get_traced_memory()[1] < 100_000
+    finally:
+        tracemalloc.stop()
+''')
+    done = run_pytest(root, "--isolate", "--solutions", "-o", "timeout=1", "-p", "no:randomly")
+    assert done.returncode == 0 and "8 passed" in done.stdout, done.stdout
