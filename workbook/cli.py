@@ -377,12 +377,41 @@ def cmd_export(args) -> int:
 # === grade ===
 
 
+def _students_and_katas(root: Path, words: list[str]) -> tuple[list[Path], list[str]]:
+    """``grade DIR [DIR ...] [KATA ...]``: the first word is a folder; later ones a kata name or a folder."""
+    known = {k.name for k in discover(root)}
+    folders, names = [], []
+    for index, word in enumerate(words):
+        if index and word in known and not Path(word).is_dir():
+            names.append(word)
+            continue
+        folder = Path(word).resolve()
+        if not folder.is_dir():
+            raise CommandError(f"no such folder: {word} (give the student's workbook folder, or a kata name)")
+        folders.append(folder)
+    return folders, names
+
+
 def cmd_grade(args) -> int:
     root = find_root()
-    student = Path(args.dir).resolve()
-    if not student.is_dir():
-        raise CommandError(f"no such folder: {args.dir} (give the student's workbook folder)")
-    katas = _katas(root, args.katas)
+    folders, names = _students_and_katas(root, args.paths)
+    if len(folders) > 1 or args.out or args.jobs:
+        if args.grade_json:
+            raise CommandError("--grade-json is for one student; a class's reports go to --out DIR")
+        from .classroom import grade_class
+
+        katas = [k.name for k in _katas(root, names)]
+        out = Path(args.out or ".").resolve()
+        outcomes = grade_class(root, folders, katas, out, jobs=args.jobs or 1, sandbox=args.sandbox,
+                               timeout=args.student_timeout, only=names)
+        failed = [o for o in outcomes if o.report is None]
+        for o in failed:
+            print(f"{o.student}: {o.note}")
+        print(f"gradebook: {out / 'gradebook.csv'} ({len(outcomes)} students, {len(katas)} katas"
+              f"{f', {len(failed)} not graded' if failed else ''}); each student's report: {out}/<student>.json")
+        return 0
+    student = folders[0]
+    katas = _katas(root, names)
     files, missing = [], []
     for kata in katas:
         theirs = student / "katas" / kata.name / f"{kata.name}.py"
@@ -404,7 +433,9 @@ def cmd_grade(args) -> int:
     target = Path(args.grade_json).resolve() if keep else Path(tempfile.mkdtemp(prefix="workbook-grade-")) / "grades.json"
     # The tests, conftest and harness come from THIS copy (root); only the
     # student's kata files are read from their folder.
-    report = _run_graded(root, katas, files, target)
+    # --isolate: the student's code runs in worker processes, never in the
+    # grading pytest (see workbook/isolate.py).
+    report = _run_graded(root, katas, [*files, "--isolate", *(["--sandbox"] if args.sandbox else [])], target)
     for kata in report["katas"]:
         print(f"{kata['name']:<18} {kata['points']:>8.2f} / {kata['max_points']:<8.2f} {kata['status']}")
     print(f"Points {report['points']:.2f}/{report['max_points']:.2f}")
@@ -469,9 +500,14 @@ def parser() -> argparse.ArgumentParser:
     e.set_defaults(run=cmd_export)
 
     g = commands.add_parser("grade", help="grade a student's katas with this copy's pristine tests")
-    g.add_argument("dir", metavar="DIR", help="the student's workbook folder")
-    g.add_argument("katas", nargs="*", metavar="KATA", help="katas to grade (default: all)")
+    g.add_argument("paths", nargs="+", metavar="DIR [DIR ...] [KATA ...]",
+                   help="students' workbook folders, then katas to grade (default: all)")
     g.add_argument("--grade-json", metavar="FILE", help="where to write the report (default: none is kept)")
+    g.add_argument("--sandbox", action="store_true", help="run the student's code under bubblewrap (bwrap)")
+    g.add_argument("--jobs", type=int, default=0, metavar="N", help="grade N students at a time (a class)")
+    g.add_argument("--out", metavar="DIR", help="a class: where gradebook.csv and each <student>.json go (default: .)")
+    g.add_argument("--student-timeout", type=float, default=1800.0, metavar="S",
+                   help="a class: give up on one student after S seconds (default: 1800)")
     g.set_defaults(run=cmd_grade)
     return top
 

@@ -103,17 +103,24 @@ def _rows(value):
                 yield item
 
 
-def check_calls(function, name: str):
-    """``function`` wrapped with the contract checks its docstring allows."""
-    doc = inspect.getdoc(function) or ""
+def check_calls(function, name: str, spec: tuple[str, list[str]] | None = None):
+    """``function`` wrapped with the contract checks its docstring allows.
+
+    ``spec`` is ``(docstring, parameter names)`` from the pristine skeleton;
+    without it they are read from the function itself.
+    """
+    if spec is not None:
+        doc, parameters = spec
+    else:
+        doc = inspect.getdoc(function) or ""
+        try:
+            parameters = list(inspect.signature(function).parameters)
+        except (TypeError, ValueError):
+            parameters = []
     check_inputs = not OPT_OUT.search(doc)
     check_new = bool(NEW_RESULT.search(doc))
     if not (check_inputs or check_new):
         return function
-    try:
-        parameters = list(inspect.signature(function).parameters)
-    except (TypeError, ValueError):
-        parameters = []
 
     @functools.wraps(function)
     def guarded(*args, **kwargs):
@@ -148,19 +155,23 @@ def check_calls(function, name: str):
 class GuardedKata:
     """The module under test (or a proxy for it), with every plain function call checked."""
 
-    __slots__ = ("_target", "_cache")
+    __slots__ = ("_target", "_cache", "_specs")
 
-    def __init__(self, target) -> None:
+    def __init__(self, target, specs: dict | None = None) -> None:
         object.__setattr__(self, "_target", target)
         object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_specs", specs or {})
 
     def __getattr__(self, name: str):
         value = getattr(self._target, name)
-        if not inspect.isfunction(value):
+        spec = self._specs.get(name)
+        # A plain function, or (isolated grading) a callable proxy of one the
+        # pristine skeleton defines; classes pass through.
+        if not (inspect.isfunction(value) or (spec is not None and callable(value) and not isinstance(value, type))):
             return value
         cached = self._cache.get(name)
         if cached is None or cached.__workbook_unwrapped__ is not value:
-            cached = check_calls(value, name)
+            cached = check_calls(value, name, spec)
             if cached is value:
                 return value
             self._cache[name] = cached
@@ -183,6 +194,11 @@ class GuardedKata:
         return f"<contract-checked {self._target!r}>"
 
 
-def guard_inputs(kata):
-    """Wrap the module under test (or a proxy for it) with the contract checks; idempotent."""
-    return kata if isinstance(kata, GuardedKata) else GuardedKata(kata)
+def guard_inputs(kata, specs: dict | None = None):
+    """Wrap the module under test (or a proxy for it) with the contract checks; idempotent.
+
+    ``specs`` maps function names to ``(docstring, parameter names)`` from the
+    pristine skeleton (``progress.function_specs``): the promises a learner's
+    file cannot change. Functions not in it are checked by their own docstring.
+    """
+    return kata if isinstance(kata, GuardedKata) else GuardedKata(kata, specs)

@@ -62,6 +62,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="write machine-readable grades (per kata, task and test, with points) to FILE",
     )
+    group.addoption(
+        "--isolate",
+        action="store_true",
+        help="run each kata in a worker process, never in pytest's (always on in `workbook grade`)",
+    )
+    group.addoption(
+        "--sandbox",
+        action="store_true",
+        help="with --isolate: run the workers under bubblewrap, without your files or network",
+    )
 
 
 def pytest_load_initial_conftests(early_config, parser, args) -> None:
@@ -116,6 +126,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("grade_json"):
         target = Path(config.invocation_params.dir) / config.getoption("grade_json")
         config.pluginmanager.register(GradeReport(config, target), "workbook-grade-report")
+    if config.getoption("isolate") or config.getoption("sandbox"):
+        from .isolate import Isolation
+
+        config.pluginmanager.register(Isolation(config, sandbox=config.getoption("sandbox")), "workbook-isolation")
     _rewrite_args(config, root)
 
 
@@ -208,11 +222,21 @@ class RunState:
     failures: int = 0
     timed_out: dict[tuple[str, str], "TestResult"] = field(default_factory=dict)  # (kata, task) -> first timeout
     task_orders: dict[str, list[str]] = field(default_factory=dict)
+    contract_specs: dict[str, dict] = field(default_factory=dict)
 
     def path_for(self, name: str) -> Path:
         if name in self.overrides:
             return self.overrides[name]
         return Kata(name, self.root).path(self.solutions)
+
+    def contracts(self, name: str) -> dict:
+        """{function: (docstring, parameter names)} of the kata's pristine skeleton."""
+        if name not in self.contract_specs:
+            try:
+                self.contract_specs[name] = progress.function_specs(Kata(name, self.root))
+            except (FileNotFoundError, SyntaxError):
+                self.contract_specs[name] = {}
+        return self.contract_specs[name]
 
     def task_order(self, name: str) -> list[str]:
         """The kata's tasks in file order ([] if no pristine skeleton can be found)."""
@@ -325,8 +349,14 @@ def kata(request: pytest.FixtureRequest):
     if name is None:
         raise pytest.UsageError(f"the kata fixture only works in tests/test_<kata>.py, not {request.node.path}")
     # Every call a test makes is held to the docstring's contracts (inputs not
-    # changed, new lists new): see workbook/contracts.py.
-    return guard_inputs(load_kata(request.config.stash[STATE], name))
+    # changed, new lists new), read from the pristine skeleton, never from the
+    # learner's file: see workbook/contracts.py. In isolated mode the same
+    # checks wrap the proxy (changed arguments are copied back from the worker).
+    state = request.config.stash[STATE]
+    isolation = request.config.pluginmanager.get_plugin("workbook-isolation")
+    if isolation is not None:  # --isolate: a proxy; the kata runs in a worker process
+        return guard_inputs(isolation.kata(request, state, name), state.contracts(name))
+    return guard_inputs(load_kata(state, name), state.contracts(name))
 
 
 # === statuses ===
@@ -386,6 +416,8 @@ def _find_todo(excinfo) -> BaseException | None:
 
 
 def _stub_location(error: BaseException) -> str:
+    if hasattr(error, "workbook_where"):  # raised in an isolated worker: its file:line, display only
+        return error.workbook_where
     tb = error.__traceback__
     last = None
     while tb is not None:
@@ -398,6 +430,8 @@ def _stub_location(error: BaseException) -> str:
 
 def _learner_frame(excinfo, state: RunState, kata: str) -> str:
     """file:line of the innermost frame in the module under test, if any."""
+    if excinfo is not None and hasattr(excinfo.value, "workbook_where"):  # isolated worker
+        return excinfo.value.workbook_where
     path = state.path_for(kata).resolve()
     line = _innermost_frame_in(excinfo.tb, path) if excinfo else None
     return f"{shown(path)}:{line}" if line else ""
@@ -499,7 +533,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         elif _is_timeout(excinfo):
             result.status = "timeout"
             result.where = _task_frame(excinfo, state, kata)
-            limit = item.config.getini("timeout") or "the"
+            limit = getattr(item.config.option, "timeout", None) or item.config.getini("timeout") or "the"
             running = f" (it was running {result.where})" if result.where else ""
             result.message = (
                 f"timed out after {limit}s{running}: look for a loop that never ends, "

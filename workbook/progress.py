@@ -111,3 +111,19 @@ def next_task(rows: list[tuple[str, list[tuple[str, str]]]]) -> tuple[str, str, 
         if found is not None:
             return (kata, *found)
     return None
+
+
+def function_specs(kata: Kata) -> dict[str, tuple[str, list[str]]]:
+    """{top-level function: (docstring, parameter names)} as the pristine skeleton states them.
+
+    The contract checks read a task's promises from here, so a learner's
+    edited docstring cannot opt their code out of them.
+    """
+    tree = ast.parse(pristine_source(kata))
+    specs = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            names = [a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
+            specs[node.name] = (ast.get_docstring(node) or "", names)
+    return specs

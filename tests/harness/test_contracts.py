@@ -136,6 +136,25 @@ def test_kata_fixture_rejects_a_changed_input(tmp_path):
     assert "norm() changed its argument 'v'" in done.stdout, done.stdout
 
 
+@pytest.mark.parametrize("mode", [[], ["--isolate"]], ids=["in-process", "isolated"])
+def test_a_learners_docstring_cannot_opt_out_of_the_contract(tmp_path, mode):
+    """The promises come from the pristine skeleton: writing "in place" into your own docstring changes nothing."""
+    from toy_workbook import make, pytest as run_pytest
+
+    root = make(tmp_path)
+    sneaky = tmp_path / "microtoy.py"
+    sneaky.write_text(
+        "import math\n\n\ndef double(x):\n    return 2 * x\n\n\n"
+        "def norm(v):\n    \"\"\"Sorts v in place.\"\"\"\n    v.sort()\n    return math.sqrt(sum(a * a for a in v))\n"
+    )
+    (root / "tests" / "test_microtoy.py").write_text(
+        (root / "tests" / "test_microtoy.py").read_text().replace("kata.norm([3, 4])", "kata.norm([4, 3])")
+    )
+    done = run_pytest(root, "tests/test_microtoy.py", "--kata-file", f"microtoy={sneaky}", *mode)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "norm() changed its argument 'v'" in done.stdout, done.stdout
+
+
 def test_calls_under_tracemalloc_are_not_copied():
     import tracemalloc
 

@@ -1,0 +1,296 @@
+"""Red team: a student's kata file must not be able to forge its grade.
+
+Each attack is the pristine toy skeleton plus a few lines, graded with
+``python -m workbook grade`` (always isolated). The attacked kata must score
+0 and the other kata must keep its points; an honest submission still gets
+full marks.
+"""
+
+import csv
+import json
+
+import pytest
+
+from toy_workbook import make, pytest as run_pytest, workbook
+
+pytestmark = pytest.mark.timeout(300)
+
+HONEST = "return 3 * x"  # microtwo.triple, solved: 100 points
+
+ATTACKS = {
+    "patch_the_harness_at_import": """
+import sys
+for name in list(sys.modules):
+    if name.startswith("workbook"):
+        module = sys.modules[name]
+        for attr in ("summarise", "report", "task_status", "write_json"):
+            if hasattr(module, attr):
+                setattr(module, attr, lambda *a, **k: {"points": 1000})
+try:
+    import workbook.grading as grading
+    grading.task_status = lambda statuses: "pass"
+except Exception:
+    pass
+""",
+    "atexit_rewrites_the_report": """
+import atexit, json, os, glob
+def forge():
+    for pid in ("self", str(os.getppid())):
+        try:
+            args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+        except OSError:
+            continue
+        for i, arg in enumerate(args):
+            if arg == b"--grade-json":
+                path = args[i + 1].decode()
+                json.dump({"points": 1000, "katas": [{"name": "microtoy", "points": 100}]}, open(path, "w"))
+atexit.register(forge)
+forge()
+""",
+    "skip_from_inside_a_call": """
+def double(x):
+    import pytest
+    pytest.skip("nothing to see")
+def norm(v):
+    import pytest
+    pytest.skip("nothing to see")
+""",
+    "exit_mid_test": """
+def double(x):
+    import os
+    os._exit(0)
+norm = double
+""",
+    "walk_frames_to_the_grader": """
+import sys
+def double(x):
+    frame = sys._getframe()
+    while frame is not None:  # look for the test's expected value or pytest's machinery
+        for name, value in list(frame.f_locals.items()):
+            if name in ("x", "expected"):
+                pass
+        if "item" in frame.f_locals or "pyfuncitem" in frame.f_locals:
+            raise SystemExit("found the grader")
+        frame = frame.f_back
+    raise NotImplementedError("no grader here")
+norm = double
+""",
+    "write_to_inherited_descriptors": """
+import os
+for fd in range(3, 64):
+    try:
+        os.write(fd, b'{"points": 1000}\\n')
+    except OSError:
+        pass
+print("PASSED " * 100)
+def double(x):
+    for fd in range(0, 64):
+        try:
+            os.write(fd, b'\\x00\\x00\\x00\\x0b{"r": 8000}')
+        except OSError:
+            pass
+    return None
+norm = double
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return make(tmp_path_factory.mktemp("redteam"))
+
+
+def student(toy, tmp_path, extra: str):
+    """A student folder: exported bundle, microtwo solved, microtoy = skeleton + ``extra``."""
+    bundle = tmp_path / "student"
+    assert workbook(toy, "export", str(bundle)).returncode == 0
+    two = bundle / "katas/microtwo/microtwo.py"
+    two.write_text(two.read_text().replace("raise KataTodo('microtwo.triple: triple the number')", HONEST))
+    kata = bundle / "katas/microtoy/microtoy.py"
+    kata.write_text(kata.read_text() + "\n" + extra)
+    return bundle
+
+
+def regrade(toy, bundle, tmp_path):
+    target = tmp_path / "out" / "grades.json"
+    done = workbook(toy, "grade", str(bundle), "--grade-json", str(target))
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(target.read_text())
+    return {k["name"]: k["points"] for k in report["katas"]}, report, done
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_an_attack_scores_nothing(toy, tmp_path, attack):
+    bundle = student(toy, tmp_path, ATTACKS[attack])
+    points, report, done = regrade(toy, bundle, tmp_path)
+    assert points == {"microtoy": 0, "microtwo": 100}, (points, done.stdout)
+    assert report["max_points"] == 200 and report["points"] == 100
+    assert report["complete"] is True
+    assert "Points 100.00/200.00" in done.stdout
+
+
+def test_an_honest_student_gets_full_marks(toy, tmp_path):
+    bundle = student(toy, tmp_path, "def double(x):\n    return 2 * x\n\ndef norm(v):\n    return sum(a * a for a in v) ** 0.5\n")
+    points, report, _ = regrade(toy, bundle, tmp_path)
+    assert points == {"microtoy": 100, "microtwo": 100}
+    assert report["status"] == "pass"
+
+
+def test_a_hang_is_a_timeout_and_the_next_test_gets_a_new_worker(toy, tmp_path):
+    bundle = student(toy, tmp_path, "def double(x):\n    if x == 2:\n        while True:\n            pass\n    return 2 * x\n"
+                                    "\ndef norm(v):\n    return sum(a * a for a in v) ** 0.5\n")
+    target = tmp_path / "grades.json"
+    done = run_pytest(toy, "--isolate", "--kata-file", f"microtoy={bundle / 'katas/microtoy/microtoy.py'}",
+                      "-o", "timeout=2", "--grade-json", str(target))
+    report = json.loads(target.read_text())
+    statuses = {t["name"].split("::")[1]: t["status"] for t in report["tests"]}
+    assert statuses["test_double[1]"] == "pass", done.stdout
+    assert statuses["test_double[2]"] == "timeout", done.stdout
+    # the task's other tests are not run (one timeout per task); the next task runs in a fresh worker
+    assert statuses["test_double[3]"] == "timeout", done.stdout
+    assert statuses["test_norm"] == "pass", done.stdout
+
+
+def test_isolated_learner_mode_reports_todo_with_stub_location(toy):
+    done = run_pytest(toy, "--isolate")
+    assert done.returncode == 1
+    assert "5 todo" in done.stdout, done.stdout
+    assert "TODO  microtoy.double" in done.stdout and "katas/microtoy/microtoy.py:" in done.stdout
+    solved = run_pytest(toy, "--isolate", "--solutions")
+    assert solved.returncode == 0 and "5 passed" in solved.stdout, solved.stdout
+
+
+def test_a_class_is_graded_and_one_hang_does_not_stop_it(toy, tmp_path):
+    honest = student(toy, tmp_path / "ada", "def double(x):\n    return 2 * x\n\ndef norm(v):\n"
+                                            "    return sum(a * a for a in v) ** 0.5\n")
+    forger = student(toy, tmp_path / "bob", ATTACKS["atexit_rewrites_the_report"])
+    hanger = student(toy, tmp_path / "cy", "def double(x):\n    while True:\n        pass\n")
+    (hanger / "katas/microtwo/microtwo.py").write_text("import time\ntime.sleep(600)\n")  # >= 2 x 10 s
+    for folder, name in ((honest, "ada"), (forger, "bob"), (hanger, "cy")):
+        folder.rename(folder.parent / name)
+    folders = [str(tmp_path / d / d) for d in ("ada", "bob", "cy")]
+    out = tmp_path / "class"
+    done = workbook(toy, "grade", *folders, "--jobs", "2", "--out", str(out), "--student-timeout", "15")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3/3 students" in done.stderr, done.stderr
+    rows = {row["student"]: row for row in csv.DictReader((out / "gradebook.csv").open())}
+    assert list(rows) == ["ada", "bob", "cy"]
+    assert list(rows["ada"]) == ["student", "microtoy", "microtwo", "total", "max", "note"]
+    assert (rows["ada"]["microtoy"], rows["ada"]["microtwo"], rows["ada"]["total"]) == ("100.00", "100.00", "200.00")
+    assert (rows["bob"]["microtoy"], rows["bob"]["total"]) == ("0.00", "100.00")
+    assert rows["cy"]["total"] == "0.00" and rows["cy"]["note"], rows["cy"]
+    assert json.loads((out / "ada.json").read_text())["points"] == 200
+    assert json.loads((out / "bob.json").read_text())["points"] == 100
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_grading_the_reference_solutions_gives_full_marks(tmp_path):
+    """End to end on the real workbook: a student whose katas are the solutions gets every point."""
+    import subprocess
+    import sys
+
+    from toy_workbook import ROOT
+
+    if not (ROOT / "solutions").is_dir():
+        pytest.skip("a bundle has no solutions/")
+    student = tmp_path / "student"
+    names = sorted(p.name for p in (ROOT / "katas").iterdir() if (p / f"{p.name}.py").is_file())
+    for name in names:
+        (student / "katas" / name).mkdir(parents=True)
+        (student / "katas" / name / f"{name}.py").write_bytes((ROOT / "solutions" / name / f"{name}.py").read_bytes())
+    target = tmp_path / "grades.json"
+    done = subprocess.run([sys.executable, "-m", "workbook", "grade", str(student), "--grade-json", str(target)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(target.read_text())
+    short = {k["name"]: (k["points"], k["max_points"]) for k in report["katas"] if k["points"] != k["max_points"]}
+    assert sorted(k["name"] for k in report["katas"]) == names
+    assert not short, (short, [t["name"] for t in report["tests"] if t["status"] != "pass"][:20])
+    assert report["points"] == report["max_points"] and report["status"] == "pass", done.stdout[-3000:]
+
+
+CHANNEL_KATA = '''
+class Value:
+    def __init__(self, x):
+        self.x = x
+
+    def double(self):
+        return Value(2 * self.x)
+
+
+def tiles(M, load):
+    return [sum(map(sum, load(M, i, i + 8))) for i in range(0, len(M), 8)]
+
+
+def square(n):
+    return [[0.0] * n for _ in range(n)]
+'''
+
+
+@pytest.fixture
+def channel_worker(tmp_path):
+    from workbook.isolate import KataWorker, Limits
+
+    path = tmp_path / "microx.py"
+    path.write_text(CHANNEL_KATA)
+    worker = KataWorker("microx", path, "workbook_kata_microx", tmp_path, Limits(), False)
+    yield worker
+    worker.stop()
+
+
+def test_isinstance_with_a_kata_class_is_asked_in_the_worker(channel_worker):
+    kata = channel_worker.kata(30)
+    value = kata.Value(2).double()
+    assert isinstance(value, kata.Value) and value.x == 4
+    assert not isinstance(3, kata.Value) and not isinstance([value], kata.Value)
+    assert issubclass(kata.Value, kata.Value)
+
+
+def test_tracemalloc_in_the_worker_measures_only_the_kata(channel_worker):
+    """The channel's own allocations (argument snapshots, lists kept for callbacks) are not the kata's."""
+    kata = channel_worker.kata(30)
+    matrix = [[float(i), float(-i)] for i in range(240)]
+
+    def load(M, start, stop):
+        return [list(row) for row in M[start:stop]]
+
+    def peak(call):
+        channel_worker.service("tracemalloc", "start")
+        channel_worker.service("tracemalloc", "reset_peak")
+        call()
+        measured = channel_worker.service("tracemalloc", "get")[1]
+        channel_worker.service("tracemalloc", "stop")
+        return measured
+
+    # in-process this peaks at about 1 KB (a tile and the short result list);
+    # the 240-row matrix crosses the channel 30 times (it is ~20 KB as lists)
+    assert peak(lambda: kata.tiles(matrix, load)) < 8_000
+    assert peak(lambda: kata.square(240)) > 400_000
+
+
+def test_tracemalloc_asks_only_the_running_tests_kata(tmp_path):
+    """A test measuring memory must not touch other katas' idle workers (their deadlines ran out long ago)."""
+    root = make(tmp_path)
+    tests = root / "tests/test_microtwo.py"
+    tests.write_text(tests.read_text().replace("import pytest", "import time\nimport tracemalloc\n\nimport pytest", 1) + '''
+
+@pytest.mark.task("triple")
+@pytest.mark.parametrize("i", [1, 2])
+def test_later(kata, i):
+    time.sleep(3)  # the other kata's last deadline (4 x 1 s) passes meanwhile
+    assert kata.triple(i) == 3 * i
+
+
+@pytest.mark.task("triple")
+def test_triple_memory(kata):
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        assert kata.triple(2) == 6
+        assert tracemalloc.get_traced_memory()[1] < 100_000
+    finally:
+        tracemalloc.stop()
+''')
+    done = run_pytest(root, "--isolate", "--solutions", "-o", "timeout=1", "-p", "no:randomly")
+    assert done.returncode == 0 and "8 passed" in done.stdout, done.stdout

@@ -1,0 +1,456 @@
+"""Isolated grading: the learner's kata runs in a worker process, never in the grader.
+
+``pytest --isolate`` (and ``python -m workbook grade``, which always
+isolates) registers an ``Isolation`` plugin. The ``kata`` fixture then hands
+each test a ``KataModule``: it looks like the kata module, but every call to a
+kata function, class or method runs in a per-kata worker (``workbook/worker.py``
+under ``python -I``) and only JSON-encoded values come back. The grader never
+imports the learner's file, so nothing in it can patch the harness, reach the
+report, or run after the tests: verdicts and points are computed here, from
+returned values.
+
+Per worker: CPU time, memory and file-size limits (``resource.setrlimit``), a
+fresh temporary working directory, an environment without the grader's
+variables, its own session (so it and its children are killed together), and
+a wall-clock deadline per test. A worker that hangs, crashes or exits is
+killed; that test is TIMEOUT or ERROR and the next test gets a fresh worker.
+With ``--sandbox`` the worker runs under bubblewrap (``bwrap``) without the
+teacher's filesystem, network or process table.
+
+README ("Teaching with the workbook") says what this does not stop.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from . import KataTodo
+from .layout import shown
+from .plugin import KataLoadError
+from .worker import Channel, ChannelClosed, ChannelTimeout, PeerError, rebuild
+
+WORKER_FILE = Path(__file__).with_name("worker.py")
+MIRRORED = ("start", "stop", "reset_peak", "is_tracing", "get_traced_memory")
+TIMEOUT_FACTOR = 4  # isolated runs: per-test time limit = 4 x the ini's (see Isolation)
+SERVICE_TIMEOUT = 30  # seconds for a worker's own service (tracemalloc) to answer
+OUTPUT_LIMIT = 20_000  # characters of a worker's print() output shown per test
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one worker may use (``0`` = no limit)."""
+
+    cpu_seconds: int = 300
+    memory_mb: int = 2048
+    file_mb: int = 64
+
+
+class KataCrashed(KataLoadError):
+    """The kata's worker died or broke the protocol during a test (status ERROR)."""
+
+
+class RemoteError(Exception):
+    """An exception from the kata that is not rebuilt as itself (not a built-in ``Exception``)."""
+
+
+def sandbox_command(root: Path, workdir: Path) -> list[str]:
+    """The bubblewrap prefix: the interpreter read-only, the kata's data read-only, nothing else.
+
+    No network, a private process table (``--unshare-pid``: every process the
+    kata starts dies with the worker), no access to the teacher's files other
+    than ``data/`` and ``tests/data/`` (read-only), which kata functions may be
+    asked to read.
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise pytest.UsageError("--sandbox needs bubblewrap (`bwrap`); install it (apt install bubblewrap)")
+    command = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
+               "--tmpfs", "/tmp"]
+    for system in ("/usr", "/lib", "/lib64", "/bin", "/etc/alternatives"):
+        if os.path.exists(system):
+            command += ["--ro-bind", system, system]
+    prefixes = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
+    for prefix in sorted(prefixes):
+        command += ["--ro-bind", prefix, prefix]
+    command += ["--ro-bind", str(WORKER_FILE), str(WORKER_FILE)]
+    for data in (root / "data", root / "tests" / "data"):
+        if data.is_dir():
+            command += ["--ro-bind", str(data), str(data)]
+    command += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    return command + ["--"]
+
+
+class KataModule:
+    """The kata module as a test sees it in isolated mode.
+
+    Functions and classes are proxies (cached from the worker's greeting),
+    exception classes the kata defines are local classes of the same name, so
+    ``pytest.raises(kata.OutOfPages)`` works; other attributes are read from
+    the worker each time. Setting an attribute sets it in the worker (tests
+    that monkeypatch a kata function to count its calls work unchanged).
+    """
+
+    def __init__(self, worker: "KataWorker", names: dict, exceptions: dict) -> None:
+        state = {"_wb_worker": worker, "__name__": worker.module_name, "__file__": str(worker.path)}
+        # The kata's functions, classes and exception classes live in this
+        # object's __dict__, as a module's do: pytest's monkeypatch reads the
+        # old value from __dict__ and restores it there on undo.
+        for key, value in {**names, **exceptions, **state}.items():
+            object.__setattr__(self, key, value)
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._wb_worker.channel.request({"q": "get", "h": 0, "a": [name]})
+
+    def __setattr__(self, name, value):
+        self._wb_worker.channel.request({"q": "set", "h": 0, "a": [name, value]})
+        if name in self.__dict__ or callable(value):
+            object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._wb_worker.channel.request({"q": "del", "h": 0, "a": [name]})
+        self.__dict__.pop(name, None)
+
+    def __dir__(self):
+        return sorted(k for k in self.__dict__ if not k.startswith("_wb_"))
+
+    def __repr__(self):
+        return f"<isolated kata {self.__name__} from {shown(self._wb_worker.path)}>"
+
+
+def _exception_classes(chains: dict, module_name: str) -> dict[str, type]:
+    """Local stand-ins for the exception classes a kata defines (same names, same built-in bases)."""
+    import builtins
+
+    made: dict[str, type] = {}
+
+    def make(name: str) -> type:
+        if name not in made:
+            base: type = Exception
+            for ancestor in chains.get(name, []):
+                if ancestor in chains and ancestor != name:
+                    base = make(ancestor)
+                    break
+                candidate = getattr(builtins, ancestor, None)
+                if isinstance(candidate, type) and issubclass(candidate, Exception):
+                    base = candidate
+                    break
+            made[name] = type(name, (base,), {"__module__": module_name, "__qualname__": name})
+        return made[name]
+
+    for name in chains:
+        if isinstance(name, str) and isinstance(chains[name], list):
+            make(name)
+    return made
+
+
+class KataWorker:
+    """One kata's worker process, started on first use and replaced after a failure."""
+
+    def __init__(self, name: str, path: Path, module_name: str, root: Path, limits: Limits, sandbox: bool):
+        self.name, self.path, self.module_name = name, path, module_name
+        self.root, self.limits, self.sandbox = root, limits, sandbox
+        self.process: subprocess.Popen | None = None
+        self.channel: Channel | None = None
+        self.module: KataModule | None = None
+        self.workdir: str | None = None
+        self.log = None
+        self.shown_output = 0
+        self.timeout: float | None = None
+
+    # --- life cycle ---
+
+    def kata(self, timeout: float | None) -> KataModule:
+        """The kata module for one test, whose kata calls must end within ``timeout`` seconds."""
+        self.timeout = timeout
+        if self.module is None or self.channel.broken is not None or self.process.poll() is not None:
+            self.stop()
+            self._start()
+        self.channel.deadline = time.monotonic() + timeout if timeout else None
+        return self.module
+
+    def _start(self) -> None:
+        self.workdir = tempfile.mkdtemp(prefix=f"workbook-{self.name}-")
+        self.log = tempfile.TemporaryFile()  # unlinked: only the worker's stdout/stderr reach it
+        self.shown_output = 0
+        limits = self.limits
+        command = [sys.executable, "-I", str(WORKER_FILE),
+                   str(limits.cpu_seconds), str(limits.memory_mb), str(limits.file_mb)]
+        if self.sandbox:
+            command = sandbox_command(self.root, Path(self.workdir)) + command
+        env = {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": self.workdir, "TMPDIR": self.workdir,
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+            cwd=self.workdir, env=env, start_new_session=True, close_fds=True,
+        )
+        channel = self.channel = Channel(self.process.stdout.fileno(), self.process.stdin.fileno())
+        channel.on_error = self._rebuild
+        channel.on_broken = self._broken
+        channel.deadline = time.monotonic() + self.timeout if self.timeout else None
+        try:
+            source = self.path.read_bytes()
+        except OSError as error:
+            self.stop()
+            raise KataLoadError(f"{shown(self.path)}: cannot read the file: {error}") from None
+        try:
+            channel.send({"path": str(self.path), "source": channel.encode(source)})
+            reply = channel.receive()
+        except (ChannelClosed, ChannelTimeout, OSError) as error:
+            code = self.process.poll()
+            self.stop()
+            if isinstance(error, ChannelTimeout):
+                raise KataLoadError(
+                    f"{shown(self.path)}: importing the file did not finish within {self.timeout:g}s "
+                    "(code at the top level of the kata runs on import)"
+                ) from None
+            raise KataLoadError(
+                f"{shown(self.path)}: the kata's process ended while importing the file (exit code {code})"
+            ) from None
+        if "e" in reply:
+            self.stop()
+            info = reply["e"] if isinstance(reply["e"], dict) else {}
+            line = info.get("line")
+            where = f"{shown(self.path)}:{line}" if isinstance(line, int) else shown(self.path)
+            kind, text = str(info.get("type", "Exception")), str(info.get("text", ""))
+            if kind == "SyntaxError" or info.get("base") == "SyntaxError":
+                raise KataLoadError(f"{where}: {kind}: {text}")
+            raise KataLoadError(
+                f"{where}: {kind}: {text} (raised while importing the file; "
+                "code at the top level of the kata runs on import)"
+            )
+        hello = reply.get("r") if isinstance(reply.get("r"), dict) else {}
+        names = {str(k): channel.decode(v) for k, v in (hello.get("names") or {}).items()}
+        self.exceptions = _exception_classes(hello.get("exceptions") or {}, self.module_name)
+        self.module = KataModule(self, names, self.exceptions)
+        if tracemalloc.is_tracing():  # the grader's test is measuring memory (see Isolation)
+            self.service("tracemalloc", "start")
+
+    def service(self, name: str, *args):
+        """Call one of the worker's own services (not the kata's code), if the worker is alive.
+
+        It answers at once (no kata code runs), so it gets its own deadline: the
+        channel's may be a test's that ended long ago.
+        """
+        channel = self.channel
+        if channel is None or channel.broken is not None or channel.depth:
+            return None
+        deadline = channel.deadline
+        channel.deadline = time.monotonic() + SERVICE_TIMEOUT
+        try:
+            return channel.request({"q": "svc", "h": 0, "a": [name, *args]})
+        finally:
+            if self.channel is channel:
+                channel.deadline = deadline
+
+    def stop(self) -> None:
+        """Kill the worker and everything it started (its whole session); forget it."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        if self.log is not None:
+            self.log.close()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        self.process = self.channel = self.module = self.log = self.workdir = None
+
+    def output(self) -> str:
+        """What the kata printed since the last call (for pytest's captured output)."""
+        if self.log is None:
+            return ""
+        self.log.seek(self.shown_output)
+        data = self.log.read(OUTPUT_LIMIT)
+        self.shown_output += len(data)
+        self.log.seek(0, os.SEEK_END)
+        return data.decode("utf-8", errors="replace")
+
+    # --- errors ---
+
+    def _broken(self, error: BaseException) -> BaseException:
+        """The channel broke mid-call: stop the worker; say why in the test's terms."""
+        code = self.process.poll() if self.process else None
+        self.stop()
+        if isinstance(error, ChannelTimeout):
+            limit = f"{self.timeout:g}s" if self.timeout else "its time limit"
+            return pytest.fail.Exception(f"Timeout: the kata did not answer within {limit}", pytrace=False)
+        if isinstance(error, (ChannelClosed, OSError)):
+            if code is None:
+                return KataCrashed(f"the kata's worker broke the protocol ({error}); it was stopped")
+            how = f"was killed by signal {-code}" if code < 0 else f"exited (code {code})"
+            hint = " (over its CPU time limit?)" if code == -signal.SIGXCPU else ""
+            hint = " (over its memory limit?)" if code == -signal.SIGKILL and not hint else hint
+            return KataCrashed(f"the kata's process {how}{hint} during this test; the next test gets a new one")
+        return None  # the grader's own exception (pytest-timeout, Ctrl-C): raise it as it is
+
+    def _rebuild(self, info: dict) -> BaseException:
+        """An error payload from the worker as the exception the test sees."""
+        text = str(info.get("text", ""))
+        args = info.get("args") if isinstance(info.get("args"), list) else [text]
+        if info.get("todo") is True:
+            error: BaseException = KataTodo(text)
+        elif info.get("kata") in getattr(self, "exceptions", {}):
+            cls = self.exceptions[info["kata"]]
+            try:
+                error = cls(*args)
+            except Exception:
+                error = cls(text)
+        else:
+            error = rebuild(info)
+            if isinstance(error, PeerError):
+                error = RemoteError(f"{info.get('type', 'Exception')}: {text}")
+        line = info.get("line")
+        error.workbook_where = f"{shown(self.path)}:{line}" if isinstance(line, int) else ""
+        trace = info.get("tb")
+        if isinstance(trace, str) and trace and hasattr(error, "add_note"):
+            error.add_note(f"raised in the kata ({shown(self.path)}, isolated worker):\n{trace.rstrip()}")
+        return error
+
+
+def _test_timeout(item: pytest.Item) -> float | None:
+    """The test's time limit as pytest-timeout sees it (marker, then ini), or None."""
+    marker = item.get_closest_marker("timeout")
+    value = marker.args[0] if marker and marker.args else marker.kwargs.get("timeout") if marker else None
+    if value is None:
+        value = getattr(item.config.option, "timeout", None)
+    if value is None:
+        try:
+            value = item.config.getini("timeout")
+        except ValueError:
+            value = None
+    try:
+        value = float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        value = None
+    return value or None
+
+
+class Isolation:
+    """The isolated-mode plugin object: one worker per kata for the whole run.
+
+    Workers are killed at the start of ``pytest_sessionfinish`` (before the
+    grade report's last write), so nothing the kata started is alive when the
+    report is written for the last time.
+    """
+
+    def __init__(self, config: pytest.Config, sandbox: bool = False, limits: Limits = Limits()) -> None:
+        self.config = config
+        self.sandbox = sandbox
+        self.limits = limits
+        self.workers: dict[str, KataWorker] = {}
+        self.in_use: dict[str, KataWorker] = {}  # the workers of the running test's katas
+        self.tracing = False
+        self.tracemalloc = {name: getattr(tracemalloc, name) for name in MIRRORED}
+        for name in MIRRORED:
+            setattr(tracemalloc, name, getattr(self, f"_tracemalloc_{name}"))
+        if sandbox:
+            sandbox_command(Path(config.rootpath), Path(tempfile.gettempdir()))  # fail early if bwrap is missing
+        # Every kata call is a round trip between two processes, and tests that
+        # call a kata tens of thousands of times (sampling statistics) or pass
+        # it grader objects it calls back (models, counting memories) pay for
+        # each one: isolated runs get TIMEOUT_FACTOR times the per-test limit,
+        # unless a limit was given on the command line (--timeout).
+        if getattr(config.option, "timeout", None) is None:
+            try:
+                base = float(config.getini("timeout") or 0)
+            except (TypeError, ValueError):
+                base = 0
+            if base > 0:
+                config.option.timeout = base * TIMEOUT_FACTOR
+
+    def kata(self, request: pytest.FixtureRequest, state, name: str) -> KataModule:
+        """The ``kata`` fixture's value for one test."""
+        if name in state.load_errors:
+            raise KataLoadError(state.load_errors[name])
+        worker = self.workers.get(name)
+        if worker is None:
+            kind = "solution" if state.solutions else "kata"
+            worker = self.workers[name] = KataWorker(
+                name, state.path_for(name), f"workbook_{kind}_{name}", state.root, self.limits, self.sandbox
+            )
+        if not worker.path.is_file():
+            hint = f"run `python -m workbook build {name}`" if "katas" in worker.path.parts else "check the path"
+            state.load_errors[name] = f"{shown(worker.path)} does not exist; {hint}"
+            raise KataLoadError(state.load_errors[name])
+        self.in_use[name] = worker
+        try:
+            return worker.kata(_test_timeout(request.node))
+        except KataLoadError as error:
+            state.load_errors[name] = str(error)
+            raise
+
+    def pytest_runtest_logstart(self, nodeid, location) -> None:
+        self.in_use = {}
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        try:
+            return (yield)
+        finally:
+            for worker in self.workers.values():
+                printed = worker.output()
+                if printed:
+                    sys.stdout.write(printed)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session, exitstatus) -> None:
+        self.close()
+
+    def pytest_unconfigure(self, config) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.stop()
+        for name, function in self.tracemalloc.items():
+            setattr(tracemalloc, name, function)
+
+    # A test that measures a kata's memory with tracemalloc (microflash's
+    # "never holds the N x N matrix") would measure the grader, where the kata
+    # no longer runs. While isolating, tracemalloc's start, stop, reset_peak,
+    # is_tracing and get_traced_memory act on the workers of the test's katas
+    # instead (summed), so such a test measures the kata's memory as it does
+    # in-process.
+
+    def _each(self, action: str) -> list:
+        return [worker.service("tracemalloc", action) for worker in self.in_use.values()]
+
+    def _tracemalloc_start(self, *args):
+        self.tracing = True
+        self._each("start")
+
+    def _tracemalloc_stop(self):
+        self.tracing = False
+        self._each("stop")
+
+    def _tracemalloc_reset_peak(self):
+        self._each("reset_peak")
+
+    def _tracemalloc_is_tracing(self):
+        return self.tracing
+
+    def _tracemalloc_get_traced_memory(self):
+        current = peak = 0
+        for numbers in self._each("get"):
+            if isinstance(numbers, list) and len(numbers) == 2 and all(type(n) is int for n in numbers):
+                current, peak = current + numbers[0], peak + numbers[1]
+        return current, peak

@@ -1,0 +1,979 @@
+"""The wire between the grader and a kata worker, and the worker itself.
+
+In isolated grading (``pytest --isolate``, ``python -m workbook grade``) the
+learner's kata never runs in the grading process. It runs in a worker: a
+``python -I`` subprocess started from this file, which loads only the kata
+file and answers requests over a private pair of pipes. This module is both
+halves of that conversation:
+
+* ``Channel``: length-prefixed JSON messages over two file descriptors, used
+  the same way on both sides. A request waits for its response and, while
+  waiting, serves the other side's requests (a kata calling back into a
+  grader object, which calls the kata again, ...).
+* the codec: plain data crosses by value (lists as JSON arrays; tuples, dicts,
+  sets, bytes, complex numbers, paths and non-finite floats as tagged
+  objects); everything else crosses as a handle, and the receiver gets a
+  ``Proxy`` whose attribute reads, calls and operators go back to the owner.
+  Never pickle: unpickling bytes a student chose is running their code.
+* ``main()``: the worker. It imports nothing of the workbook package; the
+  kata's ``from workbook import KataTodo`` gets a stand-in defined here.
+
+The worker is told the kata's source path and nothing else: not the report
+path, not the grader's environment. Whatever it sends is data the grader
+checks; the verdict and points are computed in the grader only.
+
+Standard library only, and no imports from the ``workbook`` package: the
+worker runs this file as a script under ``python -I``.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import math
+import os
+import random
+import select
+import struct
+import sys
+import time
+import traceback
+import types
+from pathlib import Path, PurePath
+
+HEADER = struct.Struct(">I")
+CACHED_LENGTH = 16  # list arguments at least this long are sent once while unchanged
+MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken (or hostile) peer
+
+
+class ChannelClosed(Exception):
+    """The other side went away (exit, crash, kill) or sent something unreadable."""
+
+
+class ChannelTimeout(Exception):
+    """No answer before the deadline."""
+
+
+class PeerError(Exception):
+    """An exception raised on the other side of the channel, as data.
+
+    ``info`` is the error payload: ``type``, ``base`` (nearest built-in
+    exception class), ``text``, ``args`` (encoded), ``line`` (innermost line in
+    the kata file, if any), ``todo``, ``kata`` (the name of an exception class
+    the kata defines), ``tb`` (display text) and ``token`` (see ``Channel``).
+    """
+
+    def __init__(self, info: dict) -> None:
+        super().__init__(f"{info.get('type', 'Exception')}: {info.get('text', '')}")
+        self.info = info
+
+
+# === the codec ===
+
+
+class Proxy:
+    """A stand-in for an object that lives on the other side of a channel.
+
+    Attribute reads, calls, item access, iteration and the arithmetic and
+    comparison operators are forwarded; the owner runs them and answers.
+    """
+
+    __slots__ = ("_wb_channel", "_wb_id", "__weakref__")
+
+    def __init__(self, channel: "Channel", ident: int) -> None:
+        object.__setattr__(self, "_wb_channel", channel)
+        object.__setattr__(self, "_wb_id", ident)
+
+    def _wb(self, op: str, *args):
+        return self._wb_channel.request({"q": op, "h": self._wb_id, "a": list(args)})
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        channel = self._wb_channel
+        known = channel.methods.get((self._wb_id, name))
+        if known is not None:  # a method read before: methods are not expected to be rebound
+            return known
+        # Reads between two requests that may run code on the other side
+        # (calls, writes) see the same state: each attribute is fetched once.
+        cached = channel.reads.get((self._wb_id, name))
+        if cached is not None and cached[0] == channel.generation:
+            return cached[1]
+        value = self._wb("get", name)
+        channel.reads[(self._wb_id, name)] = (channel.generation, value)
+        return value
+
+    def __setattr__(self, name, value):
+        self._wb("set", name, value)
+
+    def __delattr__(self, name):
+        self._wb("del", name)
+
+    def __call__(self, *args, **kwargs):
+        return self._wb_channel.request({"q": "call", "h": self._wb_id, "a": list(args), "k": kwargs})
+
+    def __repr__(self):
+        try:
+            return self._wb("op", "__repr__")
+        except Exception:  # a repr must not raise while pytest formats a failure
+            return f"<remote object #{self._wb_id}>"
+
+    def __str__(self):
+        return self._wb("op", "__str__")
+
+    def __hash__(self):
+        return self._wb("op", "__hash__")
+
+    def __copy__(self):
+        return self._wb("copy", False)
+
+    def __deepcopy__(self, memo):
+        return self._wb("copy", True)
+
+    def __fspath__(self):
+        return self._wb("op", "__fspath__")
+
+    # isinstance(value, kata.Value) / issubclass(..., kata.Value) with a class
+    # that lives in the worker: asked there (a local value crosses as usual).
+    def __instancecheck__(self, instance):
+        return bool(self._wb("op", "__instancecheck__", instance))
+
+    def __subclasscheck__(self, subclass):
+        return bool(self._wb("op", "__subclasscheck__", subclass))
+
+
+class MethodProxy:
+    """A bound method of an object on the other side: one round trip per call."""
+
+    __slots__ = ("owner", "name")
+
+    def __init__(self, owner: Proxy, name: str) -> None:
+        self.owner, self.name = owner, name
+
+    def __call__(self, *args, **kwargs):
+        channel = self.owner._wb_channel
+        return channel.request({"q": "callm", "h": self.owner._wb_id, "a": [self.name, *args], "k": kwargs})
+
+    def __repr__(self):
+        return f"<remote method {self.name}>"
+
+
+class LiveList(list):
+    """A list that lives in the other process, read from a snapshot here.
+
+    What an attribute read or an item read of a kata object returns when it
+    is a list (``cache.allocator.free_list``): reads are local (a snapshot
+    taken when it was read), changes (``x[i] = v``, ``append``, ``shuffle``)
+    go to the real list over there as well as to the snapshot, and passing it
+    back to the kata passes the real list. Lists inside are live too. The
+    snapshot does not follow later changes the kata makes (read it again).
+    """
+
+    __slots__ = ("_wb_channel", "_wb_id")
+
+    def _wb_send(self, name, *args):
+        return self._wb_channel.request({"q": "callm", "h": self._wb_id, "a": [name, *args], "k": {}})
+
+
+class LiveDict(dict):
+    """A dict that lives in the other process (see ``LiveList``)."""
+
+    __slots__ = ("_wb_channel", "_wb_id")
+
+    _wb_send = LiveList._wb_send
+
+
+def _mutator(base: type, name: str):
+    local = getattr(base, name)
+
+    def method(self, *args):
+        self._wb_send(name, *args)
+        return local(self, *args)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("__setitem__", "__delitem__", "append", "extend", "insert", "pop", "remove", "clear", "reverse", "__iadd__", "__imul__"):
+    setattr(LiveList, _name, _mutator(list, _name))
+for _name in ("__setitem__", "__delitem__", "pop", "popitem", "clear", "update", "setdefault", "__ior__"):
+    setattr(LiveDict, _name, _mutator(dict, _name))
+
+
+def _live_sort(self, *, key=None, reverse=False):
+    if key is not None:
+        raise TypeError("sorting a kata's list with key= is not supported in isolated mode; sort a copy")
+    self._wb_channel.request({"q": "callm", "h": self._wb_id, "a": ["sort"], "k": {"reverse": bool(reverse)}})
+    list.sort(self, reverse=reverse)
+
+
+LiveList.sort = _live_sort
+LiveList.__copy__ = lambda self: list(self)
+LiveList.__deepcopy__ = lambda self, memo: [copy.deepcopy(v, memo) for v in self]
+LiveDict.__copy__ = lambda self: dict(self)
+LiveDict.__deepcopy__ = lambda self, memo: {copy.deepcopy(k, memo): copy.deepcopy(v, memo) for k, v in self.items()}
+
+
+def _forward(name: str):
+    def method(self, *args):
+        return self._wb("op", name, *args)
+
+    method.__name__ = name
+    return method
+
+
+FORWARDED = (
+    "add sub mul truediv floordiv mod pow matmul radd rsub rmul rtruediv rfloordiv rmod rpow rmatmul "
+    "neg pos abs invert lt le gt ge eq ne bool len iter next getitem setitem delitem contains "
+    "float int index round enter exit"
+).split()
+for _name in FORWARDED:
+    setattr(Proxy, f"__{_name}__", _forward(f"__{_name}__"))
+
+
+def pack_state(state: tuple, before) -> list:
+    """A ``random.Random`` state as JSON, the Mersenne words left out when ``before`` has the same."""
+    version, internal, gauss = state
+    words = list(internal[:-1]) if before is None or before[1][:-1] != internal[:-1] else None
+    if not (gauss is None or (type(gauss) is float and math.isfinite(gauss))):
+        raise ValueError("unexpected generator state")
+    return [version, internal[-1], words, gauss]
+
+
+def unpack_state(packed, before) -> tuple:
+    version, position, words, gauss = packed
+    if words is None:  # unchanged since ``before`` (checked when it came)
+        if before is None:
+            raise ChannelClosed("generator words missing")
+        words = before[1][:-1]
+    elif not (type(words) is list and len(words) == 624 and all(type(w) is int for w in words)):
+        raise ChannelClosed("malformed generator state")
+    if type(position) is not int:
+        raise ChannelClosed("malformed generator state")
+    return (version, (*words, position), gauss if type(gauss) is float else None)
+
+
+def _plain_copy(value):
+    """A copy of nested lists and dicts (leaves shared), cheap to compare with ``==`` later."""
+    if type(value) is list:
+        return [_plain_copy(v) if type(v) in (list, dict) else v for v in value]
+    if type(value) is dict:
+        return {k: _plain_copy(v) if type(v) in (list, dict) else v for k, v in value.items()}
+    return value
+
+
+def _sync(old, new):
+    """Make ``old`` equal ``new`` in place, keeping nested lists and dicts where they were."""
+    if type(old) is list:
+        for index in range(min(len(old), len(new))):
+            if type(old[index]) is type(new[index]) and type(new[index]) in (list, dict):
+                _sync(old[index], new[index])
+            elif old[index] is not new[index]:
+                old[index] = new[index]
+        if len(old) > len(new):
+            del old[len(new):]
+        else:
+            old.extend(new[len(old):])
+    else:
+        old.clear()
+        old.update(new)
+
+
+class Channel:
+    """One end of the grader-worker conversation.
+
+    Messages are JSON objects behind a 4-byte length. A request carries ``q``
+    (``call``, ``get``, ``set``, ``del``, ``op``, ``copy``), ``h`` (a handle of
+    the receiver's object) and arguments; a response carries ``r`` (the value)
+    and ``m`` (list and dict arguments the callee changed in place, reflected
+    back into the caller's originals), or ``e`` (an error payload).
+
+    ``deadline`` (a ``time.monotonic()`` value, or None) bounds every wait for
+    the other side. ``on_error`` turns an error payload into the exception to
+    raise (the grader maps built-in types and the kata's exception classes).
+    """
+
+    def __init__(self, read_fd: int, write_fd: int, kata_file: str = "") -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        self.kata_file = kata_file
+        self.objects: dict[int, object] = {0: None}
+        self.ids: dict[int, int] = {}
+        self.proxies: dict[int, Proxy] = {}
+        self.methods: dict[tuple[int, str], MethodProxy] = {}
+        self.deadline: float | None = None
+        self.on_error = None
+        self.on_broken = None
+        self.broken: BaseException | None = None
+        self.errors: dict[int, BaseException] = {}  # our exceptions, sent to the peer as tokens
+        self.depth = 0
+        self.generation = 0  # counts requests that may change the other side's state (see Proxy.__getattr__)
+        self.reads: dict[tuple[int, str], tuple[int, object]] = {}
+        # Long list arguments the peer already holds (a kata passing the same
+        # matrix to a grader callback on every block): sent once, then by key
+        # while unchanged. id -> (the list, a snapshot, key); key -> list.
+        self.sent_lists: dict[int, tuple[list, list, int]] = {}
+        self.kept_lists: dict[int, list] = {}
+        self.next_key = 0
+        # random.Random objects cross by value: the grader's generator (key,
+        # last state sent) is mirrored by one generator per key in the worker,
+        # and the worker's reply carries the states the call advanced, which
+        # the grader loads back, so the grader's rng ends where it would have
+        # in-process. One round trip per kata call instead of one per draw.
+        self.rngs: dict[int, tuple[random.Random, int, tuple]] = {}  # grader: id -> (rng, key, state)
+        self.rng_keys: dict[int, random.Random] = {}  # grader: key -> rng
+        self.mirrors: dict[int, list] = {}  # worker: key -> [rng, state when last synced]
+        self.worker_side = False
+        self.services: dict = {}  # named functions of this side the peer may call (op "svc")
+        self.measure = None  # told when a call's arguments are decoded (TracemallocService)
+        # What a served request may raise and still be answered: in the worker
+        # anything (SystemExit included); in the grader only Exception, so
+        # pytest's outcomes and Ctrl-C stop the test (and the worker is replaced).
+        self.answers: type = Exception
+
+    # --- framing ---
+
+    def send(self, message: dict) -> None:
+        data = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+        data = HEADER.pack(len(data)) + data
+        view = memoryview(data)
+        while view:
+            written = os.write(self.write_fd, view)
+            view = view[written:]
+
+    def _read(self, size: int) -> bytes:
+        chunks, left = [], size
+        while left:
+            if self.deadline is not None:
+                wait = self.deadline - time.monotonic()
+                if wait <= 0 or not select.select([self.read_fd], [], [], wait)[0]:
+                    raise ChannelTimeout("no answer before the deadline")
+            chunk = os.read(self.read_fd, min(left, 1 << 20))
+            if not chunk:
+                raise ChannelClosed("the other side closed the channel")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self) -> dict:
+        (size,) = HEADER.unpack(self._read(HEADER.size))
+        if size > MAX_MESSAGE:
+            raise ChannelClosed(f"a message of {size} bytes is over the limit")
+        try:
+            message = json.loads(self._read(size))
+        except (ValueError, RecursionError) as error:
+            raise ChannelClosed(f"unreadable message: {error}") from None
+        if not isinstance(message, dict):
+            raise ChannelClosed("a message must be a JSON object")
+        return message
+
+    # --- values ---
+
+    def encode(self, value):
+        kind = type(value)
+        if value is None or kind is bool or kind is int or kind is str:
+            return value
+        if kind is float:
+            # non-finite floats by their bits: a NaN keeps its sign and payload
+            return value if math.isfinite(value) else {"$f": struct.pack(">d", value).hex()}
+        if kind is list:
+            return [self.encode(v) for v in value]
+        if kind is tuple:
+            return {"$t": [self.encode(v) for v in value]}
+        if kind is dict:
+            return {"$d": [[self.encode(k), self.encode(v)] for k, v in value.items()]}
+        if kind is set or kind is frozenset:
+            return {"$s" if kind is set else "$fs": [self.encode(v) for v in value]}
+        if kind is bytes:
+            return {"$b": base64.b64encode(value).decode()}
+        if kind is complex:
+            return {"$c": [self.encode(value.real), self.encode(value.imag)]}
+        if isinstance(value, PurePath):
+            return {"$p": str(value)}
+        if kind is slice:
+            return {"$sl": [self.encode(value.start), self.encode(value.stop), self.encode(value.step)]}
+        if (kind is Proxy or kind is LiveList or kind is LiveDict) and value._wb_channel is self:
+            return {"$r": value._wb_id}
+        if value is NotImplemented:
+            return {"$ni": 1}
+        if kind is random.Random:
+            tagged = self.encode_rng(value)
+            if tagged is not None:
+                return tagged
+        if kind is types.MethodType and type(value.__self__) is not type:
+            # a bound method: by its object and name, so reading ``hbm.load``
+            # a thousand times does not make a thousand handles
+            return {"$m": [self.encode(value.__self__), value.__func__.__name__]}
+        return {"$h": self.handle(value)}
+
+    def handle(self, value) -> int:
+        """The handle that names ``value`` (kept alive while the channel lives)."""
+        ident = self.ids.get(id(value))
+        if ident is None:
+            ident = len(self.objects)
+            self.objects[ident] = value
+            self.ids[id(value)] = ident
+        return ident
+
+    def encode_live(self, value):
+        """``encode``, except that lists and dicts (at any depth) go as live handles with their contents."""
+        kind = type(value)
+        if kind is list:
+            return {"$lv": [self.handle(value), [self.encode_live(v) for v in value]]}
+        if kind is dict:
+            return {"$ld": [self.handle(value),
+                            [[self.encode(k), self.encode_live(v)] for k, v in value.items()]]}
+        return self.encode(value)
+
+    def encode_argument(self, value):
+        """``encode``, except that a long list the peer holds unchanged goes by key.
+
+        "Unchanged" is judged against a snapshot taken when it was sent.
+        """
+        if type(value) is not list or len(value) < CACHED_LENGTH:
+            return self.encode(value)
+        digest = _plain_copy(value)
+        known = self.sent_lists.get(id(value))
+        if known is not None and known[0] is value and known[1] == digest:
+            return {"$k": known[2]}
+        self.next_key += 1
+        self.sent_lists[id(value)] = (value, digest, self.next_key)
+        return {"$L": [self.next_key, known[2] if known else 0, self.encode(value)]}
+
+    def decode(self, data):
+        if type(data) is list:
+            return [self.decode(v) for v in data]
+        if type(data) is not dict:
+            return data
+        (tag, body), = data.items()
+        if tag == "$t":
+            return tuple(self.decode(v) for v in body)
+        if tag == "$d":
+            return {self.decode(k): self.decode(v) for k, v in body}
+        if tag == "$s":
+            return {self.decode(v) for v in body}
+        if tag == "$fs":
+            return frozenset(self.decode(v) for v in body)
+        if tag == "$f":
+            if type(body) is str and len(body) == 16:
+                return struct.unpack(">d", bytes.fromhex(body))[0]
+            return float(body)
+        if tag == "$b":
+            return base64.b64decode(body)
+        if tag == "$c":
+            return complex(self.decode(body[0]), self.decode(body[1]))
+        if tag == "$p":
+            return Path(body)
+        if tag == "$k":
+            if body not in self.kept_lists:
+                raise ChannelClosed(f"unknown list {body!r}")
+            return self.kept_lists[body]
+        if tag == "$L":
+            key, replaces, encoded = body
+            self.kept_lists.pop(replaces, None)
+            value = self.kept_lists[key] = self.decode(encoded)
+            return value
+        if tag == "$sl":
+            return slice(*(self.decode(v) for v in body))
+        if tag == "$lv" or tag == "$ld":
+            ident, items = body
+            if not isinstance(ident, int) or not isinstance(items, list):
+                raise ChannelClosed("malformed live container")
+            live = (LiveList if tag == "$lv" else LiveDict)()
+            live._wb_channel, live._wb_id = self, ident
+            if tag == "$lv":
+                list.extend(live, (self.decode(v) for v in items))
+            else:
+                dict.update(live, ((self.decode(k), self.decode(v)) for k, v in items))
+            return live
+        if tag == "$ni":
+            return NotImplemented
+        if tag == "$R":
+            return self.decode_rng(body)
+        if tag == "$r":
+            if body not in self.objects:
+                raise ChannelClosed(f"unknown handle {body!r}")
+            return self.objects[body]
+        if tag == "$m":
+            owner, name = self.decode(body[0]), str(body[1])
+            if type(owner) is not Proxy:
+                return getattr(owner, name)
+            key = (owner._wb_id, name)
+            proxy = self.methods.get(key)
+            if proxy is None:
+                proxy = self.methods[key] = MethodProxy(owner, name)
+            return proxy
+        if tag == "$h":
+            proxy = self.proxies.get(body)
+            if proxy is None:
+                proxy = self.proxies[body] = Proxy(self, int(body))
+            return proxy
+        raise ChannelClosed(f"unknown tag {tag!r}")
+
+    def encode_rng(self, rng: random.Random):
+        if self.worker_side:  # one of the grader's generators goes back by key (and state); others are handles
+            for key, mirror in self.mirrors.items():
+                if mirror[0] is rng:
+                    state, before = rng.getstate(), mirror[1]
+                    mirror[1] = state
+                    return {"$R": [key, pack_state(state, before) if state != before else None]}
+            return None
+        state = rng.getstate()
+        known = self.rngs.get(id(rng))
+        before = None
+        if known is not None and known[0] is rng:
+            if known[2] == state:
+                return {"$R": [known[1], None]}
+            key, before = known[1], known[2]
+        else:
+            key = len(self.rng_keys) + 1
+            self.rng_keys[key] = rng
+        self.rngs[id(rng)] = (rng, key, state)
+        return {"$R": [key, pack_state(state, before)]}
+
+    def decode_rng(self, body):
+        key, state = int(body[0]), body[1]
+        if not self.worker_side:  # the grader: the worker named one of ours
+            if key not in self.rng_keys:
+                raise ChannelClosed(f"unknown generator {key!r}")
+            if state is not None:
+                self.load_rngs({key: state})
+            return self.rng_keys[key]
+        mirror = self.mirrors.get(key)
+        if mirror is None:
+            if state is None:
+                raise ChannelClosed(f"unknown generator {key!r}")
+            mirror = self.mirrors[key] = [random.Random(), None]
+        if state is not None:
+            state = unpack_state(state, mirror[1])
+            mirror[0].setstate(state)
+            mirror[1] = state
+        return mirror[0]
+
+    def advanced_rngs(self) -> dict:
+        """The worker's mirrored generators whose state changed since last synced (key -> state)."""
+        changed = {}
+        for key, mirror in self.mirrors.items():
+            state = mirror[0].getstate()
+            if state != mirror[1]:
+                changed[str(key)] = pack_state(state, mirror[1])
+                mirror[1] = state
+        return changed
+
+    def load_rngs(self, states: dict) -> None:
+        """The grader: take the states the worker's call left our generators in."""
+        for key, encoded in states.items():
+            rng = self.rng_keys.get(int(key))
+            if rng is None:
+                raise ChannelClosed(f"unknown generator {key!r}")
+            known = self.rngs.get(id(rng))
+            state = unpack_state(encoded, known[2] if known is not None and known[0] is rng else None)
+            rng.setstate(state)
+            self.rngs[id(rng)] = (rng, int(key), state)
+
+    # --- requests ---
+
+    def request(self, message: dict):
+        """Send a request, serve the peer's requests meanwhile, return the answer (or raise).
+
+        Anything that leaves the conversation half-way (a deadline, the peer
+        gone, an exception from our own side) breaks the channel: ``on_broken``
+        (if set) stops the peer and names the exception every later request
+        raises.
+        """
+        if self.broken is not None:
+            raise self.broken
+        if message.get("q") != "get":
+            self.generation += 1
+            if len(self.reads) > 4096:
+                self.reads.clear()
+        if self.measure is not None:
+            self.measure.kata_stops()
+        args, kwargs = message.get("a", []), message.get("k", {})
+        self.depth += 1
+        failure = reply = None
+        try:
+            message = dict(message, a=[self.encode_argument(v) for v in args])
+            if kwargs:
+                message["k"] = {str(k): self.encode(v) for k, v in kwargs.items()}
+            self.send(message)
+            message = None
+            while True:
+                reply = self.receive()
+                if "q" not in reply:
+                    break
+                self.serve(reply)
+            if reply.get("R"):
+                self.load_rngs(reply["R"])
+            if "e" in reply:
+                failure = reply["e"]
+            else:
+                if self.measure is not None:
+                    self.measure.handing()
+                for where, value in (reply.get("m") or {}).items():
+                    target = args[int(where)] if where.isdigit() and int(where) < len(args) else kwargs.get(where)
+                    if type(target) in (list, dict):
+                        _sync(target, self.decode(value))
+                    elif type(target) is LiveList and target._wb_channel is self:
+                        list.__setitem__(target, slice(None), self.decode(value))
+                    elif type(target) is LiveDict and target._wb_channel is self:
+                        dict.clear(target)
+                        dict.update(target, self.decode(value))
+                result = self.decode(reply.get("r"))
+                if self.measure is not None:
+                    self.measure.handed()
+        except BaseException as error:
+            raise self._broke(error)
+        finally:
+            self.depth -= 1
+            if not self.depth and not self.worker_side:
+                # the grader: the kata call is over. (The worker forgets when
+                # its top-level request is answered, see main(): its callbacks
+                # into the grader keep the lists they already sent.)
+                self.forget()
+            if self.measure is not None:
+                message = reply = None  # the wire's copies: not the kata's memory
+                self.measure.kata_starts()
+        if failure is not None:
+            raise self._error(failure)
+        return result
+
+    def forget(self) -> None:
+        """End of a top-level call: drop what only mattered within it."""
+        self.errors.clear()
+        self.sent_lists.clear()
+        self.kept_lists.clear()
+
+    def _broke(self, error: BaseException) -> BaseException:
+        if self.broken is None:
+            self.broken = (self.on_broken(error) if self.on_broken else None) or error
+        return self.broken
+
+    def _error(self, info: dict) -> BaseException:
+        if not isinstance(info, dict):
+            return ChannelClosed("malformed error payload")
+        token = info.get("token")
+        if isinstance(token, int) and token in self.errors:
+            return self.errors[token]  # our own exception, back from the peer
+        decoded = dict(info)
+        try:
+            decoded["args"] = self.decode(info.get("args"))
+        except Exception:
+            decoded.pop("args", None)
+        error = self.on_error(decoded) if self.on_error is not None else rebuild(decoded)
+        try:
+            error._wb_info = info  # as it came, so it can go back unchanged
+        except AttributeError:
+            pass
+        return error
+
+    def serve(self, message: dict) -> None:
+        """Run one request from the peer on our objects and send the answer."""
+        try:
+            target = self.objects[message["h"]]
+            op = message["q"]
+            args = self.decode(message.get("a") or [])
+            kwargs = {k: self.decode(v) for k, v in (message.get("k") or {}).items()}
+            offset, live = 0, False
+            if op == "callm":
+                target, args, offset, op = getattr(target, args[0]), args[1:], 1, "call"
+            if op == "call":
+                snapshots = [(str(i + offset), v, _plain_copy(v)) for i, v in enumerate(args) if type(v) in (list, dict)]
+                snapshots += [(k, v, _plain_copy(v)) for k, v in kwargs.items() if type(v) in (list, dict)]
+                message = None
+                if self.measure is not None:  # after the arguments (and our snapshots of them) exist
+                    self.measure.kata_starts(arguments_decoded=self.depth == 0)
+                try:
+                    result = target(*args, **kwargs)
+                finally:
+                    if self.measure is not None:
+                        self.measure.kata_stops()
+            elif op == "get":
+                result = getattr(target, args[0])
+                live = True
+            elif op == "set":
+                setattr(target, args[0], args[1])
+                result = None
+            elif op == "del":
+                delattr(target, args[0])
+                result = None
+            elif op == "op":
+                result = _operator(target, args[0], args[1:])
+                live = args[0] in ("__getitem__", "__next__")
+            elif op == "svc":
+                result = self.services[args[0]](*args[1:])
+            elif op == "copy":
+                result = copy.deepcopy(target) if args[0] else copy.copy(target)
+            else:
+                raise ValueError(f"unknown request {op!r}")
+            reply = {"r": self.encode_live(result) if live and self.worker_side else self.encode(result)}
+            if op == "call":
+                changed = {key: self.encode_live(value) if id(value) in self.ids else self.encode(value)
+                           for key, value, before in snapshots if value != before}
+                if changed:
+                    reply["m"] = changed
+        except (ChannelClosed, ChannelTimeout):
+            raise
+        except BaseException as error:
+            if not isinstance(error, self.answers) or self.broken is not None:
+                raise
+            reply = {"e": self.describe(error)}
+        if self.mirrors:
+            advanced = self.advanced_rngs()
+            if advanced:
+                reply["R"] = advanced
+        self.send(reply)
+
+    def describe(self, error: BaseException) -> dict:
+        """An exception as an error payload (display text plus what rebuilds it)."""
+        token = len(self.errors) + 1
+        self.errors[token] = error
+        info = {"type": type(error).__name__, "token": token, "todo": False}
+        try:
+            info["text"] = str(error)[:20000]
+        except Exception:
+            info["text"] = "(the exception's message could not be formatted)"
+        info["base"] = next((c.__name__ for c in type(error).__mro__ if c.__module__ == "builtins"), "Exception")
+        info["todo"] = any(c.__name__ == "KataTodo" for c in type(error).__mro__)
+        if getattr(type(error), "__module__", None) == KATA_MODULE:
+            info["kata"] = type(error).__name__
+        try:
+            info["args"] = self.encode(list(error.args))
+        except Exception:
+            pass
+        if isinstance(getattr(error, "_wb_info", None), dict):
+            info = dict(error._wb_info)  # the peer's own exception, passing back through us
+        if self.kata_file:
+            frames = traceback.extract_tb(error.__traceback__)
+            lines = [f.lineno for f in frames if f.filename == self.kata_file]
+            if lines:
+                info["line"] = lines[-1]
+            kept = [f for f in frames if f.filename == self.kata_file]
+            if kept:
+                info["tb"] = "".join(traceback.format_list(kept))[-4000:]
+        return info
+
+
+def rebuild(info: dict) -> BaseException:
+    """A built-in exception like the one described (same type and args), else ``PeerError``.
+
+    Only subclasses of ``Exception`` are rebuilt: an exit or interrupt on the
+    other side is an error here, never an exit.
+    """
+    import builtins
+
+    base = getattr(builtins, str(info.get("base")), None)
+    if isinstance(base, type) and issubclass(base, Exception):
+        args = info.get("args")
+        for attempt in (args, [info.get("text", "")]):
+            if isinstance(attempt, list):
+                try:
+                    return base(*attempt)
+                except Exception:
+                    continue
+    return PeerError(info)
+
+
+def _operator(target, name: str, args: list):
+    """``target.name(*args)`` looked up on the type, as Python's operators do."""
+    method = getattr(type(target), name, None)
+    if name == "__hash__":
+        return hash(target)
+    if name == "__repr__":
+        return repr(target)
+    if name == "__str__":
+        return str(target)
+    if name == "__iter__":
+        return iter(target)
+    if name == "__len__":
+        return len(target)
+    if name == "__bool__":
+        return bool(target)
+    if method is None:
+        if name == "__ne__":
+            return not _operator(target, "__eq__", args)
+        return NotImplemented
+    return method(target, *args)
+
+
+# === the worker ===
+
+KATA_MODULE = "workbook_isolated_kata"
+
+
+class KataTodo(NotImplementedError):
+    """The worker's stand-in for ``workbook.KataTodo`` (the grader maps it back)."""
+
+
+def _limit(resource, which: int, value: int) -> None:
+    if value > 0:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass  # a limit the platform does not allow is left as it was
+
+
+def apply_limits(cpu_seconds: int, memory_mb: int, file_mb: int) -> None:
+    """CPU time, address space, file size and core-dump limits; no new processes unless root."""
+    import resource
+
+    _limit(resource, resource.RLIMIT_CPU, cpu_seconds)
+    _limit(resource, resource.RLIMIT_AS, memory_mb * 1024 * 1024)
+    _limit(resource, resource.RLIMIT_FSIZE, file_mb * 1024 * 1024)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; see README "What isolation does not stop"
+        try:
+            resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+        except (ValueError, OSError):
+            pass
+
+
+def load(source: bytes, path: str):
+    """Run the kata's source as module ``KATA_MODULE`` (``__file__`` is its real path)."""
+    module = types.ModuleType(KATA_MODULE)
+    module.__file__ = path
+    sys.modules[KATA_MODULE] = module
+    exec(compile(source, path, "exec"), module.__dict__)
+    return module
+
+
+def hello(channel: Channel, module) -> dict:
+    """The kata's callables (functions and classes) as handles, its exception classes by name."""
+    names, exceptions = {}, {}
+    for name, value in list(vars(module).items()):
+        if name.startswith("__"):
+            continue
+        if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == KATA_MODULE:
+            chain = [c.__name__ for c in value.__mro__[1:] if c.__module__ in (KATA_MODULE, "builtins")]
+            exceptions[name] = chain
+        elif callable(value) and not isinstance(value, type(sys)):
+            names[name] = channel.encode(value)
+    return {"names": names, "exceptions": exceptions}
+
+
+class TracemallocService:
+    """The worker's half of measuring memory with ``tracemalloc`` (see ``isolate.Isolation``).
+
+    What a test measures in-process is the kata's memory. Here the channel's
+    own work would count too, so only the kata's own execution is measured,
+    for any test that uses ``tracemalloc``:
+
+    * a start or reset takes effect once the call's arguments are decoded
+      (in-process they existed before the reset): that is the baseline;
+    * the peak is taken only over the stretches where kata code runs (from
+      the decoded arguments to the return value, before the reply is
+      encoded; a callback into the grader pauses it);
+    * what the channel keeps between two kata stretches (handles, cached
+      lists, the wire's copies) is the ``protocol`` offset, subtracted from
+      what the kata stretches see; what a callback hands the kata (its decoded
+      result, lists it changed in place) is not part of the offset, so it
+      counts, as it does in-process.
+    """
+
+    def __init__(self) -> None:
+        self.tracing = self.pending = self.running = False
+        self.baseline = self.best = self.protocol = self.given = 0
+        self.paused_at: int | None = None
+        self.handing_at: int | None = None
+
+    def __call__(self, action: str):
+        import tracemalloc
+
+        if action == "start" and not tracemalloc.is_tracing():
+            tracemalloc.start()
+            self.tracing, self.pending, self.baseline, self.best, self.protocol = True, True, 0, 0, 0
+        elif action == "stop":
+            tracemalloc.stop()
+            self.tracing = False
+        elif action == "reset_peak" and self.tracing:
+            self.pending, self.best = True, 0
+        elif action == "get":
+            if not self.tracing:
+                return [0, 0]
+            current = tracemalloc.get_traced_memory()[0]
+            return [max(0, current - self.baseline - self.protocol), max(0, self.best)]
+        return None
+
+    def kata_starts(self, arguments_decoded: bool = False) -> None:
+        if not self.tracing:
+            return
+        import tracemalloc
+
+        current = tracemalloc.get_traced_memory()[0]
+        if arguments_decoded and self.pending:
+            self.pending = False
+            self.baseline, self.protocol = current, 0
+        elif self.paused_at is not None:  # back from the channel: what it kept is not the kata's
+            self.protocol += current - self.paused_at - self.given
+        self.paused_at, self.handing_at, self.given = None, None, 0
+        tracemalloc.reset_peak()
+        self.running = True
+
+    def kata_stops(self) -> None:
+        if not (self.tracing and self.running):
+            return
+        import tracemalloc
+
+        self.running = False
+        current, peak = tracemalloc.get_traced_memory()
+        if not self.pending:
+            self.best = max(self.best, peak - self.baseline - self.protocol)
+        self.paused_at, self.given = current, 0
+
+    def handing(self) -> None:
+        """A callback's answer is about to be decoded for the kata."""
+        if self.tracing and self.paused_at is not None:
+            import tracemalloc
+
+            self.handing_at = tracemalloc.get_traced_memory()[0]
+
+    def handed(self) -> None:
+        """... and is decoded: that much is the kata's."""
+        if self.tracing and self.handing_at is not None:
+            import tracemalloc
+
+            self.given += tracemalloc.get_traced_memory()[0] - self.handing_at
+            self.handing_at = None
+
+
+def main(argv: list[str]) -> int:
+    """``worker.py CPU_S MEMORY_MB FILE_MB``: read the kata over the channel, then serve."""
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    # The kata's print() and input() must never touch the protocol: stdout
+    # goes where stderr goes (the grader's log of this worker), stdin is empty.
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    os.close(devnull)
+    apply_limits(int(argv[0]), int(argv[1]), int(argv[2]))
+    stand_in = types.ModuleType("workbook")
+    stand_in.KataTodo = KataTodo
+    stand_in.__path__ = []  # workbook.* submodules are not available to a kata
+    sys.modules["workbook"] = stand_in
+    channel = Channel(proto_in, proto_out)
+    channel.worker_side = True
+    channel.services["tracemalloc"] = channel.measure = TracemallocService()
+    first = channel.receive()
+    channel.kata_file = path = str(first["path"])
+    try:
+        module = load(channel.decode(first["source"]), path)
+    except BaseException as error:  # report, do not crash: the grader shows file:line
+        info = channel.describe(error)
+        if isinstance(error, SyntaxError) and error.filename == path:
+            info["line"], info["text"] = error.lineno, error.msg
+        channel.send({"e": info})
+        return 1
+    channel.objects[0] = module
+    channel.send({"r": hello(channel, module)})
+    channel.answers = BaseException
+    while True:
+        channel.forget()
+        try:
+            channel.serve(channel.receive())
+        except ChannelClosed:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
