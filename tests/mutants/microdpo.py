@@ -87,4 +87,10 @@ MUTANTS = [
         "    if not lr > 0:\n        raise ValueError(f\"lr must be > 0, got {lr!r}\")\n",
         "",
     ),
+    Mutant(
+        "kl_not_clamped",
+        "returns the raw sum, which rounding can leave slightly below 0 for equal distributions",
+        "    return max(kl, 0.0)  # rounding can leave -1e-17 when p = q",
+        "    return kl",
+    ),
 ]
