@@ -123,4 +123,17 @@ MUTANTS = [
         "    params = copy.deepcopy(params)\n    state = copy.deepcopy(state)",
         "    state = copy.deepcopy(state)",
     ),
+    Mutant(
+        "pi_old_refreshed_per_epoch",
+        "treats the policy after each epoch as pi_old for the next (every ratio 1 again, nothing ever clipped)",
+        "        logp_new = [log_prob(policy_logits(live, c), a) for c, a, _, _ in tokens]\n",
+        "        logp_new = [log_prob(policy_logits(live, c), a) for c, a, _, _ in tokens]\n"
+        "        tokens = [(c, a, new.data, adv) for (c, a, _, adv), new in zip(tokens, logp_new)]\n",
+    ),
+    Mutant(
+        "kl_not_clamped",
+        "returns the raw sum, which rounding can leave slightly below 0 for equal distributions",
+        "    return max(total, 0.0)\n",
+        "    return total\n",
+    ),
 ]
