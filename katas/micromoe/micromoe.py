@@ -53,8 +53,6 @@ CHECKPOINT_COMMAND = "python solutions/micromoe/micromoe.py --train-checkpoint t
 # (_local_grads). backward() walks that graph once, in reverse topological
 # order, applying the chain rule: child.grad += local_grad * node.grad.
 
-import math
-
 
 class Value:
     """A scalar that records how it was computed, for reverse-mode autodiff."""
@@ -133,7 +131,7 @@ class Value:
             elif id(node) not in seen:
                 seen.add(id(node))
                 stack.append((node, True))
-                stack.extend((child, False) for child in node._children)
+                stack.extend((child, False) for child in node._children if id(child) not in seen)
         self.grad = 1.0
         for node in reversed(order):
             for child, local in zip(node._children, node._local_grads):
