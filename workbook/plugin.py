@@ -102,6 +102,7 @@ def pytest_load_initial_conftests(early_config, parser, args) -> None:
         os.execv(sys.executable, [sys.executable, "-m", "pytest", *joined])
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-timeout reads the time limit (isolation raises it)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(name): the kata task (function) a graded test grades")
     config.addinivalue_line("markers", "slow: end-to-end checks left out of the default run")
