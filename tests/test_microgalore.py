@@ -131,6 +131,19 @@ def test_basis_rejects_negative_iters(kata):
         kata.galore_basis(matrix(random.Random(1), 5, 8), 2, iters=-1)
 
 
+@pytest.mark.task("galore_basis")
+@pytest.mark.parametrize("iters", [0, 1, 3])
+def test_basis_runs_exactly_iters_rounds(kata, iters):
+    G = matrix(random.Random(1), 5, 8)
+    rng = random.Random(0)
+    Q = kata.gram_schmidt([[rng.gauss(0.0, 1.0) for _ in range(2)] for _ in range(5)])
+    for _ in range(iters):
+        Q = kata.gram_schmidt(mm(G, mm(tr(G), Q)))
+    assert_close(kata.galore_basis(G, 2, iters=iters), Q, 1e-12, f"galore_basis(5x8 G, 2, iters={iters})",
+                 hint="start from gram_schmidt(Z), then exactly `iters` rounds of Q = gram_schmidt(G (G^T Q));"
+                      " iters = 0 is allowed and returns the orthonormalised start")
+
+
 # === task 2: project and project_back ===
 
 
@@ -273,7 +286,7 @@ def test_quantize_basis_is_unbiased(kata):
 
 
 @pytest.mark.task("quantize_basis")
-@pytest.mark.parametrize("bits", [1, 9, 0], ids=["bits1", "bits9", "bits0"])
+@pytest.mark.parametrize("bits", [1, 9, 0, 4.5], ids=["bits1", "bits9", "bits0", "bits4.5"])
 def test_quantize_basis_rejects_bad_bits(kata, bits):
     with pytest.raises(ValueError, match=named("bits")):
         kata.quantize_basis([[0.5, -0.25], [0.1, 0.9]], bits, random.Random(1))
@@ -379,4 +392,38 @@ def test_galore_step_rejects_bad_arguments(kata, name, kwargs):
             "lr": 0.01, "rank": 2, "refresh_every": 2, "rng": random.Random(1)}
     args.update(kwargs)
     with pytest.raises(ValueError, match=named(name)):
+        kata.galore_step(**args)
+
+
+@pytest.mark.task("galore_step")
+@pytest.mark.parametrize("bits", [2, 8])
+def test_galore_step_accepts_the_edge_bits(kata, bits):
+    m, n, rank = 5, 4, 2
+    W, G = matrix(random.Random(61), m, n), matrix(random.Random(62), m, n)
+    _, state = kata.galore_step(W, G, kata.new_state(), 1, 0.05, rank, 10, bits=bits, rng=random.Random(7))
+    codes, scales = kata.quantize_basis(kata.galore_basis(G, rank), bits, random.Random(7))
+    assert_close(state["P"], [[q * s for q, s in zip(row, scales)] for row in codes], 1e-15,
+                 f"Q-GaLore state['P'] with bits={bits}", hint="bits may be any integer in 2..8, both ends included")
+
+
+@pytest.mark.task("galore_step")
+def test_galore_step_alpha_zero_keeps_the_weights(kata):
+    W, G = matrix(random.Random(71), 4, 5), matrix(random.Random(72), 4, 5)
+    new_W, state = kata.galore_step(W, G, kata.new_state(), 1, 0.05, 2, 10, alpha=0.0)
+    assert_equal(new_W, W, "galore_step(alpha=0.0): weights",
+                 hint="alpha = 0 is allowed (the interval is [0, 1]) and scales the update to nothing")
+    assert_equal((len(state["m"]), len(state["m"][0])), (2, 5), "galore_step(alpha=0.0): the moments still advance")
+
+
+@pytest.mark.task("galore_step")
+@pytest.mark.parametrize("name,kwargs", [("bits", {"bits": 4.5}), ("bits", {"bits": 1}), ("bits", {"bits": 9}),
+                                         ("rank", {"rank": 5}), ("rank", {"rank": 0})],
+                         ids=["bits4.5", "bits1", "bits9", "rank>min", "rank0"])
+def test_galore_step_rejects_bad_arguments_between_refreshes(kata, name, kwargs):
+    W, G = zeros(4, 6), matrix(random.Random(3), 4, 6)
+    _, state = kata.galore_step(W, G, kata.new_state(), 1, 0.01, 2, 10, bits=4, rng=random.Random(1))
+    args = {"W": W, "G": G, "state": state, "t": 2, "lr": 0.01, "rank": 2, "refresh_every": 10, "bits": 4,
+            "rng": random.Random(1)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=named(name)):  # step 2 is no refresh: galore_step itself must check
         kata.galore_step(**args)
