@@ -357,12 +357,14 @@ def test_train_dpo_is_adam_on_the_dpo_gradient(kata):
 
 @pytest.mark.task("train_dpo")
 @pytest.mark.parametrize("kwargs,word", [({"beta": 0.0}, "beta"), ({"beta": -1.0}, "beta"),
-                                         ({"lr": 0.0}, "lr"), ({"lr": -0.1}, "lr")],
-                         ids=["beta0", "beta-negative", "lr0", "lr-negative"])
+                                         ({"lr": 0.0}, "lr"), ({"lr": -0.1}, "lr"),
+                                         ({"beta": 0.0, "batches": []}, "beta"), ({"lr": 0.0, "batches": []}, "lr")],
+                         ids=["beta0", "beta-negative", "lr0", "lr-negative", "beta0-no-batches", "lr0-no-batches"])
 def test_train_dpo_rejects_bad_arguments(kata, kwargs, word):
-    args = {"beta": 0.5, "lr": 0.01, **kwargs}
+    """train_dpo itself checks (not only dpo_loss on the first batch): with no batches it must still raise."""
+    args = {"beta": 0.5, "lr": 0.01, "batches": [[PAIRS[0]]], **kwargs}
     with pytest.raises(ValueError, match=rf"\b{word}\b"):
-        kata.train_dpo(reference(), reference(), [[PAIRS[0]]], args["beta"], args["lr"])
+        kata.train_dpo(reference(), reference(), args["batches"], args["beta"], args["lr"])
 
 
 # === slow: the seed's success criteria and the checkpoint ===

@@ -93,4 +93,10 @@ MUTANTS = [
         "    return max(kl, 0.0)  # rounding can leave -1e-17 when p = q",
         "    return kl",
     ),
+    Mutant(
+        "train_dpo_no_beta_check",
+        "leaves the beta check to dpo_loss, so train_dpo with no batches accepts beta <= 0",
+        "    if not beta > 0:\n        raise ValueError(f\"beta must be > 0, got {beta!r}\")\n    if not lr > 0:",
+        "    if not lr > 0:",
+    ),
 ]
