@@ -45,6 +45,7 @@ import json
 import os
 import queue
 import random
+import re
 import shlex
 import sys
 import tempfile
@@ -380,7 +381,7 @@ def grade(root: Path, kata: str, source: str, site: Site, ops, workdir: Path, ti
         status = "survived"
     elif outcome == TestOutcome.INCOMPETENT:
         status = "incompetent"
-    elif output == "timeout" or "TIMEOUT" in output or "Timeout >" in output:
+    elif output == "timeout" or "Timeout >" in output or re.search(r"\b\d+ timeout\b", output):
         status = "timeout"
     else:
         status = "killed"

@@ -623,7 +623,7 @@ class MaxFail:
             return
         state.failures += 1
         if state.failures >= state.maxfail:
-            self.session.shouldfail = f"stopping after {state.failures} failures (FAIL, ERROR or TIMEOUT)"
+            self.session.shouldfail = f"stopping after {state.failures} failures (TODOs do not count)"
 
 
 # === the grade report (--grade-json) ===
