@@ -236,6 +236,15 @@ def test_gptq_with_identity_hessian_is_round_to_nearest(kata, bits):
 
 
 @pytest.mark.task("gptq_quantize")
+def test_gptq_single_output_row(kata):
+    _, W = correlated(5, outputs=1, features=6)
+    codes, scales = kata.gptq_quantize(W, identity(6), 4)
+    assert_equal(codes, spec_rtn_codes(W, 4), "gptq_quantize(one-row W 1x6, H=I, bits=4): codes",
+                 hint="a single output row is a valid W: take the width from it")
+    assert_close(list(scales), spec_scales(W, 4), 1e-15, "gptq_quantize(one-row W): scales")
+
+
+@pytest.mark.task("gptq_quantize")
 @pytest.mark.parametrize("bits", [3, 4])
 def test_gptq_equals_optimal_brain_quantization(kata, bits):
     X, W = correlated(10 + bits)
@@ -367,8 +376,9 @@ def test_weighted_kmeans_rejects_bad_arguments(kata):
         kata.weighted_kmeans([1.0, 2.0], [1.0, -1.0], 3)
     with pytest.raises(ValueError, match="weights"):
         kata.weighted_kmeans([1.0, 2.0], [1.0], 3)
-    with pytest.raises(ValueError, match="iters"):
-        kata.weighted_kmeans([1.0, 2.0], [1.0, 1.0], 3, -1)
+    for iters in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="iters"):
+            kata.weighted_kmeans([1.0, 2.0], [1.0, 1.0], 3, iters)
     with pytest.raises(ValueError, match="values"):
         kata.weighted_kmeans([], [], 3)
 
@@ -405,6 +415,10 @@ def test_dense_sparse_ties_go_row_major(kata):
                  "dense_sparse_split with three entries of magnitude 2.0, keeping 2",
                  hint="equal magnitudes: the earlier (row, column) position wins")
     assert_equal(dense, [[0.5, 0.0, 1.0], [0.0, 0.1, -2.0]], "its dense part")
+    dense, sparse = kata.dense_sparse_split([[0.5, -3.0, 1.0, 0.25]], 0.5)
+    assert_equal(([tuple(e) for e in sparse], dense), ([(0, 1, -3.0), (0, 2, 1.0)], [[0.5, 0.0, 0.0, 0.25]]),
+                 "dense_sparse_split([[0.5, -3.0, 1.0, 0.25]], 0.5) (one row)",
+                 hint="a single row is a valid W: floor(0.5 * 1 * 4) = 2 entries go to the sparse part")
 
 
 @pytest.mark.task("dense_sparse_split")
