@@ -130,6 +130,16 @@ def test_fp16_rounding_ties_go_to_even(kata):
 
 
 @pytest.mark.task("encode")
+def test_just_above_a_tie_rounds_up(kata):
+    # One float64 ulp above the halfway point: the dropped bits exceed half a step, so round up even to odd.
+    cases = [(1 + 2 ** -11 + 2 ** -52, "fp16", 0x3C01), (1 + 2 ** -8 + 2 ** -52, "bf16", 0x3F81),
+             (1 + 2 ** -24 + 2 ** -52, "fp32", 0x3F800001), (-(2049.0 + 2 ** -41), "fp16", 0xE801)]
+    for x, fmt, bits in cases:
+        assert_equal(kata.encode(x, fmt), bits, f"encode({x!r}, {fmt!r}) (just above a tie)",
+                     hint="compare ALL the dropped bits with half a step: any bit below the halfway bit makes it more than half")
+
+
+@pytest.mark.task("encode")
 def test_fp16_range_ends(kata):
     for x, bits, why in (
         (65504.0, 0x7BFF, "the largest finite fp16"),
@@ -305,11 +315,13 @@ def test_cast_gradients_overflows_to_inf(kata):
 
 @pytest.mark.task("cast_gradients")
 def test_cast_gradients_rejects_bad_scale(kata):
-    for scale in (0.0, -2.0, math.inf, math.nan):
+    for scale in (0.0, -2.0, math.inf, math.nan, "2.0"):  # a string is not a number: ValueError, not TypeError
         with pytest.raises(ValueError, match="scale"):
             kata.cast_gradients([1.0], scale)
     with pytest.raises(ValueError, match="fmt"):
         kata.cast_gradients([1.0], 1.0, "fp12")
+    with pytest.raises(ValueError, match="fmt"):  # no gradient to round: the format must still be checked
+        kata.cast_gradients([], 1.0, "fp12")
 
 
 # === task 4: unscale_gradients ===
@@ -337,7 +349,7 @@ def test_unscale_detects_inf_and_nan(kata):
 
 @pytest.mark.task("unscale_gradients")
 def test_unscale_rejects_bad_scale(kata):
-    for scale in (0.0, -1.0, math.inf):
+    for scale in (0.0, -1.0, math.inf, "2.0"):  # a string is not a number: ValueError, not TypeError
         with pytest.raises(ValueError, match="scale"):
             kata.unscale_gradients([1.0], scale)
 
@@ -357,6 +369,9 @@ def spec_scaler(scale, good, found_inf, interval, growth=2.0, backoff=0.5):
 def test_overflow_halves_and_resets(kata):
     assert_equal(tuple(kata.update_scale(65536.0, 5, True, 10)), (32768.0, 0), "update_scale(2^16, 5, found_inf=True, 10)",
                  hint="on overflow: scale * backoff_factor and the clean-step counter restarts at 0")
+    assert_equal(tuple(kata.update_scale(0.5, 0, True, 10)), (0.25, 0), "update_scale(0.5, 0, found_inf=True, 10)",
+                 hint="a scale below 1 is still a positive finite scale: repeated overflows can drive it there")
+    assert_equal(tuple(kata.update_scale(1.0, 3, False, 10)), (1.0, 4), "update_scale(1.0, 3, found_inf=False, 10)")
 
 
 @pytest.mark.task("update_scale")
@@ -384,6 +399,7 @@ def test_update_scale_custom_factors(kata):
 def test_update_scale_rejects_bad_arguments(kata):
     bad = [
         ("scale", dict(scale=0.0)), ("scale", dict(scale=math.inf)), ("good_steps", dict(good_steps=-1)),
+        ("scale", dict(scale="8.0")), ("good_steps", dict(good_steps=1.5)),
         ("growth_interval", dict(growth_interval=0)), ("growth_interval", dict(growth_interval=2.5)),
         ("growth_factor", dict(growth_factor=1.0)), ("backoff_factor", dict(backoff_factor=1.0)),
         ("backoff_factor", dict(backoff_factor=0.0)),
@@ -448,7 +464,7 @@ def test_small_updates_accumulate_in_fp32_masters(kata):
 
 @pytest.mark.task("master_step")
 def test_master_step_rejects_bad_arguments(kata):
-    for lr in (0.0, -0.1, math.nan):
+    for lr in (0.0, -0.1, math.nan, "0.1"):  # a string is not a number: ValueError, not TypeError
         with pytest.raises(ValueError, match="lr"):
             kata.master_step([1.0], [1.0], 1.0, lr)
     with pytest.raises(ValueError, match="grads"):
