@@ -121,6 +121,13 @@ def test_outlier_threshold_is_inclusive(kata):
 
 
 @pytest.mark.task("outlier_columns")
+def test_outlier_columns_single_token(kata):
+    X = [[0.5, -7.0, 6.0, 5.9]]
+    assert_equal(list(kata.outlier_columns(X)), [1, 2], "outlier_columns([[0.5, -7.0, 6.0, 5.9]]) (one token)",
+                 hint="one token is a valid X: every column of its single row is checked")
+
+
+@pytest.mark.task("outlier_columns")
 def test_outlier_columns_rejects_bad_arguments(kata):
     for threshold in (0.0, -6.0):
         with pytest.raises(ValueError, match="threshold"):
@@ -146,6 +153,15 @@ def test_decompose_is_an_exact_column_split(kata, cols):
     assert_equal(W_reg, spec_cols(W, rest), f"{what}: W_reg")
     split = [[a + b for a, b in zip(ra, rb)] for ra, rb in zip(spec_matmul(X_out, W_out), spec_matmul(X_reg, W_reg))]
     rel_close(split, spec_matmul(X, W), f"{what}: X_out W_out^T + X_reg W_reg^T vs X W^T", rel=1e-13)
+
+
+@pytest.mark.task("decompose")
+def test_decompose_single_token_single_output(kata):
+    X, W = [[1.0, -9.0, 2.0]], [[0.5, 0.25, -1.0]]
+    got = kata.decompose(X, W, [1])
+    assert_equal(list(got), [[[-9.0]], [[0.25]], [[1.0, 2.0]], [[0.5, -1.0]]],
+                 "decompose([[1, -9, 2]], [[0.5, 0.25, -1]], [1]) (one token, one output)",
+                 hint="a single row is a valid X or W: take the width from it")
 
 
 @pytest.mark.task("decompose")
@@ -196,6 +212,12 @@ def test_vectorwise_rejects_bad_arguments(kata):
         kata.vectorwise_int8_matmul([[1.0, 2.0]], [[1.0]])
     with pytest.raises(ValueError, match="X"):
         kata.vectorwise_int8_matmul([], [[1.0]])
+    with pytest.raises(ValueError, match="W"):  # no rows in W
+        kata.vectorwise_int8_matmul([[1.0, 2.0]], [])
+    with pytest.raises(ValueError, match="X"):  # ragged X whose first row still matches W
+        kata.vectorwise_int8_matmul([[1.0, 2.0], [3.0]], [[1.0, 0.5]])
+    with pytest.raises(ValueError, match="W"):  # ragged W whose first row still matches X
+        kata.vectorwise_int8_matmul([[1.0, 2.0]], [[1.0, 0.5], [2.0]])
 
 
 # === task 4: llm_int8_matmul ===
@@ -256,6 +278,15 @@ def test_smoothquant_scales_closed_form(kata, alpha):
 
 
 @pytest.mark.task("smoothquant_scales")
+def test_smoothquant_scales_single_rows_and_small_maxima(kata):
+    X, W = [[-9.0, 0.25]], [[0.25, 4.0]]
+    assert_close(list(kata.smoothquant_scales(X, W, 0.5)), [6.0, 0.25], 1e-15,
+                 "smoothquant_scales(one-row X [[-9, 0.25]], one-row W [[0.25, 4.0]], alpha=0.5)",
+                 hint="s_j = max|X_j|^alpha / max|W_j|^(1 - alpha) for every non-zero maximum, also below 1;"
+                      " one token and one output row are valid")
+
+
+@pytest.mark.task("smoothquant_scales")
 def test_smoothquant_dead_channel_scale_is_one(kata):
     X = [[0.0, 2.0, 1.0], [0.0, -4.0, 3.0]]
     W = [[1.0, 0.5, 0.0], [2.0, -1.0, 0.0]]
@@ -305,6 +336,13 @@ def test_smoothing_helps_per_tensor_w8a8(kata):
 
 
 @pytest.mark.task("smooth")
+def test_smooth_single_token_single_output(kata):
+    Xh, Wh = kata.smooth([[6.0, -1.0]], [[0.5, 3.0]], [2.0, 0.25])
+    assert_equal((Xh, Wh), ([[3.0, -4.0]], [[1.0, 0.75]]), "smooth([[6, -1]], [[0.5, 3]], [2, 0.25])",
+                 hint="one token and one output row are valid: the width comes from the single row")
+
+
+@pytest.mark.task("smooth")
 def test_smooth_does_not_mutate_and_rejects_bad_scales(kata):
     X, W = planted(14)
     X0, W0 = [list(r) for r in X], [list(r) for r in W]
@@ -319,7 +357,7 @@ def test_smooth_does_not_mutate_and_rejects_bad_scales(kata):
 
 
 @pytest.mark.task("awq_search")
-@pytest.mark.parametrize("bits,grid", [(4, 20), (3, 7), (8, 1)])
+@pytest.mark.parametrize("bits,grid", [(4, 20), (3, 7), (8, 1), (2, 4)])
 def test_awq_search_equals_the_spec(kata, bits, grid):
     X, W = planted(15 + bits)
     alpha, scales, losses = kata.awq_search(X, W, bits, grid)
@@ -330,6 +368,16 @@ def test_awq_search_equals_the_spec(kata, bits, grid):
     best = min(range(grid), key=lambda i: (want[i], i))
     assert_close(alpha, best / grid, 1e-15, f"awq_search(bits={bits}, grid={grid}): best alpha")
     assert_close(list(scales), spec_awq_scales(X, best / grid), 1e-12, f"awq_search(bits={bits}, grid={grid}): scales")
+
+
+@pytest.mark.task("awq_search")
+def test_awq_search_one_token(kata):
+    X, W = planted(33, tokens=1, outputs=1)
+    alpha, scales, losses = kata.awq_search(X, W, 4, 5)
+    Y = spec_matmul(X, W)
+    want = [spec_mse(Y, spec_matmul(X, spec_awq_weights(W, spec_awq_scales(X, i / 5), 4))) for i in range(5)]
+    rel_close([list(losses)], [want], "awq_search(one-token X, one-row W, bits=4, grid=5): losses", rel=1e-9,
+              hint="a single calibration token is a valid X")
 
 
 @pytest.mark.task("awq_search")
@@ -372,3 +420,36 @@ def test_awq_search_rejects_bad_arguments(kata):
             kata.awq_search(X, W, 4, grid)
     with pytest.raises(ValueError, match="W"):
         kata.awq_search(X, [r[:-1] for r in W], 4, 5)
+
+
+# === every task that takes X and W rejects an empty or ragged one (rows after the first included) ===
+
+RAGGED_X = [[1.0, 2.0, 0.5], [3.0, 4.0]]    # first row as wide as W, a later one short
+RAGGED_W = [[0.5, -1.0, 0.25], [2.0, 1.0]]
+GOOD_X, GOOD_W = [[1.0, 2.0, 0.5], [3.0, 4.0, -1.0]], [[0.5, -1.0, 0.25], [2.0, 1.0, 0.5]]
+
+
+def rejects_bad_matrices(call):
+    for name, X, W in (("X", RAGGED_X, GOOD_W), ("W", GOOD_X, RAGGED_W), ("X", [], GOOD_W), ("W", GOOD_X, [])):
+        with pytest.raises(ValueError, match=name):
+            call(X, W)
+
+
+@pytest.mark.task("decompose")
+def test_decompose_rejects_ragged_or_empty_matrices(kata):
+    rejects_bad_matrices(lambda X, W: kata.decompose(X, W, [1]))
+
+
+@pytest.mark.task("smoothquant_scales")
+def test_smoothquant_scales_rejects_ragged_or_empty_matrices(kata):
+    rejects_bad_matrices(lambda X, W: kata.smoothquant_scales(X, W, 0.5))
+
+
+@pytest.mark.task("smooth")
+def test_smooth_rejects_ragged_or_empty_matrices(kata):
+    rejects_bad_matrices(lambda X, W: kata.smooth(X, W, [1.0, 2.0, 0.5]))
+
+
+@pytest.mark.task("awq_search")
+def test_awq_search_rejects_ragged_or_empty_matrices(kata):
+    rejects_bad_matrices(lambda X, W: kata.awq_search(X, W, 4, 3))
