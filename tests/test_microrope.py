@@ -130,7 +130,7 @@ def test_frequencies_reject_bad_base(kata, base):
 @pytest.mark.task("rope_frequencies")
 def test_frequencies_accept_any_base_above_one(kata):
     assert_close(kata.rope_frequencies(6, 1.5), spec_thetas(6, 1.5), 1e-12, "rope_frequencies(6, base=1.5)",
-                 hint="the docstring allows any base > 1")
+                 hint="use the base you are given (any float > 1), not a hard-coded 10000 or int(base)")
 
 
 # === tasks 2 and 3: rotation in the two layouts ===
@@ -346,7 +346,7 @@ def test_scores_are_shift_invariant_at_large_positions(kata):
         near,
         TOL,
         f"rope_scores with every position shifted by {shift} vs unshifted",
-        hint="the score must depend on m - n only: rotate q and k with the same frequencies",
+        hint="the score must depend on m - n only: rotate both q and k (neither left unrotated), each by its own position, with the same frequencies",
     )
 
 
@@ -366,7 +366,7 @@ def test_scores_are_toeplitz(kata):
                 S[a - b][0] if a >= b else S[0][b - a],
                 TOL,
                 f"rope_scores diagonal a - b = {a - b}: S[{a}][{b}]",
-                hint="a score must see only the distance between query and key",
+                hint="a score must see only the distance between query and key: rotate both q and k, each by its own position",
             )
 
 
@@ -405,7 +405,7 @@ def test_ntk_keeps_fastest_and_slows_slowest_by_scale(kata, d, scale):
         1.0 / scale,
         1e-12,
         f"slowest frequency ratio theta'_(d/2-1) / theta_(d/2-1) with ntk_scaled_base(s={scale}, d={d})",
-        hint="solve b'^(-(d-2)/d) = base^(-(d-2)/d) / s for b': the exponent on s is not 1",
+        hint="solve b'^(-(d-2)/d) = base^(-(d-2)/d) / s for b': the exponent on s is d/(d-2), not 1 nor (d-2)/d",
     )
 
 
