@@ -306,7 +306,8 @@ def test_mqa_matches_spec(kata, case, causal):
         spec_gqa(X, params, h, 1, mask),
         TOL,
         f"multi_query_attention(n={n}, d_model={d}, n_heads={h}, causal={causal})",
-        hint="every query head attends with the SAME K = X Wk and V = X Wv (d_model x head_dim)",
+        hint="every query head attends with the SAME K = X Wk and V = X Wv (d_model x head_dim);"
+        " Q heads are contiguous head_dim columns; scale scores by 1/sqrt(head_dim)",
     )
 
 
@@ -356,7 +357,7 @@ def test_gqa_matches_spec(kata, case, causal):
         TOL,
         f"grouped_query_attention(n={n}, d_model={d}, n_heads={h}, n_kv_heads={kv}, causal={causal})",
         hint="query head h uses KV head h // (n_heads // n_kv_heads): consecutive heads share, "
-        "not h % n_kv_heads",
+        "not h % n_kv_heads; heads are contiguous head_dim columns, scores scaled by 1/sqrt(head_dim)",
     )
 
 
@@ -670,7 +671,8 @@ def test_mults_formula_at_scale(kata, n, d, h, kv, w):
         kata.attention_multiplications(n, d, h, kv, w),
         closed_mults(n, d, h, kv, w),
         f"attention_multiplications(seq_len={n}, d_model={d}, n_heads={h}, n_kv_heads={kv}, window={w})",
-        hint="a window >= seq_len is plain causal; the first `window` queries see a triangle, the rest a band",
+        hint="count only visible pairs (causal triangle / window band, not all n^2) and K, V projections"
+        " n_kv_heads*head_dim wide; a window >= seq_len is plain causal",
     )
 
 
