@@ -193,7 +193,8 @@ def assert_matches_model(cache, model, what):
     for seq, table in model.tables.items():
         got = cache.block_tables[seq]
         assert_equal(len(got), len(table), f"{what}: pages in the block table of sequence {seq}",
-                     hint="a page on demand when length % page_size == 0; a copy replaces, never adds")
+                     hint="a page on demand when length % page_size == 0; a copy replaces, never adds;"
+                     " fork gives the child its own copy of the table list")
         for block, (abstract, page) in enumerate(zip(table, got)):
             if physical.setdefault(abstract, page) != page:
                 raise Mismatch(
@@ -213,7 +214,8 @@ def assert_matches_model(cache, model, what):
                  hint="copy only when writing into a partial last page whose refcount is > 1")
     for seq, kvs in model.tokens.items():
         assert_kv(read_back(cache, seq), kvs, f"{what}: K/V of sequence {seq} read through its block table",
-                     hint="a write into a shared page shows up in every sequence sharing it: copy first")
+                     hint="token p goes to block table entry p // page_size, slot p % page_size; a write into a shared"
+                     " page shows up in every sequence sharing it (copy it first), and a copy must carry the filled slots")
 
 
 # === task 1: pages_needed ===
@@ -848,7 +850,8 @@ def test_reservation_slots_on_a_request_mix(kata, b):
 def test_reservation_slots_edge_cases(kata):
     assert_equal(tuple(kata.reservation_slots([], 4, 10)), (0, 0), "reservation_slots([], 4, 10)")
     assert_equal(tuple(kata.reservation_slots([0, 10, 4], 4, 10)), (16, 30), "reservation_slots([0, 10, 4], 4, 10)",
-                 hint="0 tokens need no page; a full max_len request needs ceil(max_len / page_size) pages")
+                 hint="paged: 0 tokens need no page, a full max_len request ceil(max_len / page_size) pages;"
+                 " naive: max_len slots per request, whatever it uses")
     with pytest.raises(ValueError, match="page_size"):
         kata.reservation_slots([3], 0, 10)
     with pytest.raises(ValueError, match="max_len"):
