@@ -230,9 +230,11 @@ def test_every_score_far_below_zero(kata):
     values = [[1.0, -1.0], [2.0, 0.5], [3.0, 0.0], [4.0, 2.0], [5.0, 1.0]]
     m, l, acc = fold(kata, scores, values, [2, 3])
     weights = spec_softmax(scores)
-    assert_close(m, -998.5, 0.0, "running max over scores all near -1000", hint="start m at -inf, not 0")
+    assert_close(m, -998.5, 0.0, "running max over scores all near -1000",
+                 hint="m is the max of every score seen so far: start at -inf (not 0), fold in each block's max")
     assert_close([a / l for a in acc], [math.fsum(w * v[c] for w, v in zip(weights, values)) for c in range(2)],
-                 1e-9, "acc / l for scores all near -1000", hint="start m at -inf, not 0")
+                 1e-9, "acc / l for scores all near -1000",
+                 hint="start m at -inf, not 0; when the max grows, rescale the old acc and l by exp(m_old - m_new)")
 
 
 # === task 3: flash attention ===
@@ -249,7 +251,8 @@ def test_flash_equals_standard(kata, case, causal):
         spec_attention(Q, K, V, causal),
         TOL,
         f"flash_attention(N={n}, d={d}, block_size={b}, causal={causal})",
-        hint="check the last partial block (N % B != 0), the 1/sqrt(d) scale and the mask j <= i",
+        hint="check the last partial block (N % B != 0), the 1/sqrt(d) scale, the mask j <= i, rescaling acc and l"
+        " by exp(m_old - m_new), and dividing by l once at the end",
     )
 
 
@@ -291,7 +294,8 @@ def test_flash_rows_far_below_zero(kata, causal):
         spec_attention(Q, K, V, causal),
         TOL,
         f"flash_attention with every score near -1e3 (causal={causal})",
-        hint="the running max starts at -inf: starting at 0 underflows every exp() when all scores are negative",
+        hint="the running max starts at -inf: starting at 0 underflows every exp() when all scores are negative;"
+        " and every row block, the last partial one (N % B != 0) included, must be computed",
     )
 
 
