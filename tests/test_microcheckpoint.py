@@ -506,8 +506,9 @@ def test_cost_examples(kata, n, k):
         tuple(kata.checkpoint_cost(n, k)),
         closed_cost(n, k),
         f"checkpoint_cost(n={n}, k={k}) as (peak, extra forwards)",
-        hint="while segment j is replayed the store holds j + 1 checkpoints, h_e and size_j - 1 replays;"
-        " which segment is the worst when the last one is short?",
+        hint="peak: while segment j is replayed the store holds j + 1 checkpoints, h_e and size_j - 1 replays"
+        " (which segment is the worst when the last one is short?); extra forwards: n - ceil(n/k);"
+        " k > n is one segment of n layers",
     )
 
 
