@@ -320,7 +320,8 @@ def test_all_reduce_gives_every_device_the_sum(kata, p):
             [total] * p,
             TOL,
             f"ring_all_reduce(p={p}, n={n})",
-            hint="every device must hold the sum over ALL p devices, not just its neighbours",
+            hint="every device must hold the sum over ALL p devices, not just its neighbours: reduce-scatter"
+            " must ADD each incoming chunk, and all-gather must place the chunks in rank order",
         )
         for k in range(1, p):
             assert_equal(
@@ -395,7 +396,8 @@ def test_column_parallel_gathered_output(kata, width):
         )
         what = f"column_parallel_linear(batch={batch}, d_out={width}, p={p}, gather_output=True)"
         assert_close(
-            outputs, [spec_linear(X, W, b)] * p, TOL, what, hint="glue the gathered blocks side by side, row by row"
+            outputs, [spec_linear(X, W, b)] * p, TOL, what, hint="glue the gathered blocks side by side, row by row, in rank order;"
+            " block k is X W_k + b_k with its own bias slice"
         )
         assert_ring_rounds(net, p - 1, what)
         n = batch * width
