@@ -263,7 +263,8 @@ def test_absmax_round_trip_within_half_a_step(kata, bits):
             kata.dequantize(codes, scale),
             scale,
             f"absmax round trip ({n} values, bits={bits})",
-            hint="round to the nearest code (not toward zero) and multiply back by the same scale",
+            hint="round to the nearest code (not toward zero) and multiply back by the same scale; a scale below"
+            " max |v| / (2^(bits-1) - 1) clips the largest values",
         )
 
 
@@ -418,7 +419,8 @@ def check_zero_point_constant(kata, bits, values):
         values,
         1e-12 * max(abs(values[0]), 1.0),
         what,
-        hint="a constant c has range [min(c, 0), max(c, 0)]: c lands exactly on an end of the grid",
+        hint="a constant c has range [min(c, 0), max(c, 0)]: c lands exactly on an end of the grid;"
+        " dequantize as scale * (q - zero_point)",
     )
 
 
@@ -675,7 +677,8 @@ def test_bytes_count_what_quantize_matrix_stores(kata, per_channel):
             honest,
             f"quantized_bytes(5, 7, bits={bits}, per_channel={per_channel}) vs the codes and scales"
             " quantize_matrix returns",
-            hint="every scale quantize_matrix returns is a float32 that must be stored",
+            hint="ceil(rows*cols*bits/8) bytes of packed codes (a half-filled last byte counts) plus 4 bytes for"
+            " every scale quantize_matrix returns",
         )
 
 
