@@ -42,8 +42,31 @@ def _sites(kata, ops):
     return mutate.sites((ROOT / "solutions" / kata / f"{kata}.py").read_text(encoding="utf-8"), ops)
 
 
+# Katas whose first full sweep is still to be run (one name per line, ``#``
+# comments): their checks are skipped, visibly, until the sweep is committed.
+# A listed kata that has a survivor file is an error: take it off the list.
+PENDING_FILE = ROOT / mutate.AUTO / "pending.txt"
+PENDING = {
+    line.split("#")[0].strip()
+    for line in (PENDING_FILE.read_text(encoding="utf-8").splitlines() if PENDING_FILE.is_file() else [])
+} - {""}
+
+
+def skip_if_pending(kata):
+    if kata in PENDING:
+        pytest.skip(f"{kata}: full mutation sweep pending (tests/mutants/auto/pending.txt)")
+
+
+def test_pending_katas_have_no_survivor_file_yet():
+    swept = sorted(k for k in PENDING if mutate.survivor_file(ROOT, k).is_file())
+    unknown = sorted(PENDING - set(NAMES))
+    assert not swept, f"these katas have a survivor file now: take them off tests/mutants/auto/pending.txt: {swept}"
+    assert not unknown, f"tests/mutants/auto/pending.txt names katas that do not exist: {unknown}"
+
+
 @pytest.mark.parametrize("kata", NAMES)
 def test_survivor_file_exists_and_every_survivor_has_a_reason(kata):
+    skip_if_pending(kata)
     path = mutate.survivor_file(ROOT, kata)
     assert path.is_file(), (
         f"{kata}: no {path.relative_to(ROOT)}; run `python -m workbook.mutate {kata} --write` "
@@ -60,6 +83,7 @@ def test_survivor_file_exists_and_every_survivor_has_a_reason(kata):
 
 @pytest.mark.parametrize("kata", NAMES)
 def test_listed_survivors_are_current(kata, ops):
+    skip_if_pending(kata)
     current = {site.key for site in _sites(kata, ops)}
     stale = [key for key in mutate.listed(mutate.load_survivors(ROOT, kata)) if key not in current]
     assert not stale, (
@@ -80,11 +104,12 @@ def _graded_sample(ops):
             chosen = mutate.sample(_sites(kata, ops), data, kata, SAMPLE)
             return kata, mutate.sweep(ROOT, kata, chosen, ops, progress=lambda line: None)
 
+        swept = [kata for kata in NAMES if kata not in PENDING]
         cwd = os.getcwd()
         os.chdir(ROOT)  # cosmic-ray runs the test command in the current directory
         try:
             with concurrent.futures.ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
-                _OUTCOMES.update(pool.map(run, NAMES))
+                _OUTCOMES.update(pool.map(run, swept))
         finally:
             os.chdir(cwd)
     return _OUTCOMES
@@ -92,6 +117,7 @@ def _graded_sample(ops):
 
 @pytest.mark.parametrize("kata", NAMES)
 def test_sampled_mutants_are_killed(kata, ops):
+    skip_if_pending(kata)
     outcomes = _graded_sample(ops)[kata]
     survivors = [o for o in outcomes if o.status not in ("killed", "timeout")]
     assert not survivors, f"{kata}: {len(survivors)} of {len(outcomes)} sampled mutants survive the graded tests:\n" + "\n".join(
