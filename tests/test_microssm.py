@@ -128,7 +128,8 @@ def test_scan_matches_the_unrolled_spec(kata, L, N):
         spec_scan(x, delta, A, B, C),
         TOL,
         f"selective_scan(L={L}, N={N}) with per-token delta, B, C",
-        hint="discretise with token t's delta and B, update h, then read out with token t's C",
+        hint="discretise (ZOH: exp(delta A), (exp(delta A) - 1) / A * B) with token t's delta and B, update h,"
+        " then read out with token t's C",
     )
 
 
@@ -212,7 +213,7 @@ def test_kernel_closed_form(kata, L, N):
     expected = [sum(C[n] * A_bar[n] ** k * B_bar[n] for n in range(N)) for k in range(L)]
     assert_close(
         kata.ssm_kernel(A, B, C, 0.4, L), expected, 1e-12, f"ssm_kernel(N={N}, L={L})",
-        hint="K_k = sum_n C_n * A_bar_n ** k * B_bar_n, starting at k = 0",
+        hint="K_k = sum_n C_n * A_bar_n ** k * B_bar_n with the ZOH A_bar, B_bar, starting at k = 0",
     )
 
 
@@ -314,7 +315,8 @@ def test_parallel_selective_scan_equals_spec(kata, L, N, monkeypatch):
         spec_scan(x, delta, A, B, C),
         TOL,
         f"selective_scan_parallel(L={L}, N={N})",
-        hint="element t is (A_bar_t, B_bar_t * x_t); the b-part of each prefix is h_t",
+        hint="element t is (A_bar_t, B_bar_t * x_t) with the ZOH A_bar, B_bar; combine(earlier, later) ="
+        " (a1 a2, a2 b1 + b2); the b-part of each prefix is h_t",
     )
     assert used["calls"] >= 1, "selective_scan_parallel must compute the states with parallel_scan"
 
