@@ -373,7 +373,7 @@ def test_temperature_large_and_infinite_logits(kata):
         spec_softmax(logits, 0.7),
         1e-12,
         "softmax_with_temperature([1000, 998, -inf, 990], T=0.7)",
-        hint="subtract the max before exp(); exp(-inf) is 0",
+        hint="divide the logits by T, subtract the max before exp(); exp(-inf) is 0",
     )
 
 
@@ -604,7 +604,8 @@ def test_beam_width_one_is_greedy(kata):
         tokens, logprob = kata.beam_search(model, [1], 6, 4, 1)
         greedy = spec_greedy(model, [1], 6, 4)
         assert_equal(tokens, greedy, f"beam_search(beam_width=1) on TableModel(seed={seed})",
-                     hint="with one beam, the best candidate overall is the greedy token")
+                     hint="with one beam, the best candidate overall is the greedy token; a hypothesis stops"
+                     " growing once it produced end_token")
         assert_close(logprob, spec_logprob(model, [1], greedy), 1e-9, "beam_search(beam_width=1): log-prob")
 
 
@@ -640,7 +641,8 @@ def test_beam_follows_the_documented_rule(kata, width):
             tokens,
             want,
             what,
-            hint="keep the beam_width best candidates over ALL parents' children, not the best per parent",
+            hint="keep the beam_width best candidates over ALL parents' children, not the best per parent;"
+            " hypotheses ending in end_token stop growing",
         )
         assert_close(logprob, want_lp, 1e-9, f"{what}: log-prob")
         assert_equal(model.calls, want_calls, f"{what}: model calls",
@@ -832,7 +834,8 @@ def test_speculative_output_is_distributed_as_target(kata, gamma, temperature):
         expected,
         n,
         f"speculative_decode(gamma={gamma}, T={temperature}): sequences of <= 3 tokens vs the target's",
-        hint="a round emits the accepted draft prefix plus ONE more token (residual or bonus); "
+        hint="accept x with min(1, p(x)/q(x)); on rejection sample from norm(max(0, p - q)), after n acceptances"
+        " the bonus from target_probs[n]; a round emits the accepted prefix plus ONE more token; "
         "draft at most (tokens left - 1)",
     )
 
@@ -845,7 +848,8 @@ def test_greedy_speculative_equals_target_greedy(kata, gamma):
         tokens, stats = kata.speculative_decode(target, draft, [0], 8, 4, gamma, random.Random(seed), greedy=True)
         assert_equal(tokens, spec_greedy(target, [0], 8, 4),
                      f"speculative_decode(greedy=True, gamma={gamma}, models seed {seed}) vs the target's greedy tokens",
-                     hint="greedy: both distributions are one-hot at their argmax; the same accept/residual rule")
+                     hint="greedy: both distributions are one-hot at their argmax; the same accept/residual rule,"
+                     " and the bonus token comes from target_probs[n] after n acceptances")
 
 
 @pytest.mark.task("speculative_decode")
