@@ -502,7 +502,8 @@ def test_cached_equals_uncached(kata, name, prompt_len, n_new):
     tokens, logits = kata.generate_cached(model, list(prompt), n_new, CountingOps())
     what = f"generate_cached(config {name}, prompt of {prompt_len}, n_new {n_new})"
     assert_close(logits, uncached_logits, TOL, f"{what} step logits vs generate_uncached",
-                 hint="first logits: prefill's last row; then decode_step(previous NEW token), never the prompt again")
+                 hint="compared with YOUR generate_uncached (pass its tests first); first logits: prefill's last row,"
+                 " then decode_step(previous NEW token), never the prompt again")
     assert_equal(tokens, uncached_tokens, f"{what} tokens vs generate_uncached")
     want_tokens, want_logits = spec_greedy(model, name, prompt, n_new)
     assert_close(logits, want_logits, TOL, f"{what} step logits vs the spec")
