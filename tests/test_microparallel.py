@@ -396,8 +396,9 @@ def test_column_parallel_gathered_output(kata, width):
         )
         what = f"column_parallel_linear(batch={batch}, d_out={width}, p={p}, gather_output=True)"
         assert_close(
-            outputs, [spec_linear(X, W, b)] * p, TOL, what, hint="glue the gathered blocks side by side, row by row, in rank order;"
-            " block k is X W_k + b_k with its own bias slice"
+            outputs, [spec_linear(X, W, b)] * p, TOL, what,
+            hint="glue the gathered blocks side by side, row by row, in rank order;"
+            " block k is X W_k + b_k with its own bias slice",
         )
         assert_ring_rounds(net, p - 1, what)
         n = batch * width
@@ -434,7 +435,8 @@ def test_row_parallel_equals_single_device(kata, width):
             [spec_linear(X, W, b)] * p,
             TOL,
             f"row_parallel_linear(d_in={width}, p={p})",
-            hint="sum the partial products X_k W_k with an all-reduce, then add the bias ONCE (not on every device)",
+            hint="sum the partial products X_k W_k with an all-reduce (your ring_all_reduce: pass its tests first),"
+            " then add the bias ONCE (not on every device)",
         )
 
 
@@ -501,7 +503,8 @@ def test_megatron_equals_single_device(kata, h, p):
         [spec_mlp(X, A, a, B, b)] * p,
         TOL,
         f"megatron_mlp(batch=3, d=5, h={h}, p={p}): every device's Y",
-        hint="Y = GeLU(X A + a) B + b; A and a split by columns, B by rows, b added once after the all-reduce",
+        hint="Y = GeLU(X A + a) B + b; A and a split by columns, B by rows, b added once after the all-reduce"
+        " (your ring_all_reduce: pass its tests first)",
     )
 
 
