@@ -346,7 +346,8 @@ def test_scores_are_shift_invariant_at_large_positions(kata):
         near,
         TOL,
         f"rope_scores with every position shifted by {shift} vs unshifted",
-        hint="the score must depend on m - n only: rotate both q and k (neither left unrotated), each by its own position, with the same frequencies",
+        hint="the score must depend on m - n only: rotate both q and k (neither left unrotated),"
+        " each by its own position, with the same frequencies",
     )
 
 
@@ -366,7 +367,8 @@ def test_scores_are_toeplitz(kata):
                 S[a - b][0] if a >= b else S[0][b - a],
                 TOL,
                 f"rope_scores diagonal a - b = {a - b}: S[{a}][{b}]",
-                hint="a score must see only the distance between query and key: rotate both q and k, each by its own position",
+                hint="a score must see only the distance between query and key:"
+                " rotate both q and k, each by its own position",
             )
 
 
