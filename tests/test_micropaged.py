@@ -214,8 +214,9 @@ def assert_matches_model(cache, model, what):
                  hint="copy only when writing into a partial last page whose refcount is > 1")
     for seq, kvs in model.tokens.items():
         assert_kv(read_back(cache, seq), kvs, f"{what}: K/V of sequence {seq} read through its block table",
-                     hint="token p goes to block table entry p // page_size, slot p % page_size; a write into a shared"
-                     " page shows up in every sequence sharing it (copy it first), and a copy must carry the filled slots")
+                     hint="token p goes to block table entry p // page_size, slot p % page_size; a write into a"
+                     " shared page shows up in every sequence sharing it (copy it first),"
+                     " and a copy must carry the filled slots")
 
 
 # === task 1: pages_needed ===
