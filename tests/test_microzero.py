@@ -188,6 +188,14 @@ def test_adam_step_custom_betas_and_no_mutation(kata):
 
 
 @pytest.mark.task("adam_step")
+def test_adam_step_accepts_zero_betas(kata):
+    w, g, m, v = [0.5, -0.25, 2.0], [0.1, 0.2, -0.3], [0.01, 0.0, 0.02], [0.001, 0.002, 0.0]
+    got = kata.adam_step(w, g, m, v, 2, 0.2, beta1=0.0, beta2=0.0)
+    assert_close([list(x) for x in got], [list(x) for x in spec_adam(w, g, m, v, 2, 0.2, 0.0, 0.0)],
+                 1e-14, "adam_step(beta1=0.0, beta2=0.0)", hint="betas live in [0, 1): 0 is allowed (no averaging)")
+
+
+@pytest.mark.task("adam_step")
 @pytest.mark.parametrize("name,kwargs", [
     ("t", {"t": 0}), ("t", {"t": 1.0}), ("beta1", {"beta1": 1.0}), ("beta2", {"beta2": -0.1}),
     ("grads", {"grads": [0.1]}), ("m", {"m": [0.0, 0.0, 0.0]}), ("v", {"v": [0.0]}),
@@ -210,8 +218,9 @@ def test_shard_size_is_ceiling(kata):
 
 
 @pytest.mark.task("shard_size")
-@pytest.mark.parametrize("name,args", [("nd", (10, 0)), ("nd", (10, -2)), ("nd", (10, 2.0)), ("psi", (0, 3))],
-                         ids=["zero-devices", "negative", "float-devices", "psi=0"])
+@pytest.mark.parametrize("name,args", [("nd", (10, 0)), ("nd", (10, -2)), ("nd", (10, 2.0)), ("psi", (0, 3)),
+                                       ("psi", (2.5, 2))],
+                         ids=["zero-devices", "negative", "float-devices", "psi=0", "float-psi"])
 def test_shard_size_rejects_bad_arguments(kata, name, args):
     with pytest.raises(ValueError, match=named(name)):
         kata.shard_size(*args)
@@ -282,7 +291,8 @@ def test_init_states_lists_are_new(kata, stage):
 @pytest.mark.task("init_states")
 @pytest.mark.parametrize("name,args", [
     ("nd", ([1.0, 2.0], 0, 1)), ("stage", ([1.0, 2.0], 2, 4)), ("params", ([], 2, 1)),
-], ids=["zero-devices", "stage4", "empty-params"])
+    ("stage", ([1.0, 2.0], 2, 2.0)),
+], ids=["zero-devices", "stage4", "empty-params", "float-stage"])
 def test_init_states_rejects_bad_arguments(kata, name, args):
     with pytest.raises(ValueError, match=named(name)):
         kata.init_states(*args)
