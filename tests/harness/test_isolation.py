@@ -294,3 +294,19 @@ def test_triple_memory(kata):
 ''')
     done = run_pytest(root, "--isolate", "--solutions", "-o", "timeout=1", "-p", "no:randomly")
     assert done.returncode == 0 and "8 passed" in done.stdout, done.stdout
+
+
+@pytest.mark.skipif(__import__("shutil").which("bwrap") is None, reason="bubblewrap (bwrap) is not installed")
+def test_sandbox_hides_the_teachers_files(tmp_path):
+    """Without --sandbox a worker can read the teacher's tests (a documented limit); with it, it cannot."""
+    root = make(tmp_path)
+    secret = root / "tests" / "test_microtoy.py"
+    kata = root / "katas/microtoy/microtoy.py"
+    kata.write_text(kata.read_text().replace(
+        "raise KataTodo('microtoy.double: Return 2 * x.')",
+        f"try:\n        open({str(secret)!r}).read()\n        return -1\n    except OSError:\n        return 2 * x",
+    ))
+    plain = run_pytest(root, "--isolate", "-k", "double")
+    sandboxed = run_pytest(root, "--isolate", "--sandbox", "-k", "double")
+    assert "3 failed" in plain.stdout, plain.stdout
+    assert "3 passed" in sandboxed.stdout, sandboxed.stdout + sandboxed.stderr
