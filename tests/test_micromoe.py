@@ -213,6 +213,7 @@ def test_gates_pass_the_gradient(kata):
 @pytest.mark.parametrize("tokens,n,k,factor,want", [
     (10, 4, 2, 1.0, 5), (45, 4, 2, 1.25, 29), (7, 4, 2, 1.0, 4), (1, 4, 1, 1.0, 1),
     (8, 4, 2, 2.0, 8), (13, 3, 1, 1.5, 7), (11, 5, 2, 0.5, 3),
+    (6, 3, 3, 1.0, 6), (5, 4, 4, 0.5, 3),  # k == experts is allowed (every expert chosen)
 ])
 def test_expert_capacity_closed_form(kata, tokens, n, k, factor, want):
     assert_equal(kata.expert_capacity(tokens, n, k, factor), want,
