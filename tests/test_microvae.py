@@ -315,7 +315,9 @@ def test_interpolate_decodes_the_line_between_means(kata, steps):
 
 @pytest.mark.task("interpolate")
 @pytest.mark.parametrize("args, bad", [(([1.0, 0.0], [0.0, 1.0], 1), "steps"), (([1.0, 0.0], [0.0, 1.0], 0), "steps"),
-                                       (([1.0, 0.0], [0.0, 1.0, 2.0], 4), "x_b")], ids=["steps=1", "steps=0", "x_b dim"])
+                                       (([1.0, 0.0], [0.0, 1.0], 3.0), "steps"),
+                                       (([1.0, 0.0], [0.0, 1.0, 2.0], 4), "x_b")],
+                         ids=["steps=1", "steps=0", "steps=3.0", "x_b dim"])
 def test_interpolate_rejects_bad_arguments(kata, args, bad):
     with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.interpolate(checkpoint()["params"], *args)
@@ -331,6 +333,10 @@ def test_sample_prior_decodes_prior_draws(kata):
     for n in (0, -3, 2.0):
         with pytest.raises(ValueError, match=r"\bn\b"):  # n as a word: "must" does not name it
             kata.sample_prior(p, n, random.Random(0))
+    rng = random.Random(5)
+    expected_one = [spec_decode(p, [rng.gauss(0, 1), rng.gauss(0, 1)])]
+    assert_close([list(q) for q in kata.sample_prior(p, 1, random.Random(5))], expected_one, 1e-9,
+                 "sample_prior(checkpoint, 1, seed 5)", hint="n = 1 is a positive int: one sample, no error")
 
 
 @pytest.mark.task("sample_prior")
