@@ -352,6 +352,15 @@ def test_build_vocab_without_merges_is_the_bytes(kata):
 
 
 @pytest.mark.task("build_vocab")
+def test_build_vocab_accepts_the_boundary_ids(kata):
+    # id 0 (the NUL byte) and id 256 + r - 1 (the newest token) both exist when merge r is applied
+    merges = [(0, 0), (256, 255), (257, 0)]
+    expected = [bytes([i]) for i in range(256)] + [b"\x00\x00", b"\x00\x00\xff", b"\x00\x00\xff\x00"]
+    assert_equal(list(kata.build_vocab(merges)), expected, "build_vocab([(0, 0), (256, 255), (257, 0)])",
+                 hint="valid ids for merges[r] are 0 <= id < 256 + r: 0 is a byte, not an error")
+
+
+@pytest.mark.task("build_vocab")
 @pytest.mark.parametrize("merges", [[(97, 256)], [(97, 98), (300, 1)], [(-1, 97)]],
                          ids=["own-id", "future-id", "negative"])
 def test_build_vocab_rejects_ids_that_do_not_exist_yet(kata, merges):
