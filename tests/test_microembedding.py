@@ -221,6 +221,15 @@ def test_augment_uses_only_its_rng(kata):
 
 
 @pytest.mark.task("augment")
+def test_augment_edits_two_character_names(kata):
+    # 2 characters is not "shorter than 2": "ab" must come back as "a", "b" or "ba"
+    rng = random.Random(17)
+    outs = {kata.augment("ab", rng) for _ in range(40)}
+    assert_equal(outs - {"a", "b", "ba"}, set(), "augment('ab') results that are not one edit away",
+                 hint="only names SHORTER than 2 characters come back unchanged")
+
+
+@pytest.mark.task("augment")
 @pytest.mark.parametrize("name", ["", "a"])
 def test_augment_leaves_short_names(kata, name):
     assert_equal(kata.augment(name, random.Random(0)), name, f"augment({name!r})")
