@@ -697,6 +697,25 @@ def test_sample_next_large_logits_and_low_temperature(kata):
     assert_equal(got, {1}, "tokens drawn at temperature 0.01 from logits ~1e3", hint="stable softmax (subtract the max)")
 
 
+class _FixedU:
+    """A stand-in rng whose random() always returns the same u."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self):
+        return self.u
+
+
+@pytest.mark.task("sample_next")
+def test_sample_next_returns_the_last_index_when_rounding_leaves_u_above_the_total(kata):
+    # ten equal probabilities of 0.1 sum to 0.9999999999999999 in floating point, which is
+    # not > u = 1 - 2**-53 (the largest float random() can return): no index qualifies
+    got = kata.sample_next([0.0] * 10, 1.0, _FixedU(1.0 - 2.0 ** -53))
+    assert_equal(got, 9, "sample_next(ten equal logits) with u = 1 - 2**-53",
+                 hint="when rounding leaves u above the cumulative total, return the LAST index, len(logits) - 1")
+
+
 @pytest.mark.task("sample_next")
 @pytest.mark.parametrize("temperature", [-0.5, 0.0], ids=["negative", "zero"])
 def test_sample_next_rejects_bad_temperature(kata, temperature):
