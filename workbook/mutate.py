@@ -475,7 +475,14 @@ def write_results(root: Path) -> Path:
         data = load_survivors(root, kata.name)
         if "sweep" not in data:
             continue
-        b, s = data["baseline"], data["sweep"]
+        b, s = data["baseline"], dict(data["sweep"])
+        # The reasons may have been written after the sweep: count them as they stand now.
+        survivors = data.get("survivors", [])
+        if survivors or s.get("survived") or s.get("equivalent"):
+            s["equivalent"] = sum(1 for e in survivors if e.get("equivalent"))
+            s["survived"] = len(survivors) - s["equivalent"]
+            value = score(s)
+            s["score"] = None if value is None else round(100 * value, 1)
         rows.append(
             f"| {kata.name} | {s['mutants']} | {s['killed']} | {s['timeout']} | {s['survived']} "
             f"| {s['equivalent']} | {_pct(b['score'])} | {_pct(s['score'])} |"
