@@ -107,7 +107,7 @@ def progress_of(root: Path, katas: list[Kata]) -> Progress:
             infos[kata.name] = tasks(kata)
         except SyntaxError as error:
             broken[kata.name] = f"{shown(kata.skeleton, root)}:{error.lineno}: SyntaxError: {error.msg}"
-            infos[kata.name] = [TaskInfo(f, text, None, None) for f, text in _pristine_tasks(kata)]
+            infos[kata.name] = [TaskInfo(f, text, None, None) for f, text in progress.pristine_tasks(pristine_source(kata))]
             continue
         if any(not t.todo for t in infos[kata.name]):
             started.append(kata)
@@ -135,12 +135,6 @@ def progress_of(root: Path, katas: list[Kata]) -> Progress:
             for t in infos[kata.name]
         ]))
     return Progress(rows, infos, broken, unfinished)
-
-
-def _pristine_tasks(kata: Kata) -> list[tuple[str, str]]:
-    from .progress import _stubs
-
-    return [(function, text) for function, (text, _) in _stubs(pristine_source(kata))[0].items()]
 
 
 def _next_step(root: Path, state: Progress) -> tuple[Kata, TaskInfo, str] | None:

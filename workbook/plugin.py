@@ -222,31 +222,31 @@ class RunState:
     maxfail: int = 0  # the user's -x / --maxfail, applied to real failures only
     failures: int = 0
     timed_out: dict[tuple[str, str], "TestResult"] = field(default_factory=dict)  # (kata, task) -> first timeout
-    task_orders: dict[str, list[str]] = field(default_factory=dict)
-    contract_specs: dict[str, dict] = field(default_factory=dict)
+    pristine: dict[str, str | None] = field(default_factory=dict)  # kata -> skeleton source (None: none found)
 
     def path_for(self, name: str) -> Path:
         if name in self.overrides:
             return self.overrides[name]
         return Kata(name, self.root).path(self.solutions)
 
+    def pristine_source(self, name: str) -> str | None:
+        """The kata's pristine skeleton, generated once per run (None if none can be found)."""
+        if name not in self.pristine:
+            try:
+                self.pristine[name] = progress.pristine_source(Kata(name, self.root))
+            except (FileNotFoundError, SyntaxError):
+                self.pristine[name] = None
+        return self.pristine[name]
+
     def contracts(self, name: str) -> dict:
         """{function: (docstring, parameter names)} of the kata's pristine skeleton."""
-        if name not in self.contract_specs:
-            try:
-                self.contract_specs[name] = progress.function_specs(Kata(name, self.root))
-            except (FileNotFoundError, SyntaxError):
-                self.contract_specs[name] = {}
-        return self.contract_specs[name]
+        source = self.pristine_source(name)
+        return progress.function_specs(source) if source is not None else {}
 
     def task_order(self, name: str) -> list[str]:
         """The kata's tasks in file order ([] if no pristine skeleton can be found)."""
-        if name not in self.task_orders:
-            try:
-                self.task_orders[name] = progress.task_names(Kata(name, self.root))
-            except (FileNotFoundError, SyntaxError):
-                self.task_orders[name] = []
-        return self.task_orders[name]
+        source = self.pristine_source(name)
+        return [function for function, _ in progress.pristine_tasks(source)] if source is not None else []
 
 
 STATE = pytest.StashKey[RunState]()

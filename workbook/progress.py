@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .build import enclosing, functions, generate
+from .grading import NOT_RUN
 from .layout import Kata
 
 PRISTINE_DIR = Path("workbook") / "pristine"
@@ -79,12 +80,11 @@ def tasks(kata: Kata) -> list[TaskInfo]:
 # === what to do next ===
 
 DONE = "pass"
-NOT_RUN = "not run"
 
 
-def task_names(kata: Kata) -> list[str]:
-    """The kata's tasks in file order (the order a learner meets them)."""
-    return list(_stubs(pristine_source(kata))[0])
+def pristine_tasks(source: str) -> list[tuple[str, str]]:
+    """``(function, one-line task)`` of a pristine skeleton, in file order (the order a learner meets them)."""
+    return [(function, text) for function, (text, _) in _stubs(source)[0].items()]
 
 
 def next_task(rows: list[tuple[str, list[tuple[str, str]]]]) -> tuple[str, str, str] | None:
@@ -113,13 +113,13 @@ def next_task(rows: list[tuple[str, list[tuple[str, str]]]]) -> tuple[str, str, 
     return None
 
 
-def function_specs(kata: Kata) -> dict[str, tuple[str, list[str]]]:
-    """{top-level function: (docstring, parameter names)} as the pristine skeleton states them.
+def function_specs(source: str) -> dict[str, tuple[str, list[str]]]:
+    """{top-level function: (docstring, parameter names)} as a pristine skeleton states them.
 
     The contract checks read a task's promises from here, so a learner's
     edited docstring cannot opt their code out of them.
     """
-    tree = ast.parse(pristine_source(kata))
+    tree = ast.parse(source)
     specs = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
