@@ -33,6 +33,7 @@ Commands::
     python -m workbook.mutate --all --write         # full sweep, update the survivor files and RESULTS.md
     python -m workbook.mutate microflash --sample 20  # the CI sample
     python -m workbook.mutate microflash --list     # every mutation site and its identity
+    python -m workbook.mutate microflash --survivors --write  # regrade the listed survivors after a new test
 """
 
 from __future__ import annotations
@@ -454,6 +455,27 @@ def write_survivors(root: Path, kata: str, outcomes: list[Outcome]) -> dict:
     return data
 
 
+def update_survivors(root: Path, kata: str, outcomes: list[Outcome]) -> dict:
+    """Regrade of the listed survivors only: drop those the tests now kill, move them to the sweep's kills.
+
+    The rest of the last full sweep stands (the tests only grew, so a mutant
+    killed then is killed now); a survivor that still survives keeps its reason.
+    """
+    data = load_survivors(root, kata)
+    killed = {o.site.key: o.status for o in outcomes if o.status in ("killed", "timeout")}
+    known = listed(data)
+    counts = dict(data["sweep"])
+    for key, status in killed.items():
+        counts[status] += 1
+        counts["equivalent" if "equivalent" in known[key] else "survived"] -= 1
+    value = score(counts)
+    counts["score"] = None if value is None else round(100 * value, 1)
+    data["sweep"] = counts
+    data["survivors"] = [entry for entry in data["survivors"] if entry["id"] not in killed]
+    survivor_file(root, kata).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return data
+
+
 def tally(outcomes: list[Outcome], known: dict[str, dict]) -> dict:
     counts = {"mutants": len(outcomes), "killed": 0, "timeout": 0, "survived": 0, "equivalent": 0}
     for outcome in outcomes:
@@ -543,13 +565,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="update tests/mutants/auto/<kata>.json and RESULTS.md")
     parser.add_argument("--jobs", type=int, default=1, metavar="J", help="grade J mutants at a time (default 1)")
     parser.add_argument("--list", action="store_true", help="list the mutation sites, grade nothing")
+    parser.add_argument(
+        "--survivors", action="store_true",
+        help="grade only the survivors listed in the kata's file (with --write: drop those now killed)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     root = find_root()
     names = [k.name for k in discover(root)] if args.all else args.katas
     if not names:
         parser.error("name a kata or use --all")
     if args.write and args.sample is not None:
-        parser.error("--write needs a full sweep (no --sample)")
+        parser.error("--write needs a full sweep or --survivors (not --sample)")
+    if args.survivors and args.sample is not None:
+        parser.error("--survivors and --sample choose different mutants: give one")
     ops = operators()
     os.chdir(root)  # cosmic-ray runs the test command in the current directory
     failed = False
@@ -561,12 +589,26 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{site.line:>5}  {site.key}")
             continue
         data = load_survivors(root, kata)
-        chosen = all_sites if args.sample is None else sample(all_sites, data, kata, args.sample)
+        if args.survivors:
+            if "sweep" not in data:
+                parser.error(f"{kata}: no full sweep recorded yet; run one first")
+            chosen = [site for site in all_sites if site.key in listed(data)]
+        elif args.sample is not None:
+            chosen = sample(all_sites, data, kata, args.sample)
+        else:
+            chosen = all_sites
         print(f"== {kata}: grading {len(chosen)} of {len(all_sites)} mutants", flush=True)
         started = time.monotonic()
         outcomes = sweep(root, kata, chosen, ops, progress=lambda line: print(line, flush=True), jobs=args.jobs)
         if args.write:
-            data = write_survivors(root, kata, outcomes)
+            writer = update_survivors if args.survivors else write_survivors
+            data = writer(root, kata, outcomes)
+        if args.survivors:
+            now_killed = sum(1 for o in outcomes if o.status in ("killed", "timeout"))
+            print(f"   {kata}: {now_killed} of {len(chosen)} listed survivors now killed", flush=True)
+            if args.write:
+                print(f"   {kata}: score now {_pct(data['sweep']['score'])}", flush=True)
+            continue
         counts = tally(outcomes, listed(data))
         print(
             f"   {kata}: {counts['killed']} killed, {counts['timeout']} timed out, {counts['survived']} survived, "
