@@ -77,7 +77,8 @@ def test_expected_tokens_rejects_bad_arguments(kata):
 
 @pytest.mark.task("estimate_acceptance")
 def test_estimate_acceptance_on_hand_counts(kata):
-    cases = [([3, 3, 3], 3, 1.0), ([0, 0], 4, 0.0), ([1, 2, 0, 3], 3, 6 / 9), ([2], 5, 2 / 3), ([4, 4, 1], 4, 9 / 10)]
+    cases = [([3, 3, 3], 3, 1.0), ([0, 0], 4, 0.0), ([1, 2, 0, 3], 3, 6 / 9), ([2], 5, 2 / 3), ([4, 4, 1], 4, 9 / 10),
+             ([1, 0, 1, 1], 1, 3 / 4)]
     for counts, g, expected in cases:
         assert_close(kata.estimate_acceptance(counts, g), expected, 1e-12,
                      f"estimate_acceptance({counts}, gamma={g})",
@@ -113,7 +114,7 @@ def test_estimate_acceptance_rejects_bad_arguments(kata):
 
 @pytest.mark.task("best_gamma")
 @pytest.mark.parametrize("a,c,m", [(0.6, 0.1, 12), (0.8, 0.05, 20), (0.9, 0.3, 10), (0.3, 0.5, 8), (0.95, 0.01, 7),
-                                   (0.8, 0.0, 5)])
+                                   (0.8, 0.0, 5), (0.3, 0.1, 6)])
 def test_best_gamma_matches_brute_force(kata, a, c, m):
     speedups = [1.0] + [geometric_sum(a, g) / (g * c + 1) for g in range(1, m + 1)]
     best = max(range(m + 1), key=lambda g: (speedups[g], -g))
@@ -135,10 +136,14 @@ def test_best_gamma_ties_go_to_the_smaller_window(kata):
 @pytest.mark.task("best_gamma")
 def test_best_gamma_rejects_bad_arguments(kata):
     for kwargs, name in (({"alpha": 1.2}, "alpha"), ({"cost_ratio": -0.1}, "cost_ratio"),
-                         ({"max_gamma": -1}, "max_gamma"), ({"max_gamma": 2.0}, "max_gamma")):
+                         ({"max_gamma": -1}, "max_gamma"), ({"max_gamma": 2.0}, "max_gamma"),
+                         # max_gamma = 0 tries no window: alpha must be checked even then
+                         ({"alpha": 1.2, "max_gamma": 0}, "alpha"), ({"alpha": -0.1, "max_gamma": 0}, "alpha"),
+                         ({"cost_ratio": -0.1, "max_gamma": 0}, "cost_ratio")):
         args = {"alpha": 0.5, "cost_ratio": 0.1, "max_gamma": 4, **kwargs}
         with pytest.raises(ValueError, match=name):
             kata.best_gamma(**args)
+            pytest.fail(f"best_gamma({args}) did not raise ValueError naming {name}")
 
 
 # === verify_outcomes: exact losslessness ===
@@ -291,6 +296,41 @@ def test_speculative_step_greedy_equals_target_greedy(kata):
 
 
 @pytest.mark.task("speculative_step")
+@pytest.mark.parametrize("gamma", [1, 3])
+def test_speculative_step_scores_each_prefix_once(kata, gamma):
+    # A one-hot draft makes the drafts known in advance; the target is random, so rounds accept and reject.
+    p, q = tables(19, 4)
+    drafts_table = one_hot_model(q)
+    target_calls, draft_calls = [], []
+
+    def target(prefix):
+        target_calls.append(tuple(prefix))
+        return p[prefix[-1]]
+
+    def draft(prefix):
+        draft_calls.append(tuple(prefix))
+        return drafts_table(prefix)
+
+    rng = random.Random(7)
+    for prefix in ([1], [0, 3], [2, 2, 1], [3], [1, 0]):
+        target_calls.clear()
+        draft_calls.clear()
+        drafted, last = [], prefix[-1]
+        for _ in range(gamma):
+            last = max(range(4), key=lambda t: (q[last][t], -t))
+            drafted.append(last)
+        tokens, k = kata.speculative_step(target, draft, prefix, gamma, rng)
+        assert_equal(draft_calls, [tuple(prefix + drafted[:i]) for i in range(gamma)],
+                     f"prefixes given to the draft by speculative_step({prefix}, gamma={gamma})",
+                     hint="draft gamma tokens, each from draft(prefix + drafts so far)")
+        assert_equal(sorted(target_calls), sorted(tuple(prefix + drafted[:i]) for i in range(gamma + 1)),
+                     f"prefixes given to the target by speculative_step({prefix}, gamma={gamma}), each once",
+                     hint="score prefix + x_1..x_i once for every i = 0 .. gamma (one target pass)")
+        assert_equal((len(tokens), list(tokens[:k])), (k + 1, drafted[:k]),
+                     f"(length, accepted drafts) of speculative_step({prefix}, gamma={gamma}) with k = {k}")
+
+
+@pytest.mark.task("speculative_step")
 def test_speculative_step_is_reproducible_and_validates_gamma(kata):
     p, q = tables(2, 3)
     target, draft = (lambda s: p[s[-1]]), (lambda s: q[s[-1]])
@@ -340,6 +380,8 @@ def test_speculative_generate_continues_from_its_own_tokens(kata):
         last = max(range(5), key=lambda t: (p[last][t], -t))
         expected.append(last)
     assert_equal(list(tokens), expected, "greedy speculative_generate vs target greedy")
+    one, accepted_one = kata.speculative_generate(one_hot_model(p), one_hot_model(q), [2, 4], 1, 2, random.Random(0))
+    assert_equal((list(one), len(accepted_one)), (expected[:len(one)], 1), "speculative_generate(num_rounds=1)")
     with pytest.raises(ValueError, match="num_rounds"):
         kata.speculative_generate(one_hot_model(p), one_hot_model(q), [2], 0, 2, random.Random(0))
 
@@ -361,9 +403,11 @@ def test_build_tree_tokens_and_parents(kata):
 
 @pytest.mark.task("build_tree")
 def test_build_tree_rejects_bad_paths(kata):
-    for bad in ([(0,), (0, 0), (0, 0)], [(0, 0)], [(3,)], [(0,), (0, 2)], [()], [(0,), (0, 0), (0, 0, 0), (0, 0, 0, 0), (0, 0, 0, 0, 0)]):
+    for bad in ([(0,), (0, 0), (0, 0)], [(0, 0)], [(3,)], [(0,), (0, 2)], [()], [(0,), (0, 0), (0, 0, 0), (0, 0, 0, 0), (0, 0, 0, 0, 0)],
+                [(0,), (0, 0, 0)], [(-1,)], [(0,), (0, -1)]):
         with pytest.raises(ValueError, match="paths"):
             kata.build_tree(HEADS, bad)
+            pytest.fail(f"build_tree(HEADS, {bad}) did not raise ValueError naming paths")
 
 
 def random_parents(rng, n):
@@ -514,6 +558,23 @@ def test_tree_forward_single_node_and_chain(kata):
         rows = kata.tree_forward(model, keys, values, tokens, parents, CountingOps())
         expected = [spec_last_logits(model, prefix + tokens[: i + 1]) for i in range(len(tokens))]
         assert_close([list(r) for r in rows], expected, 1e-9, f"tree_forward on the chain {tokens}")
+
+
+@pytest.mark.task("tree_forward")
+def test_tree_forward_one_layer_up_to_the_last_position(kata):
+    # One layer (keys holds a single list) and a tree whose deepest node sits at position max_len - 1.
+    model = kata.init_model(kata.Config(9, 4, 1, 2, 6, 8), seed=5)
+    prefix = [3, 0, 8, 1, 5]
+    keys, values = prefix_cache(kata, model, prefix)
+    tokens, parents = [2, 7, 4, 6], [-1, -1, 0, 2]  # depths 1, 1, 2, 3: positions 5, 5, 6, 7
+    rows = kata.tree_forward(model, keys, values, tokens, parents, CountingOps())
+    expected = [spec_last_logits(model, prefix + path_of(parents, tokens, i)) for i in range(len(tokens))]
+    assert_close([list(r) for r in rows], expected, 1e-9,
+                 "tree_forward on a 1-layer model with nodes up to position max_len - 1 = 7",
+                 hint="node i sits at position prefix_len + depth - 1; the last valid position is max_len - 1")
+    with pytest.raises(ValueError, match="tokens"):
+        kata.tree_forward(model, keys, values, [2, 4, 6, 1], [-1, 0, 1, 2], CountingOps())  # depth 4: position 8
+        pytest.fail("tree_forward accepted a node at position 8 = max_len (expected ValueError naming tokens)")
 
 
 @pytest.mark.task("tree_forward")

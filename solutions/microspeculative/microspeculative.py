@@ -471,8 +471,9 @@ def build_tree(head_candidates, paths) -> tuple[list[int], list[int]]:
     at depth k whose token is head_candidates[k-1][i_{k-1}]. Node order is
     the order of paths; parents[n] is the index of the node of path[:-1], or
     -1 for depth 1. Raises ValueError naming paths when a path is empty, a
-    duplicate, deeper than the number of heads, indexes past a head's
-    candidates, or appears before (or without) its parent path.
+    duplicate, deeper than the number of heads, ends in an index outside
+    0 .. len(head_candidates[k-1]) - 1, or appears before (or without) its
+    parent path.
     """
     # BEGIN SOLUTION
     index: dict[tuple, int] = {}
