@@ -276,6 +276,12 @@ def test_flash_decode_rejects_bad_arguments(kata):
         kata.flash_decode(query, keys, values[:4], 2)
     with pytest.raises(ValueError, match="query"):
         kata.flash_decode([], keys, values, 2)
+    # Shapes no single split can see: one value too many (every split's slice of
+    # values still matches its keys) and no keys at all ("n_keys" is not "keys").
+    with pytest.raises(ValueError, match=r"\bvalues\b"):
+        kata.flash_decode(query, keys, values + [[0.5, -0.5, 1.0]], 2)
+    with pytest.raises(ValueError, match=r"\bkeys\b"):
+        kata.flash_decode(query, [], [], 1)
 
 
 # === combine_lse ===
@@ -301,6 +307,15 @@ def test_combine_lse_is_stable_and_exact_on_hand_values(kata):
                  hint="subtract the max lse before exp")
     got = kata.combine_lse([[4.0], [8.0], [-2.0]], [-1000.0, -1000.0, -2000.0])
     assert_close(list(got), [6.0], 1e-12, "combine_lse(lse = -1000, -1000, -2000)")
+
+
+@pytest.mark.task("combine_lse")
+def test_combine_lse_of_one_split_is_its_output(kata):
+    # One split holds all the mass: its weight is exp(lse - LSE) = 1 whatever its lse.
+    for lse in (0.0, 1000.0, -1000.0):
+        got = kata.combine_lse([[0.25, -3.0, 7.5]], [lse])
+        assert_close(list(got), [0.25, -3.0, 7.5], 1e-12, f"combine_lse(one output, lse={lse})",
+                     hint="a single split is already the full output; outputs[0] is the only vector there is")
 
 
 @pytest.mark.task("combine_lse")
