@@ -265,6 +265,16 @@ def test_rank_one_adapters_train_under_ten_percent(kata):
     assert n_adapter < 0.1 * n_base, f"trainable {n_adapter} of {n_base}: must be under 10 %"
 
 
+@pytest.mark.task("count_parameters")
+def test_count_parameters_one_row_and_one_number(kata):
+    # Any name -> matrix or vector: a one-row matrix, a length-1 bias, an adapter with d_out = 1.
+    params = {"W": [[0.5, -1.0, 2.0]], "b": [0.25], "E": [[1.0, 2.0], [3.0, 4.0]]}
+    adapters = {"W": ([[0.1, 0.2]], [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])}  # A 1 x 2, B 2 x 3
+    assert_equal(tuple(kata.count_parameters(params, adapters)), (3 + 1 + 4, 1 * 2 + 2 * 3),
+                 "count_parameters(W 1x3, b of length 1, E 2x2; adapter A 1x2, B 2x3)",
+                 hint="a matrix is a list of rows (sum the row lengths), a vector a list of floats")
+
+
 # === task 5: adapter_loss_and_grads ===
 
 
@@ -416,6 +426,20 @@ def test_train_adapter_is_deterministic(kata):
     first = kata.train_adapter(params, adapters, batches, 1.0, 0.01)
     second = kata.train_adapter(params, adapters, batches, 1.0, 0.01)
     assert_equal(json.loads(json.dumps(first)), json.loads(json.dumps(second)), "train_adapter run twice on the same input")
+
+
+@pytest.mark.task("train_adapter")
+def test_train_adapter_calls_log_with_step_and_loss(kata):
+    params = base()
+    adapters = random_adapters(random.Random(23), params, rank=1, scale=0.2)
+    batches = [some_examples(24, 2), some_examples(25, 2)]
+    calls = []
+    _, losses = kata.train_adapter(params, adapters, batches, 1.0, 0.01, log=lambda *args: calls.append(args))
+    assert_equal(len(calls), 2, "number of log calls after 2 steps", hint="call log(step, loss) once after each step")
+    for i, args in enumerate(calls):
+        assert_equal(len(args), 2, f"arguments of log call {i + 1}")
+        assert_equal(args[0], i + 1, f"log call {i + 1}: step (numbered from 1)", hint="log(step, loss): the step first")
+        assert_close(args[1], losses[i], 0.0, f"log call {i + 1}: loss (losses[{i}])")
 
 
 @pytest.mark.task("train_adapter")
