@@ -663,6 +663,28 @@ def test_beam_escapes_the_greedy_trap(kata):
 
 
 @pytest.mark.task("beam_search")
+def test_beam_cross_parent_tie_at_the_cut_goes_to_the_smaller_list(kata):
+    # V = 3, end = 2 (logit -1e3: never in the beam until it is the best).
+    # Step 1: logits [0, .5]: a = log p(0) < b = log p(1), live [1] (b), [0] (a).
+    # Step 2: after [1] the row is swapped, [.5, 0]; after [0] it is [0, .5]. The
+    # log-probs are the same two floats, so [1, 1] scores b + a and [0, 1] scores
+    # a + b: an exact tie (float + commutes), below [1, 0] (2b), and only one fits
+    # in a beam of 2. The rule keeps the smaller list [0, 1], whose parent is the
+    # WEAKER one; [1, 1] would win in the order the candidates were generated.
+    # Step 3: [0, 1] ends for free (log p = 0) and wins, since b - a = .5 < log 3.
+    model = DictModel(
+        {(): [0.0, 0.5, -1e3], (1,): [0.5, 0.0, -1e3], (0,): [0.0, 0.5, -1e3], (0, 1): [-1e3, -1e3, 0.0]},
+        [0.0, 0.0, 0.0],
+    )
+    tokens, logprob = kata.beam_search(model, [], 3, 2, 2)
+    a, b = spec_log_softmax([0.0, 0.5, -1e3])[:2]
+    assert_equal(list(tokens), [0, 1, 2], "beam_search(beam_width=2) with a tie between two parents' children at the cut",
+                 hint="sort candidates by (-score, tokens): equal scores go to the lexicographically smaller list,"
+                 " not to the child of the stronger parent")
+    assert_close(logprob, a + b, 1e-12, "beam_search with a cross-parent tie: log-prob")
+
+
+@pytest.mark.task("beam_search")
 def test_beam_never_worse_than_greedy_on_the_checkpoint(kata):
     model = CheckpointModel("target")
     better = 0
