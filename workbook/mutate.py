@@ -459,19 +459,21 @@ def update_survivors(root: Path, kata: str, outcomes: list[Outcome]) -> dict:
     """Regrade of the listed survivors only: drop those the tests now kill, move them to the sweep's kills.
 
     The rest of the last full sweep stands (the tests only grew, so a mutant
-    killed then is killed now); a survivor that still survives keeps its reason.
+    killed then is killed now); a survivor that still survives keeps its reason,
+    and the survivors are counted as equivalent or not by their reasons as they stand.
     """
     data = load_survivors(root, kata)
     killed = {o.site.key: o.status for o in outcomes if o.status in ("killed", "timeout")}
-    known = listed(data)
     counts = dict(data["sweep"])
-    for key, status in killed.items():
+    for status in killed.values():
         counts[status] += 1
-        counts["equivalent" if "equivalent" in known[key] else "survived"] -= 1
+    data["survivors"] = [entry for entry in data["survivors"] if entry["id"] not in killed]
+    # the rest are survivors; count them by the reasons they carry now (written after the sweep)
+    counts["equivalent"] = sum(1 for entry in data["survivors"] if entry.get("equivalent"))
+    counts["survived"] = len(data["survivors"]) - counts["equivalent"]
     value = score(counts)
     counts["score"] = None if value is None else round(100 * value, 1)
     data["sweep"] = counts
-    data["survivors"] = [entry for entry in data["survivors"] if entry["id"] not in killed]
     survivor_file(root, kata).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return data
 
