@@ -223,6 +223,8 @@ class RunState:
     failures: int = 0
     timed_out: dict[tuple[str, str], "TestResult"] = field(default_factory=dict)  # (kata, task) -> first timeout
     pristine: dict[str, str | None] = field(default_factory=dict)  # kata -> skeleton source (None: none found)
+    specs: dict[str, dict] = field(default_factory=dict)  # kata -> contracts(kata)
+    tasks: dict[str, list[str]] = field(default_factory=dict)  # kata -> task_order(kata)
 
     def path_for(self, name: str) -> Path:
         if name in self.overrides:
@@ -239,14 +241,18 @@ class RunState:
         return self.pristine[name]
 
     def contracts(self, name: str) -> dict:
-        """{function: (docstring, parameter names)} of the kata's pristine skeleton."""
-        source = self.pristine_source(name)
-        return progress.function_specs(source) if source is not None else {}
+        """{function: (docstring, parameter names)} of the kata's pristine skeleton (parsed once per run)."""
+        if name not in self.specs:
+            source = self.pristine_source(name)
+            self.specs[name] = progress.function_specs(source) if source is not None else {}
+        return self.specs[name]
 
     def task_order(self, name: str) -> list[str]:
-        """The kata's tasks in file order ([] if no pristine skeleton can be found)."""
-        source = self.pristine_source(name)
-        return [function for function, _ in progress.pristine_tasks(source)] if source is not None else []
+        """The kata's tasks in file order ([] if no pristine skeleton can be found; parsed once per run)."""
+        if name not in self.tasks:
+            source = self.pristine_source(name)
+            self.tasks[name] = [function for function, _ in progress.pristine_tasks(source)] if source is not None else []
+        return self.tasks[name]
 
 
 STATE = pytest.StashKey[RunState]()
