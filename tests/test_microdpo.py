@@ -356,6 +356,20 @@ def test_train_dpo_is_adam_on_the_dpo_gradient(kata):
 
 
 @pytest.mark.task("train_dpo")
+def test_train_dpo_logs_step_loss_and_updated_policy(kata):
+    ref, policy = reference(), nudged(reference(), 7, 0.02)
+    calls = []
+    trained, losses = kata.train_dpo(policy, ref, [[PAIRS[0]], [PAIRS[2]], [PAIRS[1]]], 0.5, 0.01,
+                                     log=lambda step, loss, current: calls.append((step, loss, copy.deepcopy(current))))
+    assert_equal([c[0] for c in calls], [1, 2, 3], "the steps passed to log(step, loss, policy), one call per batch",
+                 hint="call log after each update, steps numbered from 1")
+    assert_close([c[1] for c in calls], losses, 0.0, "the losses passed to log: log(step, losses[step - 1], policy)")
+    for k in trained:
+        assert_close(calls[-1][2][k], trained[k], 0.0, f"policy[{k!r}] passed to the last log call (the updated policy)",
+                     hint="call log after adam_update, with the policy being trained")
+
+
+@pytest.mark.task("train_dpo")
 @pytest.mark.parametrize("kwargs,word", [({"beta": 0.0}, "beta"), ({"beta": -1.0}, "beta"),
                                          ({"lr": 0.0}, "lr"), ({"lr": -0.1}, "lr"),
                                          ({"beta": 0.0, "batches": []}, "beta"), ({"lr": 0.0, "batches": []}, "lr")],

@@ -443,8 +443,8 @@ def train_dpo(policy, reference, batches, beta=BETA, lr=DPO_LR, log=None):
     adam_update (steps numbered from 1, constant lr) on the gradients of
     dpo_loss_and_grads. losses[i] is batch i's loss before its update.
     log: None or a callable, called as log(step, loss, policy) after each
-    update with the updated policy (read it, do not modify it; the tests that
-    grade this function pass None).
+    update, with the step number, that batch's loss (losses[step - 1]) and the
+    updated policy (read it, do not modify it).
     Raises ValueError if beta <= 0 or lr <= 0.
     """
     raise KataTodo('microdpo.train_dpo: Train the policy on batches of pairs with Adam; return (new_policy, losses).')
