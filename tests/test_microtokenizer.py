@@ -274,6 +274,16 @@ def test_train_tie_rule(kata, corpus, expected):
 
 
 @pytest.mark.task("train")
+def test_train_sends_progress_lines_to_log(kata):
+    lines = []
+    merges = kata.train(["abab", "abc"], 258, log=lines.append)
+    assert_equal(merges, spec_train(["abab", "abc"], 258), "train(['abab', 'abc'], 258, log=...)")
+    if not lines or not all(isinstance(line, str) for line in lines):
+        raise Mismatch(f"log received {lines!r}: expected progress lines (strings) while training"
+                       "\n  hint: call log(...) with a line of text, e.g. one per merge")
+
+
+@pytest.mark.task("train")
 def test_train_frequency_beats_the_tie_rule(kata):
     assert_equal(
         kata.train(["ba", "ba", "ab"], 257),
