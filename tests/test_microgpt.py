@@ -629,6 +629,14 @@ def test_sequence_loss_gradient_equals_finite_differences(kata):
 
 
 @pytest.mark.task("sequence_loss")
+def test_sequence_loss_of_two_tokens_is_one_prediction(kata):
+    T = random_tensors(5, layers=1)
+    loss = kata.sequence_loss(kata.params_from_floats(T), [10, 4], 2)
+    assert_close(loss.data, spec_sequence_loss(T, [10, 4], 2), 1e-9, "sequence_loss(params, [10, 4], 2)",
+                 hint="two tokens are one input and one target: n = 1 prediction (only len(tokens) < 2 is an error)")
+
+
+@pytest.mark.task("sequence_loss")
 def test_sequence_loss_rejects_short_tokens(kata):
     params = kata.params_from_floats(random_tensors(2, layers=1))
     with pytest.raises(ValueError, match="tokens"):
