@@ -195,6 +195,13 @@ def test_timestep_embedding_closed_form(kata, t, dim, period):
 
 
 @pytest.mark.task("timestep_embedding")
+@pytest.mark.parametrize("period", [1.5, 2.0])
+def test_timestep_embedding_accepts_any_period_above_one(kata, period):
+    assert_close(list(kata.timestep_embedding(3, 4, period)), spec_embedding(3, 4, period), 1e-12,
+                 f"timestep_embedding(3, 4, max_period={period})", hint="only max_period <= 1 is an error")
+
+
+@pytest.mark.task("timestep_embedding")
 def test_timestep_embedding_default_period(kata):
     assert_close(list(kata.timestep_embedding(5, 6)), spec_embedding(5, 6, 10000.0), 1e-12,
                  "timestep_embedding(5, 6) with the default max_period 10000")
@@ -202,8 +209,8 @@ def test_timestep_embedding_default_period(kata):
 
 @pytest.mark.task("timestep_embedding")
 @pytest.mark.parametrize("kwargs, bad", [({"dim": 0}, "dim"), ({"dim": 5}, "dim"), ({"dim": -4}, "dim"),
-                                         ({"max_period": 1.0}, "max_period")],
-                         ids=["dim=0", "dim odd", "dim<0", "max_period=1"])
+                                         ({"dim": 8.0}, "dim"), ({"max_period": 1.0}, "max_period")],
+                         ids=["dim=0", "dim odd", "dim<0", "dim float", "max_period=1"])
 def test_timestep_embedding_rejects_bad_arguments(kata, kwargs, bad):
     args = {"t": 3, "dim": 8, "max_period": 100.0}
     args.update(kwargs)
@@ -259,6 +266,13 @@ def test_predict_x0_inverts_the_noising_with_the_true_noise(kata):
 def test_predict_x0_rejects_mismatched_eps(kata):
     with pytest.raises(ValueError, match="eps"):
         kata.predict_x0([0.1, 0.2, 0.3], 2, [0.0, 0.0], ABAR)
+
+
+@pytest.mark.task("predict_x0")
+@pytest.mark.parametrize("t", [-1, len(ABAR), 1.0], ids=["t=-1", "t=T", "t float"])
+def test_predict_x0_rejects_bad_timesteps(kata, t):
+    with pytest.raises(ValueError, match=r"\bt\b"):
+        kata.predict_x0([0.1, 0.2, 0.3], t, [0.0, 0.0, 0.0], ABAR)
 
 
 # === reverse_step ===
@@ -371,6 +385,15 @@ def test_sample_runs_the_documented_chain(kata):
     got = kata.sample(ck["params"], 2, betas, abar, random.Random(77))
     assert_close([list(p) for p in got], spec_sample(ck, 2, random.Random(77)), 1e-9, "sample(checkpoint, n=2, seed 77)",
                  hint="start at N(0, I), go from t = T-1 down to 0, draw z only for t > 0")
+
+
+@pytest.mark.task("sample")
+def test_sample_of_one_point(kata):
+    ck = checkpoint()
+    betas, abar = ck_schedule(ck)
+    got = kata.sample(ck["params"], 1, betas, abar, random.Random(5))
+    assert_close([list(p) for p in got], spec_sample(ck, 1, random.Random(5)), 1e-9, "sample(checkpoint, n=1, seed 5)",
+                 hint="n = 1 is a valid request: one point")
 
 
 @pytest.mark.task("sample")
