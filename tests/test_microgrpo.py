@@ -478,6 +478,29 @@ def test_train_grpo_rejects_bad_arguments(kata, kwargs, word):
         kata.train_grpo(spec_policy(1), spec_policy(1), [[3]], random.Random(0), **kwargs)
 
 
+@pytest.mark.task("train_grpo")
+@pytest.mark.parametrize("kwargs,word", [
+    ({"lr": 0.0}, "lr"), ({"inner_steps": 0}, "inner_steps"), ({"eps": 1.0}, "eps"), ({"eps": 0.0}, "eps"),
+    ({"eps": -0.5}, "eps"), ({"eps": 1.5}, "eps"), ({"beta": -0.5}, "beta"),
+], ids=["lr0", "inner0", "eps1", "eps0", "eps-negative", "eps1.5", "beta-negative"])
+def test_train_grpo_checks_its_arguments_before_any_step(kata, kwargs, word):
+    """With no prompt batches nothing downstream runs: train_grpo itself must raise."""
+    with pytest.raises(ValueError, match=rf"\b{word}\b"):
+        kata.train_grpo(spec_policy(1), spec_policy(1), [], random.Random(0), **kwargs)
+
+
+@pytest.mark.task("train_grpo")
+def test_train_grpo_logs_each_step_and_its_mean_reward(kata):
+    ref = spec_policy(93)
+    calls = []
+    _, rewards = kata.train_grpo(ref, ref, [[2], [5], [8]], random.Random(6), group_size=3, inner_steps=1,
+                                 reward_fn=lambda prompt, completion: prompt + count_up(prompt, completion),
+                                 log=lambda step, mean_reward: calls.append((step, mean_reward)))
+    assert_equal([c[0] for c in calls], [1, 2, 3], "the steps passed to log(step, mean_reward)",
+                 hint="one call after each step, steps numbered from 1")
+    assert_close([c[1] for c in calls], list(rewards), 0.0, "the rewards passed to log: log(step, mean_rewards[step - 1])")
+
+
 # === slow: GRPO learns the counting task ===
 
 
