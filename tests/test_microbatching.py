@@ -308,6 +308,42 @@ def test_run_schedule_rejects_bad_schedules(kata):
         kata.run_schedule(model, [([1, 2], 0)], [[(0, "prefill", 2)]])
 
 
+@pytest.mark.task("run_schedule")
+def test_run_schedule_rejects_entries_a_complete_schedule_would_hide(kata):
+    """Each bad entry sits in a schedule that would otherwise finish, or fail only later for another reason."""
+    model = model_of(kata)
+    requests = make_requests(4, [(3, 1)])
+    bad = {
+        "request -1 (no negative indices)": [[(-1, "prefill", 3)]],
+        "unknown kind after the request is done": [[(0, "prefill", 3)], [(0, "verify", 1)]],
+        "prefill past the prompt, then a decode": [[(0, "prefill", 4)], [(0, "decode", 1)]],
+    }
+    for name, schedule in bad.items():
+        try:
+            kata.run_schedule(model, requests, schedule)
+        except ValueError as error:
+            assert "schedule" in str(error), f"{name}: the ValueError must name schedule, got {error}"
+        else:
+            raise Mismatch(f"run_schedule with {name}: {schedule} returned without a ValueError naming schedule"
+                           "\n  hint: check every entry as it comes: the request exists (0 <= i < len(requests)), "
+                           "the kind is prefill or decode, a prefill stays inside the prompt")
+
+
+@pytest.mark.task("run_schedule")
+def test_run_schedule_at_the_context_limit(kata):
+    model = model_of(kata)
+    max_len = model.config.max_len
+    prompt = make_requests(12, [(10, 1)])[0][0]
+    n_new = max_len - len(prompt) + 1  # P + n_new - 1 == max_len: the last token is never fed back
+    schedule = [[(0, "prefill", len(prompt))]] + [[(0, "decode", 1)] for _ in range(n_new - 1)]
+    got = kata.run_schedule(model, [(prompt, n_new)], schedule)
+    assert_equal([list(o) for o in got], [solo(model, prompt, n_new)],
+                 f"run_schedule of a request with P + n_new - 1 == max_len = {max_len}",
+                 hint="the last generated token is never fed, so P + n_new - 1 positions must fit, not P + n_new")
+    with pytest.raises(ValueError, match="requests"):
+        kata.run_schedule(model, [(prompt, n_new + 1)], schedule + [[(0, "decode", 1)]])
+
+
 # === transfer_kv ===
 
 
@@ -390,3 +426,15 @@ def test_disaggregated_generate_rejects_bad_arguments(kata):
     for bad in (0, 40):
         with pytest.raises(ValueError, match="n_new"):
             kata.disaggregated_generate(model, [1, 2], bad)
+
+
+@pytest.mark.task("disaggregated_generate")
+def test_disaggregated_generate_at_the_context_limit(kata):
+    model = model_of(kata)
+    prompt = make_requests(12, [(10, 1)])[0][0]
+    n_new = model.config.max_len - len(prompt) + 1  # P + n_new - 1 == max_len
+    tokens, _ = kata.disaggregated_generate(model, prompt, n_new)
+    assert_equal(list(tokens), solo(model, prompt, n_new), f"disaggregated_generate(prompt of 10, n_new={n_new})",
+                 hint="the last generated token is never fed, so P + n_new - 1 positions must fit, not P + n_new")
+    with pytest.raises(ValueError, match="n_new"):
+        kata.disaggregated_generate(model, prompt, n_new + 1)
