@@ -226,6 +226,14 @@ def test_bm25_term_closed_form(kata):
 
 
 @pytest.mark.task("bm25_term")
+@pytest.mark.parametrize("avgdl, doc_len", [(0.5, 0), (1.0, 2), (0.25, 1)])
+def test_bm25_term_short_average_documents(kata, avgdl, doc_len):
+    """avgdl only has to be positive: a corpus of mostly empty documents has avgdl < 1."""
+    assert_close(kata.bm25_term(2, doc_len, avgdl, 1.3, 1.2, 0.75), spec_term(2, doc_len, avgdl, 1.3, 1.2, 0.75), 1e-12,
+                 f"bm25_term(tf=2, doc_len={doc_len}, avgdl={avgdl}, idf=1.3)", hint="only avgdl <= 0 is an error")
+
+
+@pytest.mark.task("bm25_term")
 def test_bm25_term_saturates_in_tf(kata):
     w, k1 = 1.7, 1.2
     gains = [kata.bm25_term(tf + 1, 9, 9.0, w, k1, 0.75) - kata.bm25_term(tf, 9, 9.0, w, k1, 0.75) for tf in range(8)]
@@ -258,8 +266,8 @@ def test_bm25_term_length_normalisation(kata):
 @pytest.mark.task("bm25_term")
 @pytest.mark.parametrize("kwargs, bad", [
     ({"k1": -0.1}, "k1"), ({"b": -0.01}, "b"), ({"b": 1.5}, "b"), ({"avgdl": 0.0}, "avgdl"),
-    ({"avgdl": -2.0}, "avgdl"), ({"tf": -1}, "tf"), ({"doc_len": -4}, "doc_len"),
-], ids=["k1<0", "b<0", "b>1", "avgdl=0", "avgdl<0", "tf<0", "doc_len<0"])
+    ({"avgdl": -2.0}, "avgdl"), ({"tf": -1}, "tf"), ({"doc_len": -4}, "doc_len"), ({"doc_len": -1}, "doc_len"),
+], ids=["k1<0", "b<0", "b>1", "avgdl=0", "avgdl<0", "tf<0", "doc_len<0", "doc_len=-1"])
 def test_bm25_term_rejects_bad_arguments(kata, kwargs, bad):
     args = {"tf": 2, "doc_len": 5, "avgdl": 6.0, "idf_value": 1.3, "k1": 1.2, "b": 0.75}
     args.update(kwargs)
@@ -345,6 +353,16 @@ def test_bm25_scores_reject_bad_parameters(kata, kwargs, bad):
 
 
 @pytest.mark.task("bm25_scores")
+@pytest.mark.parametrize("kwargs, bad", [({"k1": -0.5}, "k1"), ({"k1": -1.5}, "k1"), ({"b": 1.5}, "b"),
+                                         ({"b": -0.5}, "b")], ids=["k1=-0.5", "k1=-1.5", "b=1.5", "b=-0.5"])
+def test_bm25_scores_check_parameters_even_when_no_document_matches(kata, kwargs, bad):
+    """No query term is indexed, so bm25_term is never called: bm25_scores itself must raise."""
+    index = kata.build_index(HAND_DOCS)
+    with pytest.raises(ValueError, match=rf"\b{bad}\b"):
+        kata.bm25_scores(index, "qqqq", **kwargs)
+
+
+@pytest.mark.task("bm25_scores")
 def test_retrieval_recall_on_the_generated_facts(kata):
     docs, questions = kata.make_facts()
     index = kata.build_index(docs)
@@ -419,6 +437,7 @@ def spec_encode(query, context, answer):
     ("what currency", "ab", "a"),
     ("what currency", "ab", "ab"),
     ("42 !!", "x, y", "x"),
+    ("Zany zebra quiz", "", ""),
 ])
 def test_encode_input_slots(kata, query, context, answer):
     q, s = kata.encode_input(query, context, answer)
