@@ -172,6 +172,15 @@ def test_encode_matches_spec(kata, seed, E, D):
 
 
 @pytest.mark.task("encode")
+def test_encode_of_a_short_vector_is_still_unit_length(kata):
+    W = [[1e-3, -2e-3, 0.5e-3], [2e-3, 1e-3, -1e-3]]  # ||W x|| is about 0.005: below 1, far above the 1e-12 clip
+    x = [1.0, 2.0, 1.0]
+    got = kata.encode(W, x)
+    assert_close(got, spec_encode(W, x), 1e-12, "encode(W with entries ~1e-3, x)",
+                 hint="divide by ||z|| itself; the clip at 1e-12 only guards the zero vector")
+
+
+@pytest.mark.task("encode")
 def test_encode_zero_vector(kata):
     assert_close(kata.encode([[1.0, 2.0], [3.0, -1.0]], [0.0, 0.0]), [0.0, 0.0], 0.0, "encode(W, zero features)",
                  hint="clip the norm at 1e-12 instead of dividing by 0")
@@ -388,6 +397,18 @@ def test_loss_and_grad_matches_finite_differences(kata, seed, B, E, D, T):
     assert_close(dW, [[central_difference(loss, W, k, j) for j in range(D)] for k in range(E)], FD_TOL,
                  f"dW of loss_and_grad(B={B}, E={E}, D={D})",
                  hint="chain info_nce_grad -> normalize_backward -> dW += dz x^T, for BOTH views")
+
+
+@pytest.mark.task("loss_and_grad")
+def test_loss_and_grad_with_one_embedding_dimension(kata):
+    """E = 1: every embedding is +-1, so the loss is fixed by signs and its gradient in W is 0."""
+    W = [[0.5, -0.2, 0.1]]
+    fa, fb = [[1.0, 0.0, 2.0], [0.0, 3.0, 1.0]], [[2.0, 1.0, 0.0], [0.0, 1.0, 1.0]]
+    loss, dW = kata.loss_and_grad([list(r) for r in W], fa, fb, 0.5)
+    expected = spec_info_nce([spec_encode(W, x) for x in fa], [spec_encode(W, x) for x in fb], 0.5)
+    assert_close(loss, expected, 1e-12, "loss of loss_and_grad(W 1x3)", hint="W has E rows of D entries: D = len(W[0])")
+    assert_close(dW, [[0.0, 0.0, 0.0]], 1e-12, "dW of loss_and_grad(W 1x3): a 1-d unit vector cannot turn",
+                 hint="dW has E rows of D entries, like W")
 
 
 @pytest.mark.task("loss_and_grad")
