@@ -317,6 +317,7 @@ def test_run_schedule_rejects_entries_a_complete_schedule_would_hide(kata):
         "request -1 (no negative indices)": [[(-1, "prefill", 3)]],
         "unknown kind after the request is done": [[(0, "prefill", 3)], [(0, "verify", 1)]],
         "prefill past the prompt, then a decode": [[(0, "prefill", 4)], [(0, "decode", 1)]],
+        "an empty prefill first": [[(0, "prefill", 0)], [(0, "prefill", 3)]],
     }
     for name, schedule in bad.items():
         try:

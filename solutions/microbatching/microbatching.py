@@ -399,9 +399,10 @@ def run_schedule(model: Model, requests, schedule):
     last row (lowest id on ties) to its output. ("decode", 1) feeds the
     request's last output token and appends argmax of the result. Raises
     ValueError naming schedule for an entry of an unknown request, an
-    unknown kind, a prefill past the prompt, a decode before the prompt is
-    complete or after n_new tokens, or if some request ends with fewer than
-    n_new tokens; naming requests for bad prompts (check_tokens) or n_new.
+    unknown kind, an empty prefill (n < 1) or one past the prompt, a decode
+    before the prompt is complete or after n_new tokens, or if some request
+    ends with fewer than n_new tokens; naming requests for bad prompts
+    (check_tokens) or n_new.
     """
     # BEGIN SOLUTION
     for prompt, n_new in requests:
