@@ -379,21 +379,14 @@ def spec_sample(ck, n, rng):
 
 
 @pytest.mark.task("sample")
-def test_sample_runs_the_documented_chain(kata):
+@pytest.mark.parametrize("n, seed", [(2, 77), (1, 5)])  # n = 1 is a valid request: one point
+def test_sample_runs_the_documented_chain(kata, n, seed):
     ck = checkpoint()
     betas, abar = ck_schedule(ck)
-    got = kata.sample(ck["params"], 2, betas, abar, random.Random(77))
-    assert_close([list(p) for p in got], spec_sample(ck, 2, random.Random(77)), 1e-9, "sample(checkpoint, n=2, seed 77)",
+    got = kata.sample(ck["params"], n, betas, abar, random.Random(seed))
+    assert_close([list(p) for p in got], spec_sample(ck, n, random.Random(seed)), 1e-9,
+                 f"sample(checkpoint, n={n}, seed {seed})",
                  hint="start at N(0, I), go from t = T-1 down to 0, draw z only for t > 0")
-
-
-@pytest.mark.task("sample")
-def test_sample_of_one_point(kata):
-    ck = checkpoint()
-    betas, abar = ck_schedule(ck)
-    got = kata.sample(ck["params"], 1, betas, abar, random.Random(5))
-    assert_close([list(p) for p in got], spec_sample(ck, 1, random.Random(5)), 1e-9, "sample(checkpoint, n=1, seed 5)",
-                 hint="n = 1 is a valid request: one point")
 
 
 @pytest.mark.task("sample")
