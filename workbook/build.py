@@ -127,10 +127,37 @@ def _import_position(tree: ast.Module) -> int:
     return position
 
 
-def generate(name: str, source: str, filename: str = "<solution>") -> str:
-    """The skeleton text for kata ``name`` built from its solution ``source``."""
+STUBS = ("todo", "none", "identity")
+
+
+def _first_argument(func: ast.AST) -> str:
+    """The first parameter a caller passes (not ``self``/``cls``), or ``None`` if there is none."""
+    if func.name == "__init__":
+        return "None"  # __init__ must return None
+    params = [*func.args.posonlyargs, *func.args.args]
+    if params and params[0].arg in ("self", "cls"):
+        params = params[1:]
+    if params:
+        return params[0].arg
+    if func.args.vararg:
+        return func.args.vararg.arg
+    return "None"
+
+
+def generate(name: str, source: str, filename: str = "<solution>", stub: str = "todo") -> str:
+    """The skeleton text for kata ``name`` built from its solution ``source``.
+
+    ``stub`` is what replaces each marked block: ``todo`` (the learner's
+    skeleton, ``raise KataTodo(...)``), or one of the two trivial
+    submissions the graded tests must give no points: ``none`` (``return
+    None``, a task that does nothing) and ``identity`` (return the first
+    argument unchanged).
+    """
+    if stub not in STUBS:
+        raise ValueError(f"stub must be one of {', '.join(STUBS)}, got {stub!r}")
     tasks = {task.line: task for task in find_tasks(source, filename)}
     tree = ast.parse(source, filename)
+    defs = functions(tree)
     insert_after = _import_position(tree)
     header = (
         "\n"
@@ -146,7 +173,12 @@ def generate(name: str, source: str, filename: str = "<solution>") -> str:
             task = tasks[number]
             indent = BEGIN.match(line.rstrip("\n")).group("indent")
             message = f"{name}.{task.function}: {task.text}"
-            out.append(f"{indent}raise KataTodo({message!r})\n")
+            if stub == "todo":
+                out.append(f"{indent}raise KataTodo({message!r})\n")
+            elif stub == "none":
+                out.append(f"{indent}return None\n")
+            else:
+                out.append(f"{indent}return {_first_argument(enclosing(defs, number)[3])}\n")
             inside = True
         elif inside:
             inside = not END.match(line)
