@@ -11,7 +11,16 @@ import random
 
 
 class Mismatch(AssertionError):
-    """A graded value differs from its independent expectation."""
+    """A graded value differs from its independent expectation.
+
+    ``hint`` is the check's own hint for this failure: the runner shows it
+    (and ``python -m workbook hint`` shows it first) before the task's
+    general hint levels.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def matrix(rng: random.Random, rows: int, cols: int, scale: float = 1.0) -> list[list[float]]:
@@ -91,12 +100,12 @@ def assert_close(actual, expected, tol: float, what: str, hint: str = "") -> Non
         raise Mismatch(
             f"{what}: expected shape {_describe(expected)}, got {_describe(actual)}; first "
             f"difference at {_fmt_index(index) if index else 'the top level'}: "
-            f"{detail}{hint_line}"
+            f"{detail}{hint_line}", hint
         )
     bad = []
     for (index, a), (_, e) in zip(_flat(actual), _flat(expected)):
         if not _number(a):
-            raise Mismatch(f"{what}: entry {_fmt_index(index)} is {a!r}, not a number{hint_line}")
+            raise Mismatch(f"{what}: entry {_fmt_index(index)} is {a!r}, not a number{hint_line}", hint)
         if not math.isfinite(a):
             bad.append((index, a, e, math.inf))
         elif abs(a - e) > tol:
@@ -106,7 +115,7 @@ def assert_close(actual, expected, tol: float, what: str, hint: str = "") -> Non
         total = sum(1 for _ in _flat(expected))
         raise Mismatch(
             f"{what}: first mismatch at {_fmt_index(index)}: expected {e!r}, got {a!r} "
-            f"(|diff| {diff:.3g} > tolerance {tol:g}); {len(bad)} of {total} entries differ{hint_line}"
+            f"(|diff| {diff:.3g} > tolerance {tol:g}); {len(bad)} of {total} entries differ{hint_line}", hint
         )
 
 
@@ -127,7 +136,54 @@ def assert_equal(actual, expected, what: str, hint: str = "") -> None:
         raise Mismatch(f"{what}: returned None: did you forget to `return` the result?")
     if _as_lists(actual) != _as_lists(expected):
         hint_line = f"\n  hint: {hint}" if hint else ""
-        raise Mismatch(f"{what}: expected {expected!r}, got {actual!r}{hint_line}")
+        where = _difference(actual, expected)
+        detail = f"; {where}" if where else ""
+        raise Mismatch(f"{what}: expected {_brief(expected, 160)}, got {_brief(actual, 160)}{detail}{hint_line}", hint)
+
+
+def _keys(keys: list) -> str:
+    shown = ", ".join(repr(k) for k in keys[:5])
+    return shown + (f", ... ({len(keys)} in all)" if len(keys) > 5 else "")
+
+
+def _difference(actual, expected, at: str = "") -> str:
+    """Where two unequal containers first differ: keys missing, extra or changed; a length; an index.
+
+    '' for two unequal scalars (the values themselves say it all).
+    """
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        missing = [k for k in expected if k not in actual]
+        extra = [k for k in actual if k not in expected]
+        changed = [k for k in expected if k in actual and _as_lists(actual[k]) != _as_lists(expected[k])]
+        parts = []
+        if missing:
+            parts.append(f"missing key{'s' * (len(missing) > 1)} {_keys(missing)}" + (f" in {at}" if at else ""))
+        if extra:
+            parts.append(f"extra key{'s' * (len(extra) > 1)} {_keys(extra)}" + (f" in {at}" if at else ""))
+        if changed:
+            key = changed[0]
+            inner = f"{at}[{key!r}]"
+            deeper = _difference(actual[key], expected[key], inner)
+            count = f"{len(changed)} keys differ, the first at " if len(changed) > 1 else "different value at "
+            parts.append(deeper if deeper and len(changed) == 1 else
+                         f"{count}{inner}: expected {_brief(expected[key])}, got {_brief(actual[key])}")
+        return "; ".join(parts)
+    if isinstance(actual, (list, tuple)) and isinstance(expected, (list, tuple)):
+        a, e = _as_lists(actual), _as_lists(expected)
+        first = next((i for i, (x, y) in enumerate(zip(a, e)) if x != y), None)
+        length = f"expected length {len(e)}, got length {len(a)}" + (f" at {at}" if at else "")
+        if first is None:  # one is a prefix of the other
+            shorter = min(len(a), len(e))
+            tail = e[shorter:] if len(e) > len(a) else a[shorter:]
+            which = "missing" if len(e) > len(a) else "extra"
+            return f"{length}; the first {shorter} items agree, {which} from index {shorter}: {_brief(tail)}"
+        inner = f"{at}[{first}]"
+        deeper = _difference(actual[first], expected[first], inner)
+        here = deeper or f"first difference at {inner}: expected {_brief(e[first])}, got {_brief(a[first])}"
+        count = sum(x != y for x, y in zip(a, e))
+        many = f" ({count} of {min(len(a), len(e))} items differ)" if count > 1 and not at else ""
+        return (f"{length}; " if len(a) != len(e) else "") + here + many
+    return ""
 
 
 def max_abs_diff(a, b) -> float:
@@ -135,6 +191,10 @@ def max_abs_diff(a, b) -> float:
     return max((abs(x - y) for (_, x), (_, y) in zip(_flat(a), _flat(b))), default=0.0)
 
 
-def _brief(value) -> str:
+def _brief(value, limit: int = 80) -> str:
+    """``repr(value)``, in full when it is small, else its start and its size."""
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} items)" if isinstance(value, (list, tuple, dict, str)) else ""
+    return text[: limit - 3 - len(size)] + "..." + size
