@@ -1,9 +1,9 @@
 """The command line: ``python -m workbook <command>``.
 
 Learners:
-  status                      every kata's progress and the next task to do
+  status [KATA ...]           the progress of the katas you started (or those named), and the next task
   watch [KATA]                re-grade a kata every time you save it
-  hint KATA [TASK] [--level N]  the next hint level for a task
+  hint KATA [TASK] [--level N]  the next hint level for a task (--show: peek, using up nothing)
   reset KATA                  back up your file, then restore the pristine skeleton
 Teachers and maintainers:
   build [KATA ...] [--check] [--force]  write katas/ skeletons from solutions/
@@ -70,6 +70,8 @@ def cmd_build(args) -> int:
 # timeout per task, see the plugin), and the whole grading run this many.
 STATUS_TEST_TIMEOUT = 3
 STATUS_RUN_TIMEOUT = 60
+# A failing check's own hint, as the plugin appends it to the test's message.
+CHECK_HINT = re.compile(r"\(hint: (?P<hint>.*)\)$")
 
 
 def _run_graded(root: Path, katas: list[Kata], extra: list[str], target: Path,
@@ -93,6 +95,9 @@ class Progress:
     infos: dict  # kata name -> [TaskInfo]
     broken: dict  # kata name -> why the file does not load
     unfinished: bool = False  # the graded run was cut short (a hang?)
+    waits_for: dict = None  # (kata, task) -> the other task whose TODO its (written) task's tests reach
+    started: list = None  # names of the katas with some task written
+    check_hints: dict = None  # (kata, task) -> the hint= of the first check that fails now
 
 
 def progress_of(root: Path, katas: list[Kata]) -> Progress:
@@ -100,6 +105,7 @@ def progress_of(root: Path, katas: list[Kata]) -> Progress:
 
     Only katas with some task written are graded (a pristine kata is all TODO
     without running anything), with short timeouts so a hang cannot stall it.
+    A task's status is ``progress.task_state`` of its tests, as in pytest's table.
     """
     started, infos, broken = [], {}, {}
     for kata in katas:
@@ -111,7 +117,7 @@ def progress_of(root: Path, katas: list[Kata]) -> Progress:
             continue
         if any(not t.todo for t in infos[kata.name]):
             started.append(kata)
-    graded: dict[str, dict[str, str]] = {}
+    tests: dict[tuple[str, str], list[dict]] = {}
     unfinished = False
     if started:
         with tempfile.TemporaryDirectory() as folder:
@@ -120,21 +126,43 @@ def progress_of(root: Path, katas: list[Kata]) -> Progress:
                 timeout=STATUS_RUN_TIMEOUT,
             )
         unfinished = not report.get("complete", True)
-        graded = {k["name"]: {t["name"]: t["status"] for t in k["tasks"]} for k in report["katas"]}
+        for test in report["tests"]:
+            tests.setdefault((test["kata"], test["task"]), []).append(test)
         for k in report["katas"]:
             if k["message"]:
                 broken[k["name"]] = k["message"]
-    rows = []
+    graded = {k.name for k in started}
+    rows, waits_for, check_hints = [], {}, {}
     for kata in katas:
         if kata.name in broken:
             rows.append((kata.name, [(t.function, "error") for t in infos[kata.name]]))
             continue
-        ran = graded.get(kata.name, {})
-        rows.append((kata.name, [
-            (t.function, "todo" if t.todo else ran.get(t.function, progress.NOT_RUN if unfinished else "fail"))
-            for t in infos[kata.name]
-        ]))
-    return Progress(rows, infos, broken, unfinished)
+        row = []
+        for t in infos[kata.name]:
+            ran = tests.get((kata.name, t.function), [])
+            if kata.name not in graded:
+                status = "todo"
+            elif ran:
+                status = progress.task_state([r["status"] for r in ran], t.todo)
+            else:
+                status = progress.NOT_RUN if unfinished else ("todo" if t.todo else "fail")
+            failed = [r for r in ran if r["status"] == "fail" and CHECK_HINT.search(r["message"])]
+            if status == "fail" and failed:
+                check_hints[(kata.name, t.function)] = CHECK_HINT.search(failed[0]["message"]).group("hint")
+            if status == "todo" and not t.todo:
+                other = next((progress.stub_function(kata.name, r["message"]) for r in ran if r["status"] == "todo"), None)
+                if other and other != t.function:
+                    waits_for[(kata.name, t.function)] = other
+            row.append((t.function, status))
+        rows.append((kata.name, row))
+    return Progress(rows, infos, broken, unfinished, waits_for, [k.name for k in started], check_hints)
+
+
+def _to_write(state: Progress, kata: str, task: str) -> TaskInfo:
+    """The task to write for a TODO task: itself, or the task whose stub its written code waits for."""
+    function = state.waits_for.get((kata, task), task)
+    infos = state.infos[kata]
+    return next((t for t in infos if t.function == function), next(t for t in infos if t.function == task))
 
 
 def _next_step(root: Path, state: Progress) -> tuple[Kata, TaskInfo, str] | None:
@@ -143,7 +171,8 @@ def _next_step(root: Path, state: Progress) -> tuple[Kata, TaskInfo, str] | None
     if found is None:
         return None
     name, function, status = found
-    info = next(t for t in state.infos[name] if t.function == function)
+    info = _to_write(state, name, function) if status == "todo" else next(
+        t for t in state.infos[name] if t.function == function)
     return kata_named(root, name), info, status
 
 
@@ -151,27 +180,45 @@ def cmd_status(args) -> int:
     root = find_root()
     katas = _katas(root, args.katas)
     state = progress_of(root, katas)
+    # With no kata named, list the katas you have started; one line counts the rest.
+    listed = katas if args.katas else [k for k in katas if k.name in state.started or k.name in state.broken]
+    untouched = [k for k in katas if k not in listed]
     print(f"{'kata':<18}{'tasks':>6}{'done':>6}{'failing':>9}{'todo':>6}   next")
-    for kata, (name, rows) in zip(katas, state.rows):
+    rows = dict(state.rows)
+    for kata in listed:
+        name = kata.name
         if name in state.broken:
-            print(f"{name:<18}{len(rows):>6}{'':>6}{'':>9}{'':>6}   fix: {state.broken[name]}")
+            print(f"{name:<18}{len(rows[name]):>6}{'':>6}{'':>9}{'':>6}   fix: {state.broken[name]}")
             continue
-        statuses = [status for _, status in rows]
+        statuses = [status for _, status in rows[name]]
         done = statuses.count("pass")
         failing = sum(s in ("fail", "error") for s in statuses)
-        first = progress.next_task([(name, rows)])
+        first = progress.next_task([(name, rows[name])])
         where = ""
         if first is not None:
-            info = next(t for t in state.infos[name] if t.function == first[1])
+            info = _to_write(state, name, first[1]) if first[2] == "todo" else next(
+                t for t in state.infos[name] if t.function == first[1])
             line = info.stub_line if info.todo else info.def_line
             where = f"{info.function}  {shown(kata.skeleton, root)}:{line}"
-        print(f"{name:<18}{len(rows):>6}{done:>6}{failing:>9}{statuses.count('todo'):>6}   {where or 'all done'}")
+        print(f"{name:<18}{len(statuses):>6}{done:>6}{failing:>9}{statuses.count('todo'):>6}   {where or 'all done'}")
+    if untouched:
+        if listed:
+            many = "katas" if len(untouched) > 1 else "kata"
+            print(f"(and {len(untouched)} {many} not started yet: `python -m workbook status KATA` shows one)")
+        else:
+            print(f"(no kata started yet: {len(untouched)} katas, all TODO)")
     print()
     if state.unfinished:
         print("note: grading did not finish in time (an endless loop?); run pytest on the kata to see it")
     step = _next_step(root, state)
     if step is None:
-        print("Every kata here is done. Well played.")
+        if not args.katas:
+            print("Every kata is done. Well played.")
+            return 0
+        others = len(discover(root)) - len(katas)
+        print(f"{', '.join(k.name for k in katas)}: done. Well played.")
+        if others:
+            print(f"{others} other katas: `python -m workbook status` shows where you stand in them.")
         return 0
     kata, task, status = step
     if kata.name in state.broken:
@@ -235,6 +282,9 @@ def _hint_state(root: Path) -> tuple[Path, dict]:
     return path, (json.loads(path.read_text()) if path.is_file() else {})
 
 
+LEVEL_NAMES = {1: "a nudge", 2: "the idea", 3: "equation to code"}
+
+
 def cmd_hint(args) -> int:
     root = find_root()
     kata = kata_named(root, args.kata)
@@ -242,8 +292,9 @@ def cmd_hint(args) -> int:
     if not levels_by_task:
         raise CommandError(f"{shown(kata.readme, root)} has no '## Hints' section")
     task = args.task
+    state = progress_of(root, [kata]) if args.level is None else None
+    step = _next_step(root, state) if state is not None and task is None else None
     if task is None:
-        step = _next_step(root, progress_of(root, [kata]))
         task = step[1].function if step else next(iter(levels_by_task))
     if task not in levels_by_task:
         close = difflib.get_close_matches(task, list(levels_by_task), n=1)
@@ -254,17 +305,42 @@ def cmd_hint(args) -> int:
     levels = levels_by_task[task]
     path, seen = _hint_state(root)
     key = f"{kata.name}.{task}"
+    reached = seen.get(key, 0)
+    if args.show:
+        # A peek: the current task and the hint already reached; nothing advances.
+        where = ""
+        if step is not None:
+            info = step[1]
+            line = info.stub_line if info.todo else info.def_line
+            where = f" ({'write' if step[2] == 'todo' else 'fix'} it at {shown(kata.skeleton, root)}:{line})"
+        which = "your current task" if args.task is None else "the task you asked about"
+        print(f"{key}: {which}{where}; hint {reached} of {len(levels)} seen so far\n")
+        if reached:
+            print(textwrap.fill(levels[reached - 1], width=78, initial_indent="  ", subsequent_indent="  ") + "\n")
+        following = "the next level" if reached < len(levels) else "no more levels: that was the last"
+        print(f"`python -m workbook hint {kata.name}{' ' + task if args.task else ''}` shows {following}.")
+        return 0
+    # The check that fails now may carry a hint written for that very mistake:
+    # show it once, before the task's general levels.
+    check = state.check_hints.get((kata.name, task), "") if state is not None and args.level is None else ""
+    if check and seen.get(f"{key}#check") != check:
+        seen[f"{key}#check"] = check
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(seen, indent=2) + "\n")
+        print(f"{key}: the check that fails now says\n")
+        print(textwrap.fill(check, width=78, initial_indent="  ", subsequent_indent="  ") + "\n")
+        print(f"Run the same command again for the task's hint {min(reached + 1, len(levels))} of {len(levels)}.")
+        return 0
     if args.level is not None:
         level = args.level
         if not 1 <= level <= len(levels):
             raise CommandError(f"--level must be between 1 and {len(levels)} for {key}, got {level}")
     else:
-        level = min(seen.get(key, 0) + 1, len(levels))
-    seen[key] = max(seen.get(key, 0), level)
+        level = min(reached + 1, len(levels))
+    seen[key] = max(reached, level)
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(seen, indent=2) + "\n")
-    names = {1: "a nudge", 2: "the idea", 3: "equation to code"}
-    print(f"{key}: hint {level} of {len(levels)} ({names.get(level, 'more')})\n")
+    print(f"{key}: hint {level} of {len(levels)} ({LEVEL_NAMES.get(level, 'more')})\n")
     print(textwrap.fill(levels[level - 1], width=78, initial_indent="  ", subsequent_indent="  ") + "\n")
     if level < len(levels):
         print(f"Run the same command again for hint {level + 1}.")
@@ -463,8 +539,8 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 
-    s = commands.add_parser("status", help="every kata's progress and the next task to do")
-    s.add_argument("katas", nargs="*", metavar="KATA", help="katas to show (default: all)")
+    s = commands.add_parser("status", help="your progress in the katas you started, and the next task to do")
+    s.add_argument("katas", nargs="*", metavar="KATA", help="katas to show (default: the ones you started)")
     s.set_defaults(run=cmd_status)
 
     w = commands.add_parser("watch", help="re-grade a kata every time you save it (like rustlings watch)")
@@ -477,6 +553,8 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("kata")
     h.add_argument("task", nargs="?", help="the task's function name (default: your current task)")
     h.add_argument("--level", type=int, help="show this level instead of the next one")
+    h.add_argument("--show", action="store_true",
+                   help="only show your current task and the hint level reached (uses up no level)")
     h.set_defaults(run=cmd_hint)
 
     r = commands.add_parser("reset", help="back up your kata file, then restore the pristine skeleton")

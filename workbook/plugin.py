@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from . import progress
-from .build import functions
+from .build import enclosing, functions
 from .contracts import guard_inputs
 from .grading import NOT_RUN, TestResult, load_weights, report, summarise, write_json
 from .layout import Kata, discover, path_order, shown
@@ -225,6 +225,9 @@ class RunState:
     pristine: dict[str, str | None] = field(default_factory=dict)  # kata -> skeleton source (None: none found)
     specs: dict[str, dict] = field(default_factory=dict)  # kata -> contracts(kata)
     tasks: dict[str, list[str]] = field(default_factory=dict)  # kata -> task_order(kata)
+    stubs: dict[str, dict] = field(default_factory=dict)  # kata -> stubs left in the graded file
+    hung_in: dict[str, str] = field(default_factory=dict)  # nodeid of a timeout -> task function that hung
+    next_text: str = ""  # the closing `next:` line, printed after pytest's own summary
 
     def path_for(self, name: str) -> Path:
         if name in self.overrides:
@@ -246,6 +249,16 @@ class RunState:
             source = self.pristine_source(name)
             self.specs[name] = progress.function_specs(source) if source is not None else {}
         return self.specs[name]
+
+    def learner_stubs(self, name: str) -> dict[str, tuple[str, int]]:
+        """{task: (text, line)} of the ``raise KataTodo`` left in the graded file (read once per run)."""
+        if name not in self.stubs:
+            try:
+                source = self.path_for(name).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                source = ""
+            self.stubs[name] = progress.stub_lines(source)
+        return self.stubs[name]
 
     def task_order(self, name: str) -> list[str]:
         """The kata's tasks in file order ([] if no pristine skeleton can be found; parsed once per run)."""
@@ -444,28 +457,60 @@ def _learner_frame(excinfo, state: RunState, kata: str) -> str:
     return f"{shown(path)}:{line}" if line else ""
 
 
-def _task_frame(excinfo, state: RunState, kata: str) -> str:
-    """file:line of the innermost frame in one of the kata's task functions.
+def _task_frame(excinfo, state: RunState, kata: str) -> tuple[str, str]:
+    """(file:line, task) of the innermost frame in one of the kata's task functions.
 
     A hang inside a provided helper (``HBM.store``) is reported at the line of
     the learner's own loop that called it; other frames in the file are the
-    fallback.
+    fallback (with no task).
     """
     path = state.path_for(kata).resolve()
     tasks = set(state.task_order(kata))
-    line = None
+    line, task = None, ""
     tb = excinfo.tb if excinfo else None
     while tb is not None:
         code = tb.tb_frame.f_code
         name = getattr(code, "co_qualname", code.co_name)
         if Path(code.co_filename).resolve() == path and (name in tasks or code.co_name in tasks):
-            line = tb.tb_lineno
+            line, task = tb.tb_lineno, name if name in tasks else code.co_name
         tb = tb.tb_next
-    return f"{shown(path)}:{line}" if line else _learner_frame(excinfo, state, kata)
+    if line:
+        return f"{shown(path)}:{line}", task
+    return _learner_frame(excinfo, state, kata), ""
 
 
 class TaskTimedOut(Exception):
-    """Raised instead of running a test whose task already timed out in this run."""
+    """Raised instead of running code that already timed out in this run (``first`` is that timeout)."""
+
+    def __init__(self, message: str, first: TestResult, task: str) -> None:
+        super().__init__(message)
+        self.first, self.task = first, task
+
+
+def _block(state: RunState, kata: str, task: str, first: TestResult) -> None:
+    """Make ``task`` raise TaskTimedOut from now on, wherever it is called from (in-process runs).
+
+    An endless loop in a task that four other tasks call would otherwise cost
+    five timeouts. Isolated runs load the kata in a worker, which a timeout
+    replaces; they keep the per-task containment of ``pytest_runtest_call``.
+    """
+    module = state.modules.get(kata)
+    *outer, name = task.split(".")
+    owner = module
+    for part in outer:
+        owner = getattr(owner, part, None)
+    if owner is None or not callable(getattr(owner, name, None)):
+        return
+    test = first.nodeid.split("::")[-1]
+
+    def blocked(*args, **kwargs):
+        raise TaskTimedOut(
+            f"not run: it calls {kata}.{task}, which timed out in {test} ({first.where}); "
+            "fix that loop first", first, task,
+        )
+
+    blocked.__name__ = blocked.__qualname__ = name
+    setattr(owner, name, blocked)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -474,7 +519,10 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     state = item.config.stash[STATE]
     first = state.timed_out.get(state.items.get(item.nodeid, ("", "")))
     if first is not None:
-        raise TaskTimedOut(f"not run: {first.nodeid.split('::')[-1]} of the same task timed out ({first.where})")
+        task = state.hung_in.get(first.nodeid, first.task)
+        raise TaskTimedOut(
+            f"not run: {first.nodeid.split('::')[-1]} of the same task timed out ({first.where})", first, task
+        )
 
 
 def _is_timeout(excinfo) -> bool:
@@ -534,20 +582,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.longrepr = f"could not load kata {kata}: {result.message}"
             report.workbook_load_error = True
         elif excinfo is not None and excinfo.errisinstance(TaskTimedOut):
-            first = state.timed_out[(kata, task)]
-            result.status, result.where, result.message = "timeout", first.where, str(excinfo.value)
+            blocked = excinfo.value
+            result.status, result.where, result.message = "timeout", blocked.first.where, str(blocked)
+            state.hung_in[item.nodeid] = blocked.task
             report.longrepr = f"TIMEOUT {task}: {result.message}"
         elif _is_timeout(excinfo):
             result.status = "timeout"
-            result.where = _task_frame(excinfo, state, kata)
+            result.where, hung = _task_frame(excinfo, state, kata)
             limit = getattr(item.config.option, "timeout", None) or item.config.getini("timeout") or "the"
-            running = f" (it was running {result.where})" if result.where else ""
+            running = f" (it was running {hung + ' at ' if hung else ''}{result.where})" if result.where else ""
+            again = f"tests that call {hung} again are" if hung else "the task's other tests are"
             result.message = (
-                f"timed out after {limit}s{running}: look for a loop that never ends, "
-                "e.g. a block index that never advances; the task's other tests are not run"
+                f"timed out after {limit}s{running}: look for a loop that never ends (an index or "
+                f"pointer that never advances, a condition that never changes); {again} not run"
             )
             report.longrepr = f"TIMEOUT {task}: {result.message}"
             state.timed_out.setdefault((kata, task), result)
+            if hung:
+                state.hung_in[item.nodeid] = hung
+                _block(state, kata, hung, result)
         elif result.status != "todo":
             result.status = "fail" if report.when == "call" else "error"
             result.where = _learner_frame(excinfo, state, kata)
@@ -564,7 +617,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 # line-0 headline that repeats the first one.
                 report.longrepr = str(excinfo.value)
                 result.message = str(excinfo.value).splitlines()[0].removeprefix("FAILURE: ")
-            _add_next_step(report, kata, task)
+            check_hint = getattr(excinfo.value, "hint", "") if excinfo is not None else ""
+            if check_hint and not raised:
+                result.message += f" (hint: {check_hint})"
+            _add_next_step(report, kata, task, bool(check_hint))
     state.results[item.nodeid] = result
     report.workbook_status = result.status
     return report
@@ -586,8 +642,10 @@ def _returned_none(excinfo) -> bool:
     return text.startswith(("assert None ", "assert not None")) or "where None = " in text
 
 
-def _add_next_step(report, kata: str, task: str) -> None:
-    _add_section(report, "next step", f"stuck? `python -m workbook hint {kata} {task}` (each call shows the next level)")
+def _add_next_step(report, kata: str, task: str, check_hint: bool = False) -> None:
+    more = ("first this check's hint again, then the task's hints, one level per call" if check_hint
+            else "each call shows the next level")
+    _add_section(report, "next step", f"stuck? `python -m workbook hint {kata} {task}` ({more})")
 
 
 def _add_section(report, title: str, text: str) -> None:
@@ -719,19 +777,23 @@ def _task_orders(state: RunState, results: list[TestResult]) -> dict[str, list[s
 # === the closing table ===
 
 
-def _first_of(state: RunState, status: str) -> list[TestResult]:
-    """One result per task with this status, in learning-path and kata order."""
-    found: dict[tuple[str, str], TestResult] = {}
+def _shown_states(state: RunState, summaries) -> dict[str, dict[str, str]]:
+    """kata -> {task: what the learner is told} (``progress.task_state``), tasks in kata order."""
+    statuses: dict[tuple[str, str], list[str]] = {}
     for result in state.results.values():
-        if result.status == status:
-            found.setdefault((result.kata, result.task), result)
+        statuses.setdefault((result.kata, result.task), []).append(result.status)
+    shown_states = {}
+    for summary in summaries:
+        stubs = state.learner_stubs(summary.name)
+        shown_states[summary.name] = {
+            task: progress.task_state(statuses.get((summary.name, task), []), task in stubs)
+            for task in summary.tasks
+        }
+    return shown_states
 
-    def key(result: TestResult):
-        order = state.task_order(result.kata)
-        position = order.index(result.task) if result.task in order else len(order)
-        return (path_order(result.kata), position)
 
-    return sorted(found.values(), key=key)
+def _results_of(state: RunState, kata: str, task: str, *statuses: str) -> list[TestResult]:
+    return [r for r in state.results.values() if r.kata == kata and r.task == task and r.status in statuses]
 
 
 def task_line(path: Path, task: str) -> int | None:
@@ -752,10 +814,41 @@ def _where(state: RunState, result: TestResult) -> str:
     return f"{shown(path)}:{line}" if line else shown(path)
 
 
-def next_line(state: RunState, summaries) -> str:
+@dataclass
+class Todo:
+    """A TODO task as the closing section names it: where to write, and what."""
+
+    task: str
+    where: str
+    text: str
+    waits_for: str = ""  # written, but its tests reach this other task's stub first
+
+
+def _todo(state: RunState, kata: str, task: str) -> Todo:
+    """Where a TODO task is written: its own stub, or the stub its (written) tests wait for."""
+    stubs = state.learner_stubs(kata)
+    path = shown(state.path_for(kata))
+    if task in stubs:
+        text, line = stubs[task]
+        return Todo(task, f"{path}:{line}", text)
+    for result in _results_of(state, kata, task, "todo"):
+        other = progress.stub_function(kata, result.message)
+        if other != task:
+            text, line = stubs.get(other, (result.message.partition(": ")[2], None))
+            return Todo(task, f"{path}:{line}" if line else result.where, text, waits_for=other)
+    results = _results_of(state, kata, task, "todo")
+    return Todo(task, results[0].where if results else path, results[0].message.partition(": ")[2] if results else "")
+
+
+def _failure(state: RunState, kata: str, task: str) -> TestResult:
+    """The result to show for a failing task: its first timeout, else its first failure."""
+    return (_results_of(state, kata, task, "timeout") or _results_of(state, kata, task, "fail", "error"))[0]
+
+
+def next_line(state: RunState, summaries, shown_states=None) -> str:
     """The closing ``next:`` line, from ``progress.next_task`` like ``status`` and ``hint``."""
-    rows = [(s.name, list(s.tasks.items())) for s in summaries]
-    found = progress.next_task(rows)
+    shown_states = shown_states or _shown_states(state, summaries)
+    found = progress.next_task([(name, list(tasks.items())) for name, tasks in shown_states.items()])
     if found is None:
         skipped = sum(s.count(NOT_RUN) for s in summaries)
         if skipped:
@@ -765,10 +858,33 @@ def next_line(state: RunState, summaries) -> str:
     if status == "error" and kata in state.load_errors:
         where = state.load_errors[kata].split(": ", 1)[0]
         return f"next: fix {kata} at {where} (the file does not load; see ERROR above)"
-    results = [r for r in state.results.values() if r.kata == kata and r.task == task and r.status != "pass"]
-    where = next((r.where for r in results if r.where), "") or _where(state, results[0])
-    verb = "write" if status == "todo" else "fix"
-    return f"next: {verb} {kata}.{task} at {where}"
+    if status == "todo":
+        todo = _todo(state, kata, task)
+        if todo.waits_for:
+            return f"next: write {kata}.{todo.waits_for} at {todo.where} ({task}'s tests call it)"
+        return f"next: write {kata}.{task} at {todo.where}"
+    failure = _failure(state, kata, task)
+    hung = state.hung_in.get(failure.nodeid)
+    if hung and hung != task:
+        return f"next: fix {kata}.{hung} at {failure.where} (it never returned in {task}'s test)"
+    where = _where(state, failure)
+    inside = _function_at(state, kata, where)
+    if inside and inside != task:  # its test called another task, which crashed (on what this one gave it?)
+        return f"next: fix {kata}.{task}: its test fails inside {inside} at {where}"
+    return f"next: fix {kata}.{task} at {where}"
+
+
+def _function_at(state: RunState, kata: str, where: str) -> str:
+    """The function of the graded file that holds ``where`` (file:line), or ''."""
+    path, _, line = where.rpartition(":")
+    if not line.isdigit() or path != shown(state.path_for(kata)):
+        return ""
+    try:
+        defs = functions(ast.parse(state.path_for(kata).read_text(encoding="utf-8")))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    found = enclosing(defs, int(line))
+    return found[2] if found else ""
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -778,36 +894,59 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     write = terminalreporter.write_line
     mode = "solutions/ (reference)" if state.solutions else "katas/ (your work)"
     terminalreporter.section(f"workbook: grading {mode}", sep="=")
-    todos = _first_of(state, "todo")
-    for result in todos:
-        function, _, task = result.message.partition(": ")
-        write(f"TODO  {function:<40} {result.where}")
-        write(f"      {task}")
-    for result in _first_of(state, "fail") + _first_of(state, "error"):
-        if result.kata in state.load_errors:
+    results = list(state.results.values())
+    summaries = summarise(results, load_errors=state.load_errors, task_orders=_task_orders(state, results))
+    shown_states = _shown_states(state, summaries)
+    # Each task is listed once, under what the table counts it as.
+    for kata, tasks in shown_states.items():
+        for task in (t for t, status in tasks.items() if status == "todo"):
+            todo = _todo(state, kata, task)
+            write(f"TODO  {kata + '.' + task:<40} {todo.where}")
+            if todo.waits_for:
+                write(f"      written; its tests wait for {kata}.{todo.waits_for} (still TODO)")
+            else:
+                write(f"      {todo.text}")
+    for kata, tasks in shown_states.items():
+        if kata in state.load_errors:
             continue
-        write(f"FAIL  {result.kata + '.' + result.task:<40} {_where(state, result)}", red=True)
-        write(f"      {result.message[:200]}")
-    for result in _first_of(state, "timeout"):
-        write(f"TIMEOUT {result.kata + '.' + result.task:<38} {result.where}", red=True)
-        write(f"      {result.message}")
+        for task in (t for t, status in tasks.items() if status in ("fail", "error")):
+            result = _failure(state, kata, task)
+            if result.status == "timeout":
+                write(f"TIMEOUT {kata + '.' + task:<38} {result.where}", red=True)
+                write(f"      {result.message}")
+            else:
+                write(f"FAIL  {kata + '.' + task:<40} {_where(state, result)}", red=True)
+                write(f"      {result.message[:200]}")
     for name, error in state.load_errors.items():
         write(f"ERROR {name}: {error}", red=True)
     write("")
-    results = list(state.results.values())
-    summaries = summarise(results, load_errors=state.load_errors, task_orders=_task_orders(state, results))
     not_run = any(s.count(NOT_RUN) for s in summaries)
     header = f"{'kata':<18}{'tasks':>6}{'done':>6}{'failing':>9}{'todo':>6}"
     write(header + (f"{'not run':>9}" if not_run else "") + "   tests passed", bold=True)
     for s in summaries:
-        failing = s.count("fail") + s.count("error")
+        statuses = list(shown_states[s.name].values())
+        failing = statuses.count("fail") + statuses.count("error")
         passed, total = s.tests["pass"], sum(s.tests.values())
-        line = f"{s.name:<18}{len(s.tasks):>6}{s.count('pass'):>6}{failing:>9}{s.count('todo'):>6}"
+        line = f"{s.name:<18}{len(s.tasks):>6}{statuses.count('pass'):>6}{failing:>9}{statuses.count('todo'):>6}"
         if not_run:
-            line += f"{s.count(NOT_RUN):>9}"
+            line += f"{statuses.count(NOT_RUN):>9}"
         line += f"   {passed}/{total}"
         if s.load_error:
             line += "   (kata did not load)"
         write(line, green=(passed == total and not s.count(NOT_RUN)), red=(failing > 0))
-    write("")
-    write(next_line(state, summaries))
+    state.next_text = next_line(state, summaries, shown_states)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Print the ``next:`` line last, below pytest's short summary and its counts.
+
+    With many failures the short summary is long; the one line that says what
+    to do next must not scroll out of sight above it.
+    """
+    result = yield
+    state = session.config.stash.get(STATE, None)
+    reporter = session.config.pluginmanager.getplugin("terminalreporter")
+    if state is not None and state.next_text and reporter is not None:
+        reporter.write_line(state.next_text)
+    return result

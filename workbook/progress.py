@@ -113,6 +113,54 @@ def next_task(rows: list[tuple[str, list[tuple[str, str]]]]) -> tuple[str, str, 
     return None
 
 
+def stub_lines(source: str) -> dict[str, tuple[str, int]]:
+    """{task function: (one-line task, line of its ``raise KataTodo``)} still in a learner's source.
+
+    ``{}`` when the source does not parse (the run reports that file as an error).
+    """
+    try:
+        return _stubs(source)[0]
+    except (SyntaxError, ValueError):
+        return {}
+
+
+def stub_function(kata: str, message: str) -> str:
+    """The task whose stub raised: ``"microprefix.PrefixCache.allocate: ..."`` -> ``"PrefixCache.allocate"``."""
+    head = message.partition(": ")[0]
+    return head[len(kata) + 1:] if head.startswith(kata + ".") else head
+
+
+def task_state(statuses: list[str], own_stub: bool) -> str:
+    """What a learner is told about one task, from its tests' statuses.
+
+    ``own_stub``: the task's own ``raise KataTodo`` is still in the learner's
+    file. A task is
+
+    * ``error`` if a test could not run (the file did not load, a fixture broke);
+    * ``pass`` once every test passes;
+    * ``todo`` while its own stub is still there and some test reaches a stub;
+    * ``fail`` once written, if any test fails or times out (even if other
+      tests wait for a later task's stub: the written code is wrong now);
+    * ``todo`` when written but its tests wait for another task's stub
+      (``blocked``: the next step is that other task);
+
+    so the closing table, its FAIL lines, ``status`` and ``next:`` agree.
+    Points are per test and do not depend on this (see ``grading``).
+    """
+    statuses = [s for s in statuses if s != "skip"]
+    if not statuses:
+        return NOT_RUN
+    if "error" in statuses:
+        return "error"
+    if all(s == DONE for s in statuses):
+        return DONE
+    if own_stub and "todo" in statuses:
+        return "todo"
+    if "fail" in statuses or "timeout" in statuses:
+        return "fail"
+    return "todo" if "todo" in statuses else DONE
+
+
 def function_specs(source: str) -> dict[str, tuple[str, list[str]]]:
     """{top-level function: (docstring, parameter names)} as a pristine skeleton states them.
 

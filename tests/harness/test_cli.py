@@ -20,15 +20,17 @@ def solve_double(root):
     kata.write_text(kata.read_text().replace("raise KataTodo('microtoy.double: Return 2 * x.')", "return x + x"))
 
 
-def test_status_lists_every_kata_and_the_next_task(toy):
+def test_status_lists_the_started_katas_and_the_next_task(toy):
     done = workbook(toy, "status")
     assert done.returncode == 0, done.stderr
-    assert "microtoy" in done.stdout and "microtwo" in done.stdout
+    assert "(no kata started yet: 2 katas, all TODO)" in done.stdout, done.stdout
     assert "next: write microtoy.double at katas/microtoy/microtoy.py:" in done.stdout
     solve_double(toy)
     done = workbook(toy, "status")
     row = next(l for l in done.stdout.splitlines() if l.startswith("microtoy"))
     assert row.split()[:5] == ["microtoy", "2", "1", "0", "1"], done.stdout
+    assert not any(l.startswith("microtwo") for l in done.stdout.splitlines()), done.stdout  # not started
+    assert "(and 1 kata not started yet" in done.stdout, done.stdout
     assert "next: write microtoy.norm" in done.stdout
 
 
@@ -199,6 +201,7 @@ def test_the_real_bundle_reveals_no_solution(tmp_path):
         leaked = [line for line in lines if line in shipped]
         assert not leaked, f"{path.relative_to(bundle)} contains reference code: {leaked[:2]}"
     learner = run_pytest(bundle, "katas/microflash", "-q")
-    closing = learner.stdout.strip().splitlines()[-1]
+    *_, closing, next_step = learner.stdout.strip().splitlines()  # `next:` is printed last
+    assert next_step.startswith("next: write microflash."), next_step
     assert learner.returncode == 1 and " todo in " in closing, closing
     assert "passed" not in closing and "failed" not in closing, closing
