@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal
+from workbook.checks import Mismatch, assert_close, assert_equal, shown_input
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ROOT / "data" / "names.txt"
@@ -154,7 +154,7 @@ def names_merges():
 def test_pair_counts_match_spec(kata, seed):
     rng = random.Random(seed)
     sequences = random_sequences(rng, 7, [3, 250, 256, 301], 9)
-    assert_equal(kata.pair_counts(sequences), spec_counts(sequences), f"pair_counts(seed {seed} sequences)")
+    assert_equal(kata.pair_counts(sequences), spec_counts(sequences), f"pair_counts({shown_input(sequences)})")
 
 
 @pytest.mark.task("pair_counts")
@@ -249,7 +249,7 @@ def test_train_matches_spec(kata, seed, alphabet, merges):
     assert_equal(
         kata.train(corpus, 256 + merges),
         spec_train(corpus, 256 + merges),
-        f"train(seed {seed} corpus over {alphabet!r}, vocab_size={256 + merges})",
+        f"train({shown_input(corpus)}, vocab_size={256 + merges})",
         hint="each step: count pairs, take the most frequent (ties: smallest (a, b)), merge it in every string",
     )
 

@@ -191,6 +191,15 @@ def max_abs_diff(a, b) -> float:
     return max((abs(x - y) for (_, x), (_, y) in zip(_flat(a), _flat(b))), default=0.0)
 
 
+def shown_input(value, limit: int = 300) -> str:
+    """An argument as a failure message should name it: itself when small, else its start and size.
+
+    ``f"pair_counts({shown_input(sequences)})"`` lets the learner rerun the
+    very call, instead of reading "seed 0 sequences".
+    """
+    return _brief(value, limit)
+
+
 def _brief(value, limit: int = 80) -> str:
     """``repr(value)``, in full when it is small, else its start and its size."""
     text = repr(value)

@@ -35,3 +35,11 @@ def test_small_values_are_shown_whole():
     assert mismatch([[1, 2], [3, 4]], [[1, 2], [3, 5]]).startswith(
         "f(x): expected [[1, 2], [3, 5]], got [[1, 2], [3, 4]]; first difference at [1][1]: expected 5, got 4")
     assert mismatch(3, 4) == "f(x): expected 4, got 3"
+
+
+def test_an_input_is_shown_itself_when_small():
+    from workbook.checks import shown_input
+
+    assert shown_input([[1, 2], [3]]) == "[[1, 2], [3]]"
+    long = shown_input(list(range(1000)))
+    assert len(long) <= 300 and long.startswith("[0, 1, 2") and long.endswith("(1000 items)"), long
