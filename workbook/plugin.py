@@ -487,7 +487,7 @@ class TaskTimedOut(Exception):
         self.first, self.task = first, task
 
 
-def _block(state: RunState, kata: str, task: str, first: TestResult) -> None:
+def _block(state: RunState, kata: str, task: str, first: TestResult) -> bool:
     """Make ``task`` raise TaskTimedOut from now on, wherever it is called from (in-process runs).
 
     An endless loop in a task that four other tasks call would otherwise cost
@@ -500,7 +500,7 @@ def _block(state: RunState, kata: str, task: str, first: TestResult) -> None:
     for part in outer:
         owner = getattr(owner, part, None)
     if owner is None or not callable(getattr(owner, name, None)):
-        return
+        return False
     test = first.nodeid.split("::")[-1]
 
     def blocked(*args, **kwargs):
@@ -511,6 +511,7 @@ def _block(state: RunState, kata: str, task: str, first: TestResult) -> None:
 
     blocked.__name__ = blocked.__qualname__ = name
     setattr(owner, name, blocked)
+    return True
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -591,16 +592,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             result.where, hung = _task_frame(excinfo, state, kata)
             limit = getattr(item.config.option, "timeout", None) or item.config.getini("timeout") or "the"
             running = f" (it was running {hung + ' at ' if hung else ''}{result.where})" if result.where else ""
-            again = f"tests that call {hung} again are" if hung else "the task's other tests are"
+            if hung:
+                state.hung_in[item.nodeid] = hung
+            blocked = bool(hung) and _block(state, kata, hung, result)
+            again = f"tests that call {hung} again are" if blocked else "the task's other tests are"
             result.message = (
                 f"timed out after {limit}s{running}: look for a loop that never ends (an index or "
                 f"pointer that never advances, a condition that never changes); {again} not run"
             )
             report.longrepr = f"TIMEOUT {task}: {result.message}"
             state.timed_out.setdefault((kata, task), result)
-            if hung:
-                state.hung_in[item.nodeid] = hung
-                _block(state, kata, hung, result)
         elif result.status != "todo":
             result.status = "fail" if report.when == "call" else "error"
             result.where = _learner_frame(excinfo, state, kata)
