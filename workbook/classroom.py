@@ -78,11 +78,11 @@ class Bar:
 
 
 def grade_one(root: Path, folder: Path, name: str, katas: list[str], out: Path, sandbox: bool,
-              timeout: float) -> Outcome:
+              timeout: float, extra: list[str] | None = None) -> Outcome:
     """Grade one student in its own process; never raises."""
     target = out / f"{name}.json"
     target.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "workbook", "grade", str(folder), *katas, "--grade-json", str(target)]
+    command = [sys.executable, "-m", "workbook", "grade", str(folder), *katas, "--grade-json", str(target), *(extra or [])]
     if sandbox:
         command.append("--sandbox")
     started = time.monotonic()
@@ -123,7 +123,7 @@ def write_gradebook(path: Path, outcomes: list[Outcome], katas: list[str]) -> No
 
 def grade_class(root: Path, folders: list[Path], katas: list[str], out: Path, jobs: int = 1,
                 sandbox: bool = False, timeout: float = 1800.0, bar: bool = True,
-                only: list[str] | None = None) -> list[Outcome]:
+                only: list[str] | None = None, extra: list[str] | None = None) -> list[Outcome]:
     """Grade every folder, ``jobs`` at a time; write ``out/gradebook.csv`` and one JSON per student.
 
     ``katas`` are the gradebook's columns; ``only`` the kata names given on
@@ -135,7 +135,7 @@ def grade_class(root: Path, folders: list[Path], katas: list[str], out: Path, jo
 
     def one(pair):
         folder, name = pair
-        outcome = grade_one(root, folder, name, only or [], out, sandbox, timeout)
+        outcome = grade_one(root, folder, name, only or [], out, sandbox, timeout, extra)
         if progress:
             progress.step(outcome.report is not None)
         return outcome
