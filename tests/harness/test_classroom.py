@@ -88,3 +88,169 @@ def test_a_class_bundle_keeps_hint_levels_out_of_the_readme_but_hint_still_works
     assert first.returncode == 0 and "Multiply." in first.stdout and "By two." not in first.stdout
     second = workbook(bundle, "hint", "microtoy", "double")
     assert "By two." in second.stdout
+
+
+# === Gradescope ===
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+from toy_workbook import ROOT, TOY_SOLUTION, TWO_SOLUTION
+
+SCHEMA = Path(__file__).parent / "schemas" / "gradescope-results.schema.json"
+
+
+@pytest.fixture
+def autograder(toy, tmp_path):
+    """The exported autograder unzipped into a tree laid out like Gradescope's /autograder.
+
+    Made under /tmp with mode 755 (not in pytest's private tmp_path), so that
+    run_autograder, when run as root, can grade as the unprivileged user the
+    way it does on Gradescope.
+    """
+    archive = tmp_path / "autograder.zip"
+    done = workbook(toy, "export", "--gradescope", str(archive))
+    assert done.returncode == 0, done.stderr
+    root = Path(tempfile.mkdtemp(prefix="workbook-autograder-test-"))
+    os.chmod(root, 0o755)
+    with zipfile.ZipFile(archive) as zipped:
+        names = zipped.namelist()
+        assert "setup.sh" in names and "run_autograder" in names
+        assert not any(n.startswith("solutions/") for n in names), "the autograder must hold no solutions"
+        assert not any("return 2 * x" in zipped.read(n).decode("utf-8", "replace") for n in names)
+        zipped.extractall(root / "source")
+    for path in (root / "source").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def run_autograder(root: Path) -> dict:
+    """Run run_autograder without setup.sh (this interpreter stands in for the venv it makes)."""
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), WORKBOOK_PYTHON=sys.executable)
+    env.pop("PYTEST_ADDOPTS", None)
+    done = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, capture_output=True,
+                          text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return read_results(root)
+
+
+def read_results(root: Path) -> dict:
+    import jsonschema
+
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+    return data
+
+
+def test_gradescope_reference_submission_gets_full_marks_from_a_zip_of_the_bundle(autograder, tmp_path):
+    with zipfile.ZipFile(autograder / "submission" / "my-workbook.zip", "w") as zipped:
+        zipped.writestr("my-workbook/katas/microtoy/microtoy.py", TOY_SOLUTION)
+        zipped.writestr("my-workbook/katas/microtwo/microtwo.py", TWO_SOLUTION)
+        zipped.writestr("my-workbook/workbook/pristine/microtoy.py", "raise SystemExit  # not the kata")
+    data = run_autograder(autograder)
+    assert data["score"] == 200, data["output"]
+    assert [t["name"] for t in data["tests"]] == ["microtoy: double", "microtoy: norm", "microtwo: triple"]
+    assert [t["number"] for t in data["tests"]] == ["1.1", "1.2", "2.1"]
+    assert all(t["status"] == "passed" and t["score"] == t["max_score"] for t in data["tests"])
+    assert data["execution_time"] >= 0
+
+
+def test_gradescope_pristine_folder_gets_zero_with_each_tasks_message(autograder, toy):
+    shutil.copytree(toy / "katas", autograder / "submission" / "katas")
+    data = run_autograder(autograder)
+    assert data["score"] == 0
+    double = data["tests"][0]
+    assert double["status"] == "failed" and double["max_score"] == 50
+    assert "TODO (katas/microtoy/microtoy.py:" in double["output"] and "Return 2 * x" in double["output"]
+
+
+def test_gradescope_kata_files_with_a_mistake_get_partial_credit_and_the_failure_message(autograder):
+    wrong = TOY_SOLUTION.replace("return math.sqrt(sum(a * a for a in v))", "return sum(v)")
+    (autograder / "submission" / "microtoy.py").write_text(wrong)
+    data = run_autograder(autograder)
+    assert data["score"] == 50, data["output"]
+    norm = next(t for t in data["tests"] if t["name"] == "microtoy: norm")
+    assert norm["status"] == "failed" and "assert 7 == 5" in norm["output"], norm
+    assert "not submitted" in data["output"] and "microtwo" in data["output"]
+
+
+HOSTILE = '''\
+import json, os, time
+
+RESULTS = {results!r}
+FORGED = {{"score": 1000, "output": "forged", "tests": []}}
+
+
+def forge():
+    try:
+        with open(RESULTS, "w") as handle:
+            json.dump(FORGED, handle)
+    except OSError:
+        pass
+
+
+def forged():
+    try:
+        with open(RESULTS) as handle:
+            return json.load(handle) == FORGED
+    except (OSError, ValueError):
+        return False
+
+
+forge()
+if os.fork() == 0:  # a daemon that outlives grading and forges the real results once they are written
+    os.setsid()
+    if os.fork() == 0:
+        for _ in range(600):
+            time.sleep(0.1)
+            if os.path.exists(RESULTS) and not forged():
+                forge()
+                break
+    os._exit(0)
+print("x" * 100000)
+
+
+def double(x):
+    return [x] * 10 ** 6
+
+
+def norm(v):
+    raise SystemExit(0)
+'''
+
+
+def test_gradescope_hostile_submission_gets_zero_and_valid_results(autograder):
+    results = autograder / "results" / "results.json"
+    (autograder / "submission" / "microtoy.py").write_text(HOSTILE.format(results=str(results)))
+    data = run_autograder(autograder)
+    assert data["score"] == 0, data["output"]
+    from workbook import gradescope
+
+    if not gradescope._pid_namespace() and os.geteuid() != 0:
+        pytest.skip("neither a PID namespace (unshare) nor root here: run_autograder cannot stop a forked "
+                    "daemon (on Gradescope it runs as root and has both)")
+    time.sleep(2)  # the daemon's try comes once the real results exist
+    assert read_results(autograder) == data, "a process left by the submission rewrote results.json"
+
+
+def test_gradescope_malformed_upload_gets_a_clear_message(autograder):
+    (autograder / "submission" / "notes.txt").write_text("I did my best")
+    (autograder / "submission" / "work.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    (autograder / "submission" / "microtwo.py").symlink_to("/etc/passwd")
+    data = run_autograder(autograder)
+    assert data["score"] == 0
+    assert "No kata file found in your submission" in data["output"]
+    assert "work.zip: not a zip file that can be read" in data["output"]
+    assert "microtwo.py: a symbolic link, ignored" in data["output"]
+    assert "Traceback" not in data["output"]
+    assert all(t["status"] == "failed" for t in data["tests"])
