@@ -254,3 +254,70 @@ def test_gradescope_malformed_upload_gets_a_clear_message(autograder):
     assert "microtwo.py: a symbolic link, ignored" in data["output"]
     assert "Traceback" not in data["output"]
     assert all(t["status"] == "failed" for t in data["tests"])
+
+
+# === GitHub Classroom ===
+
+import base64
+
+
+def _git(folder, *args):
+    done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=folder,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_github_classroom_workflow_passes_the_workflow_schema(toy, tmp_path):
+    bundle = tmp_path / "bundle"
+    done = workbook(toy, "export", str(bundle), "--github-classroom", "--points", "microtoy=60,microtwo=40")
+    assert done.returncode == 0, done.stderr
+    workflow = bundle / ".github/workflows/classroom.yml"
+    linter = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
+    if not Path(linter).exists():
+        pytest.fail("check-jsonschema is missing: install the maintainer extra (pip install -e '.[maintainer]')")
+    lint = subprocess.run([linter, "--builtin-schema", "vendor.github-workflows", str(workflow)],
+                          capture_output=True, text=True, timeout=120)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    text = workflow.read_text()
+    assert "runners: microtoy,microtwo" in text and "microtoy (60 points)" in text
+
+
+def test_github_classroom_steps_grade_with_the_templates_tests_and_report_points_per_kata(toy, tmp_path):
+    """Run the workflow's own shell steps in a student repository made from the template."""
+    from ruamel.yaml import YAML
+
+    repo = tmp_path / "student"
+    assert workbook(toy, "export", str(repo), "--github-classroom", "--points", "microtoy=60").returncode == 0
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "Initial commit")  # what GitHub Classroom copies from the template
+    solve_double(repo)
+    tests = repo / "tests/test_microtoy.py"
+    tests.write_text(tests.read_text().replace("assert kata.norm([3, 4]) == 5", "assert True"))
+    _git(repo, "commit", "-qam", "done (and an easier test)")
+    steps = YAML(typ="safe").load((repo / ".github/workflows/classroom.yml").read_text())
+    steps = steps["jobs"]["run-autograding-tests"]["steps"]
+    runner_temp, output = tmp_path / "runner", tmp_path / "github_output"
+    runner_temp.mkdir()
+    env = dict(os.environ, RUNNER_TEMP=str(runner_temp), GITHUB_OUTPUT=str(output))
+    env.pop("PYTEST_ADDOPTS", None)
+    for step in steps:
+        if "run" in step and "pip install" not in step["run"]:
+            done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=repo, env=env, capture_output=True,
+                                  text=True, timeout=240)
+            assert done.returncode == 0, f"{step.get('name')}: {done.stdout}{done.stderr}"
+            if "Restore" in step.get("name", ""):
+                assert "tests/test_microtoy.py" in done.stdout  # named in the warning
+    assert "assert kata.norm([3, 4]) == 5" in tests.read_text()  # the template's test is back
+    results = {}
+    for line in output.read_text().splitlines():
+        key, _, value = line.partition("=")
+        assert key == "result"
+        data = json.loads(base64.b64decode(value))
+        results[data["tests"][0]["name"].split(".")[0]] = data
+    toy_result, two_result = results["microtoy"], results["microtwo"]
+    assert toy_result["max_score"] == 60 and two_result["max_score"] == 100
+    assert sum(t["score"] for t in toy_result["tests"]) == 30  # double only: the edited test did not count
+    norm = next(t for t in toy_result["tests"] if t["name"] == "microtoy.norm")
+    assert norm["status"] == "fail" and "TODO" in norm["message"]
