@@ -458,6 +458,10 @@ def _students_and_katas(root: Path, words: list[str]) -> tuple[list[Path], list[
         if index and word in known and not Path(word).is_dir():
             names.append(word)
             continue
+        if os.path.islink(word) and len(words) > 1:
+            # a link that may not resolve (a loop): the class gives it a row and a note
+            folders.append(Path(os.path.abspath(word)))
+            continue
         folder = Path(word).resolve()
         if not folder.is_dir():
             raise CommandError(f"no such folder: {word} (give the student's workbook folder, or a kata name)")
@@ -488,7 +492,8 @@ def cmd_grade(args) -> int:
         for o in failed:
             print(f"{o.student}: {o.note}")
         print(f"gradebook: {out / 'gradebook.csv'} ({len(outcomes)} students, {len(katas)} katas"
-              f"{f', {len(failed)} not graded' if failed else ''}); each student's report: {out}/<student>.json")
+              f"{f', {len(failed)} not graded' if failed else ''}); each student's report: {out}/<student>.json;"
+              f" the class at a glance: {out / 'report.html'}")
         return 0
     student = folders[0]
     katas = _katas(root, names)

@@ -37,6 +37,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from .classroom import kill_tree, pid_namespace
 from .grading import load_assignment
 from .layout import discover
 
@@ -154,23 +155,6 @@ def _environment(home: Path) -> dict[str, str]:
     return {**keep, "HOME": str(home), "TMPDIR": tempfile.gettempdir(), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def _pid_namespace() -> list[str]:
-    """A prefix that runs a command in its own PID namespace, when this machine allows it.
-
-    When the command's first process ends, the kernel kills every process in
-    the namespace: a daemon the submission forked (even in a new session)
-    cannot outlive grading and rewrite the results.
-    """
-    for prefix in (["unshare", "--pid", "--fork", "--kill-child"],
-                   ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child"]):
-        try:
-            if subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode == 0:
-                return prefix
-        except (OSError, subprocess.SubprocessError):
-            continue
-    return []
-
-
 def grade(source: Path, staged: Path, report: Path, user: tuple[int, int] | None,
           namespace: list[str]) -> str:
     """Run ``python -m workbook grade`` on the staged folder; return a note when it went wrong."""
@@ -193,10 +177,7 @@ def grade(source: Path, staged: Path, report: Path, user: tuple[int, int] | None
     except subprocess.TimeoutExpired:
         note = f"grading did not finish within {GRADE_TIMEOUT:g} s; points so far"
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # whatever it left running in its session
-        except OSError:
-            pass
+        kill_tree(process.pid)  # whatever it left running, in its session or below it
         process.wait()
     return note
 
@@ -302,7 +283,7 @@ def run(root: Path) -> dict:
         if user:
             os.chown(private, *user)
         report_path = private / "grades.json"
-        namespace = _pid_namespace()
+        namespace = pid_namespace()
         print(f"grading as {'uid %d' % user[0] if user else 'this user'}, "
               f"{'in its own PID namespace' if namespace else 'without a PID namespace (unshare unavailable)'}")
         problem = grade(source, staged, report_path, user, namespace)

@@ -234,9 +234,9 @@ def test_gradescope_hostile_submission_gets_zero_and_valid_results(autograder):
     (autograder / "submission" / "microtoy.py").write_text(HOSTILE.format(results=str(results)))
     data = run_autograder(autograder)
     assert data["score"] == 0, data["output"]
-    from workbook import gradescope
+    from workbook import classroom
 
-    if not gradescope._pid_namespace() and os.geteuid() != 0:
+    if not classroom.pid_namespace() and os.geteuid() != 0:
         pytest.skip("neither a PID namespace (unshare) nor root here: run_autograder cannot stop a forked "
                     "daemon (on Gradescope it runs as root and has both)")
     time.sleep(2)  # the daemon's try comes once the real results exist
@@ -321,3 +321,126 @@ def test_github_classroom_steps_grade_with_the_templates_tests_and_report_points
     assert sum(t["score"] for t in toy_result["tests"]) == 30  # double only: the edited test did not count
     norm = next(t for t in toy_result["tests"] if t["name"] == "microtoy.norm")
     assert norm["status"] == "fail" and "TODO" in norm["message"]
+
+
+# === class runs ===
+
+import csv
+
+
+def pupil(folder: Path, toy_source: str | None = None, two_source: str | None = None) -> Path:
+    """A student folder holding only kata files (a missing kata is graded as all TODO)."""
+    folder.mkdir(parents=True)
+    for name, source in (("microtoy", toy_source), ("microtwo", two_source)):
+        if source is not None:
+            (folder / "katas" / name).mkdir(parents=True)
+            (folder / "katas" / name / f"{name}.py").write_text(source)
+    return folder
+
+
+def gradebook(out: Path, name: str = "gradebook.csv") -> dict:
+    return {row["student"]: row for row in csv.DictReader((out / name).open())}
+
+
+CLASS_DAEMON = '''\
+import os, time
+
+TARGETS = {targets!r}
+
+
+def double(x):
+    return 2 * x
+
+
+if os.fork() == 0:  # a daemon in its own session that waits for the class's files, then rewrites them
+    os.setsid()
+    if os.fork() == 0:
+        for _ in range(900):
+            time.sleep(0.1)
+            if all(os.path.isfile(t) for t in TARGETS):
+                time.sleep(0.3)
+                for t in TARGETS:
+                    with open(t, "w") as handle:
+                        handle.write("rewritten by a student")
+                break
+    os._exit(0)
+'''
+
+
+def test_a_class_run_survives_planted_files_links_formulas_and_same_names(toy, tmp_path):
+    from workbook import classroom
+
+    students = tmp_path / "students"
+    out = tmp_path / "out"
+    (out / "bob.json").mkdir(parents=True)  # planted where reports go
+    (out / "gradebook.csv").mkdir()
+    folders = [
+        pupil(students / "A" / "bob", TOY_SOLUTION, TWO_SOLUTION),
+        pupil(students / "B" / "bob", TOY_SOLUTION),
+        pupil(students / "C" / "bob-2"),
+        pupil(students / "D" / "=HYPERLINK(evil)", TOY_SOLUTION),
+        pupil(students / "E" / "daemon", CLASS_DAEMON.format(
+            targets=[str(out / "daemon.json"), str(out / "gradebook-2.csv")])),
+    ]
+    loop = students / "F" / "loop"
+    loop.parent.mkdir()
+    loop.symlink_to(loop)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env_tmp = {"TMPDIR": str(scratch)}
+    done = subprocess.run(
+        [sys.executable, "-m", "workbook", "grade", *map(str, folders), str(loop), "--jobs", "2",
+         "--out", str(out)], cwd=toy, capture_output=True, text=True, timeout=280,
+        env={**{k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}, **env_tmp,
+             "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    # the planted folders are left alone; the gradebook and bob's report go beside them
+    assert (out / "bob.json").is_dir() and (out / "gradebook.csv").is_dir()
+    assert "the gradebook is" in done.stderr and "gradebook-2.csv" in done.stderr
+    rows = gradebook(out, "gradebook-2.csv")
+    assert list(rows) == ["bob", "bob-2", "bob-2-2", "'=HYPERLINK(evil)", "daemon", "loop"]
+    assert rows["bob"]["total"] == "200.00"
+    # A/bob, B/bob and C/bob-2: three rows, three reports (bob.json was taken by the planted folder)
+    reports = {name: json.loads((out / f"{name}.json").read_text())["points"] for name in ("bob-2-2",)}
+    assert reports == {"bob-2-2": 0}
+    assert "report written to" in rows["bob"]["note"]
+    written = rows["bob"]["note"].split("report written to ")[1]
+    assert written not in ("bob-2.json", "bob-2-2.json")  # those are B/bob's and C/bob-2's
+    assert json.loads((out / written).read_text())["points"] == 200
+    assert json.loads((out / "bob-2.json").read_text())["points"] == 100
+    assert rows["bob-2"]["total"] == "100.00"
+    assert "symbolic link loop" in rows["loop"]["note"] and rows["loop"]["total"] == "0.00"
+    # nothing left in the temporary folder
+    assert list(scratch.iterdir()) == [], list(scratch.iterdir())
+    # a daemon the student forked cannot rewrite the class's files once grading is over
+    if not classroom.pid_namespace():
+        pytest.skip("no PID namespace (unshare) here: a forked daemon could outlive grading")
+    time.sleep(2)
+    assert json.loads((out / "daemon.json").read_text())["points"] == 50
+    assert "rewritten" not in (out / "gradebook-2.csv").read_text()
+    assert (out / "report.html").is_file()
+
+
+def test_student_timeout_kills_everything_the_student_started(toy, tmp_path):
+    marker = tmp_path / "alive"
+    hang = textwrap.dedent(f'''\
+        import subprocess, sys, time
+        subprocess.Popen([sys.executable, "-c",
+                          "import time, pathlib\\nwhile True:\\n    pathlib.Path({str(marker)!r}).touch()\\n"
+                          "    time.sleep(0.1)"], start_new_session=False)
+        time.sleep(600)
+    ''')
+    folder = pupil(tmp_path / "s" / "hang", hang)
+    out = tmp_path / "out"
+    started = time.monotonic()
+    done = workbook(toy, "grade", str(folder), "--out", str(out), "--student-timeout", "8")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert time.monotonic() - started < 60
+    assert "did not finish within 8s" in gradebook(out)["hang"]["note"]
+    assert marker.exists(), "the hanging kata never started its child"
+    time.sleep(1)
+    before = marker.stat().st_mtime
+    time.sleep(1.5)
+    assert marker.stat().st_mtime == before, "a process the student started still runs after the timeout"
