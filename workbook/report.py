@@ -33,8 +33,9 @@ table { border-collapse: collapse; } th, td { padding: 2px 6px; text-align: left
 .katas td { border-bottom: 1px solid #eef; } .bar { background: #4a8; height: 10px; display: inline-block; }
 .heat { overflow-x: auto; max-width: 100%; } .heat table { font-size: 12px; }
 .heat th.kata { border-left: 2px solid #fff; background: #eef; text-align: center; }
-.heat th.task { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; height: 120px;
-  white-space: nowrap; max-height: 120px; }
+.heat th.task { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal;
+  white-space: nowrap; vertical-align: bottom; padding: 4px 0; }
+.heat th.corner { vertical-align: bottom; }
 .heat td.cell { width: 14px; min-width: 14px; height: 18px; padding: 0; border: 1px solid #fff; }
 .heat td.first { border-left: 2px solid #fff; }
 .heat td.name { white-space: nowrap; padding-right: 10px; } .heat td.total { font-weight: bold; padding-left: 10px; }
@@ -146,11 +147,11 @@ def class_report(outcomes, katas: list[str], title: str = "Class report") -> str
     parts.append('<div class="heat"><table id="heatmap"><tr><th></th>')
     for kata, tasks in columns:
         parts.append(f'<th class="kata" colspan="{max(len(tasks), 1)}">{_e(kata)}</th>')
-    parts.append("<th></th></tr><tr><th>student</th>")
+    parts.append('<th></th></tr><tr><th class="corner">student</th>')
     for kata, tasks in columns:
         for task in tasks or [""]:
             parts.append(f'<th class="task" title="{_e(kata)}.{_e(task)}">{_e(task)}</th>')
-    parts.append("<th>total</th></tr>")
+    parts.append('<th class="corner">total</th></tr>')
     for o in outcomes:
         total = f"{o.report['points']:.2f}" if o.report else "0.00"
         parts.append(f'<tr class="student" data-student="{_e(o.student)}" data-total="{total}">'

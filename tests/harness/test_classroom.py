@@ -444,3 +444,54 @@ def test_student_timeout_kills_everything_the_student_started(toy, tmp_path):
     before = marker.stat().st_mtime
     time.sleep(1.5)
     assert marker.stat().st_mtime == before, "a process the student started still runs after the timeout"
+
+
+# === report.html in a real browser ===
+
+import re
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
+                 if p and Path(p).exists()), None)
+
+
+def chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}", *args,
+               page.as_uri()]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install -y chromium): "
+                                             "report.html was not rendered in a browser")
+def test_report_html_renders_in_chromium_and_shows_the_gradebook(toy, tmp_path):
+    wrong_norm = TOY_SOLUTION.replace("return math.sqrt(sum(a * a for a in v))", "return sum(v)")
+    folders = [
+        pupil(tmp_path / "s" / "ada", TOY_SOLUTION, TWO_SOLUTION),
+        pupil(tmp_path / "s" / "<img src=x onerror=alert(1)>bo", wrong_norm),
+        pupil(tmp_path / "s" / "cy", "import os\nos._exit(3)\n", TWO_SOLUTION),
+        pupil(tmp_path / "s" / "dee", wrong_norm, "def triple(x):\n    return x * 3\n"),
+    ]
+    out = tmp_path / "out"
+    done = workbook(toy, "grade", *map(str, folders), "--jobs", "2", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = out / "report.html"
+    source = page.read_text()
+    assert "<script" not in source.lower() and "http://" not in source and "https://" not in source
+    assert "<img src=x" not in source, "a folder name must be text on the page, never markup"
+    rows = gradebook(out)
+    dom = chromium(page, tmp_path / "profile", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    shown = dict(re.findall(r'data-student="([^"]*)" data-total="([^"]*)"', dom.stdout))
+    import html as html_module
+
+    assert {html_module.unescape(k): v for k, v in shown.items()} == {s: r["total"] for s, r in rows.items()}
+    # the tasks failed most, with the most common failure message
+    most_failed = dom.stdout.split('id="most-failed"')[1].split("</table>")[0]
+    assert "microtoy.norm" in most_failed and "assert 7 == 5" in most_failed
+    # what crashed: cy's microtoy did not load
+    problems = dom.stdout.split('id="problems"')[1].split("</table>")[0]
+    assert "cy" in problems and "microtoy did not load" in problems
+    screenshot = tmp_path / "report.png"
+    shot = chromium(page, tmp_path / "profile", f"--screenshot={screenshot}", "--window-size=1200,1000")
+    assert shot.returncode == 0 and screenshot.stat().st_size > 10_000, shot.stderr[-2000:]
+    print(f"screenshot: {screenshot}")
