@@ -73,10 +73,11 @@ STATUS_RUN_TIMEOUT = 60
 
 
 def _run_graded(root: Path, katas: list[Kata], extra: list[str], target: Path,
-                timeout: float | None = None) -> dict:
+                timeout: float | None = None, prefix: list[str] | None = None) -> dict:
     """Run the graded tests of ``katas`` once, quietly, writing the grade report to ``target``."""
     try:
-        done = grading.run_graded(root, [k.tests for k in katas], ["--grade-json", str(target), *extra], timeout)
+        done = grading.run_graded(root, [k.tests for k in katas], ["--grade-json", str(target), *extra], timeout,
+                                  prefix)
     except subprocess.TimeoutExpired:
         done = None
     if not target.is_file():
@@ -495,6 +496,8 @@ def cmd_grade(args) -> int:
               f"{f', {len(failed)} not graded' if failed else ''}); each student's report: {out}/<student>.json;"
               f" the class at a glance: {out / 'report.html'}")
         return 0
+    from .classroom import pid_namespace, write_fresh
+
     student = folders[0]
     katas = _katas(root, names)
     files, missing = [], []
@@ -515,16 +518,21 @@ def cmd_grade(args) -> int:
                 path = scratch / f"{kata.name}.py"
                 path.write_text(pristine_source(kata), encoding="utf-8")
                 files += ["--kata-file", f"{kata.name}={path}"]
-        keep = bool(args.grade_json)
-        target = Path(args.grade_json).resolve() if keep else scratch / "grades.json"
         # The tests, conftest and harness come from THIS copy (root); only the
         # student's kata files are read from their folder.
         # --isolate: the student's code runs in worker processes, never in the
-        # grading pytest (see workbook/isolate.py).
+        # grading pytest (see workbook/isolate.py). In its own PID namespace
+        # where allowed: nothing the student's code starts outlives the run.
         sandbox = ["--sandbox"] if args.sandbox else []
-        report = _run_graded(root, katas, [*files, *assignment_args, "--isolate", *sandbox], target)
+        report = _run_graded(root, katas, [*files, *assignment_args, "--isolate", *sandbox],
+                             scratch / "grades.json", prefix=pid_namespace())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    keep = bool(args.grade_json)
+    if keep:
+        # Written here, once grading is over, into a file created afresh: a
+        # process the student left behind cannot write through it.
+        target = write_fresh(Path(args.grade_json).resolve(), json.dumps(report, indent=2) + "\n")
     for kata in report["katas"]:
         print(f"{kata['name']:<18} {kata['points']:>8.2f} / {kata['max_points']:<8.2f} {kata['status']}")
     print(f"Points {report['points']:.2f}/{report['max_points']:.2f}")

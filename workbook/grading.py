@@ -236,12 +236,15 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(temporary, path)
 
 
-def run_graded(root: Path, tests: list[Path], extra: list[str], timeout: float | None = None):
+def run_graded(root: Path, tests: list[Path], extra: list[str], timeout: float | None = None,
+               prefix: list[str] | None = None):
     """Run graded test files in a fresh pytest process at ``root``; return the CompletedProcess.
 
     A subprocess, so the module under test is imported anew and a learner's
-    file cannot leak into the caller.
+    file cannot leak into the caller. ``prefix`` wraps the command (``unshare
+    --pid ...``: see ``classroom.pid_namespace``).
     """
-    command = [sys.executable, "-m", "pytest", *map(str, tests), "-q", "-p", "no:cacheprovider", *extra]
+    command = [*(prefix or []), sys.executable, "-m", "pytest", *map(str, tests), "-q", "-p", "no:cacheprovider",
+               *extra]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, env=env)
