@@ -28,16 +28,17 @@ SETUP_SH = """\
 # (Ubuntu). It installs Python and this workbook from the zip itself; the only
 # network it needs is the package index (pytest, pytest-timeout, pytest-check).
 set -euo pipefail
-SOURCE=/autograder/source
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+SOURCE="$ROOT/source"
 if ! python3 -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
     apt-get update
     apt-get install -y python3 python3-venv python3-pip
 fi
-python3 -m venv /autograder/venv || { apt-get install -y python3-venv && python3 -m venv /autograder/venv; }
-/autograder/venv/bin/python -m pip install --quiet --upgrade pip
-/autograder/venv/bin/python -m pip install --quiet -e "$SOURCE"
-chmod -R a+rX "$SOURCE" /autograder/venv   # the submission is graded as an unprivileged user
-/autograder/venv/bin/python -m workbook --help > /dev/null
+python3 -m venv "$ROOT/venv" || { apt-get install -y python3-venv && python3 -m venv "$ROOT/venv"; }
+"$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
+"$ROOT/venv/bin/python" -m pip install --quiet -e "$SOURCE"
+chmod -R a+rX "$SOURCE" "$ROOT/venv"   # the submission is graded as an unprivileged user
+(cd "$SOURCE" && "$ROOT/venv/bin/python" -m workbook --help > /dev/null)
 echo "workbook autograder installed"
 """
 

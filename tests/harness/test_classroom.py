@@ -495,3 +495,16 @@ def test_report_html_renders_in_chromium_and_shows_the_gradebook(toy, tmp_path):
     shot = chromium(page, tmp_path / "profile", f"--screenshot={screenshot}", "--window-size=1200,1000")
     assert shot.returncode == 0 and screenshot.stat().st_size > 10_000, shot.stderr[-2000:]
     print(f"screenshot: {screenshot}")
+
+
+def test_a_daemon_cannot_rewrite_one_students_report_after_grade_returns(toy, tmp_path):
+    from workbook import classroom
+
+    if not classroom.pid_namespace():
+        pytest.skip("no PID namespace (unshare) here: a forked daemon could outlive grading")
+    report = tmp_path / "out" / "grades.json"
+    folder = pupil(tmp_path / "s" / "daemon", CLASS_DAEMON.format(targets=[str(report)]))
+    done = workbook(toy, "grade", str(folder), "--grade-json", str(report))
+    assert done.returncode == 0, done.stdout + done.stderr
+    time.sleep(2)
+    assert json.loads(report.read_text())["points"] == 50
