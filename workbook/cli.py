@@ -7,8 +7,11 @@ Learners:
   reset KATA                  back up your file, then restore the pristine skeleton
 Teachers and maintainers:
   build [KATA ...] [--check] [--force]  write katas/ skeletons from solutions/
-  export DIR                  a student bundle without solutions
+  export DIR [--katas A,B] [--points A=60,B=40] [--github-classroom] [--gradescope ZIP]
+                              a student bundle without solutions (an assignment), and
+                              the GitHub Classroom workflow / the Gradescope autograder
   grade DIR [--grade-json F]  grade a student's katas with this copy's pristine tests
+  grade DIR... --out OUT      a class: gradebook.csv, report.html, one JSON per student
 """
 
 from __future__ import annotations

@@ -225,6 +225,8 @@ def results(report: dict | None, katas: list[str], points: dict[str, float], not
             if entry.get("message"):
                 failing = f"{kata} did not load: {entry['message']}\n\n{failing}".strip()
             passed = task["status"] == "pass"
+            if not passed and not failing:
+                failing = f"{task['status'].upper()}: none of this task's tests finished (see the output above)"
             tests.append({
                 "name": f"{kata}: {task['name']}",
                 "number": f"{number}.{index}",

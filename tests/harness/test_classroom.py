@@ -1,10 +1,23 @@
 """Teaching on the platforms: assignments, Gradescope, GitHub Classroom, the class report, class runs."""
 
+import base64
+import csv
+import html as html_module
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import zipfile
+from pathlib import Path
 
 import pytest
 
-from toy_workbook import grades, make, pytest as run_pytest, workbook
+from toy_workbook import TOY_SOLUTION, TWO_SOLUTION, grades, make, workbook
 
 # These tests run pytest or the CLI in subprocesses: allow more than a graded test's 10 s.
 pytestmark = pytest.mark.timeout(300)
@@ -91,18 +104,6 @@ def test_a_class_bundle_keeps_hint_levels_out_of_the_readme_but_hint_still_works
 
 
 # === Gradescope ===
-
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import textwrap
-import time
-import zipfile
-from pathlib import Path
-
-from toy_workbook import ROOT, TOY_SOLUTION, TWO_SOLUTION
 
 SCHEMA = Path(__file__).parent / "schemas" / "gradescope-results.schema.json"
 
@@ -258,8 +259,6 @@ def test_gradescope_malformed_upload_gets_a_clear_message(autograder):
 
 # === GitHub Classroom ===
 
-import base64
-
 
 def _git(folder, *args):
     done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=folder,
@@ -324,8 +323,6 @@ def test_github_classroom_steps_grade_with_the_templates_tests_and_report_points
 
 
 # === class runs ===
-
-import csv
 
 
 def pupil(folder: Path, toy_source: str | None = None, two_source: str | None = None) -> Path:
@@ -448,8 +445,6 @@ def test_student_timeout_kills_everything_the_student_started(toy, tmp_path):
 
 # === report.html in a real browser ===
 
-import re
-
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
                  if p and Path(p).exists()), None)
 
@@ -482,8 +477,6 @@ def test_report_html_renders_in_chromium_and_shows_the_gradebook(toy, tmp_path):
     dom = chromium(page, tmp_path / "profile", "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     shown = dict(re.findall(r'data-student="([^"]*)" data-total="([^"]*)"', dom.stdout))
-    import html as html_module
-
     assert {html_module.unescape(k): v for k, v in shown.items()} == {s: r["total"] for s, r in rows.items()}
     # the tasks failed most, with the most common failure message
     most_failed = dom.stdout.split('id="most-failed"')[1].split("</table>")[0]
