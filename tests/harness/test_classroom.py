@@ -436,6 +436,8 @@ def test_student_timeout_kills_everything_the_student_started(toy, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert time.monotonic() - started < 60
     assert "did not finish within 8s" in gradebook(out)["hang"]["note"]
+    problems = (out / "report.html").read_text().split('id="problems"')[1]
+    assert "hang" in problems and "did not finish within 8s" in problems
     assert marker.exists(), "the hanging kata never started its child"
     time.sleep(1)
     before = marker.stat().st_mtime
