@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -160,6 +161,8 @@ def grade(source: Path, staged: Path, report: Path, user: tuple[int, int] | None
     """Run ``python -m workbook grade`` on the staged folder; return a note when it went wrong."""
     command = [sys.executable, "-m", "workbook", "grade", str(staged), "--grade-json", str(report)]
     options: dict = {}
+    if user and namespace and not shutil.which("setpriv"):
+        namespace = []  # as the unprivileged user alone, a daemon still cannot write the results
     if user and namespace:
         # root makes the namespace, then the grader drops to the unprivileged user inside it
         command = [*namespace, "setpriv", f"--reuid={user[0]}", f"--regid={user[1]}", "--clear-groups", "--",
@@ -310,7 +313,10 @@ def main() -> int:
                 "tests": []}
     data["execution_time"] = round(time.monotonic() - started)
     write_results(root / "results" / "results.json", data)
-    print(data["output"])
+    try:
+        print(data["output"])  # Gradescope keeps it as the autograder's stdout (for the teacher)
+    except BrokenPipeError:
+        pass
     return 0
 
 
