@@ -16,7 +16,7 @@ current directory by default, never a student's folder):
   crashed (see ``report.py``).
 
 What a student's code cannot do to the class: each student's ``grade`` runs
-in its own session (and its own PID namespace where ``unshare`` allows it),
+in its own session (and, as root, its own PID namespace where ``unshare`` allows it),
 and the whole session is killed when it ends or runs past
 ``--student-timeout``; it writes its report into a private temporary folder,
 and only this process writes ``--out``, into files it creates afresh once
@@ -109,15 +109,19 @@ def pid_namespace() -> list[str]:
 
     When the command's first process ends, the kernel kills every process in
     the namespace: a daemon the submission forked (even in a new session)
-    cannot outlive grading and rewrite the results.
+    cannot outlive grading and rewrite the results. Only as root: without
+    root, the workers may not start any process at all (``RLIMIT_NPROC``, see
+    ``worker.apply_limits``), which a user namespace would turn off (its
+    "root" is uid 0 to the worker).
     """
-    for prefix in (["unshare", "--pid", "--fork", "--kill-child"],
-                   ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child"]):
-        try:
-            if subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode == 0:
-                return prefix
-        except (OSError, subprocess.SubprocessError):
-            continue
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("unshare"):
+        return []
+    prefix = ["unshare", "--pid", "--fork", "--kill-child"]
+    try:
+        if subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode == 0:
+            return prefix
+    except (OSError, subprocess.SubprocessError):
+        pass
     return []
 
 

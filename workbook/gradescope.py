@@ -290,7 +290,7 @@ def run(root: Path) -> dict:
         report_path = private / "grades.json"
         namespace = pid_namespace()
         print(f"grading as {'uid %d' % user[0] if user else 'this user'}, "
-              f"{'in its own PID namespace' if namespace else 'without a PID namespace (unshare unavailable)'}")
+              f"{'in its own PID namespace' if namespace else 'without a PID namespace (not root, or unshare refused)'}")
         problem = grade(source, staged, report_path, user, namespace)
         report = None
         try:
