@@ -7,8 +7,11 @@ Learners:
   reset KATA                  back up your file, then restore the pristine skeleton
 Teachers and maintainers:
   build [KATA ...] [--check] [--force]  write katas/ skeletons from solutions/
-  export DIR                  a student bundle without solutions
+  export DIR [--katas A,B] [--points A=60,B=40] [--github-classroom] [--gradescope ZIP]
+                              a student bundle without solutions (an assignment), and
+                              the GitHub Classroom workflow / the Gradescope autograder
   grade DIR [--grade-json F]  grade a student's katas with this copy's pristine tests
+  grade DIR... --out OUT      a class: gradebook.csv, report.html, one JSON per student
 """
 
 from __future__ import annotations
@@ -75,10 +78,11 @@ CHECK_HINT = re.compile(r"\(hint: (?P<hint>.*)\)$")
 
 
 def _run_graded(root: Path, katas: list[Kata], extra: list[str], target: Path,
-                timeout: float | None = None) -> dict:
+                timeout: float | None = None, prefix: list[str] | None = None) -> dict:
     """Run the graded tests of ``katas`` once, quietly, writing the grade report to ``target``."""
     try:
-        done = grading.run_graded(root, [k.tests for k in katas], ["--grade-json", str(target), *extra], timeout)
+        done = grading.run_graded(root, [k.tests for k in katas], ["--grade-json", str(target), *extra], timeout,
+                                  prefix)
     except subprocess.TimeoutExpired:
         done = None
     if not target.is_file():
@@ -382,7 +386,7 @@ def _forget_hints(root: Path, kata: Kata) -> None:
 
 # === export ===
 
-BUNDLE_FILES = ["pyproject.toml", "conftest.py", ".gitignore", "grading.json"]
+BUNDLE_FILES = ["pyproject.toml", "conftest.py", ".gitignore"]
 TEACHER_ONLY = re.compile(r"<!-- not for students -->.*?<!-- end not for students -->\n?", re.S)
 MAINTAINER_WORDS = ("--solutions", "solutions/", "workbook build", ".ci/run")
 EMPTY_CODE_BLOCK = re.compile(r"^```[\w-]*\n(?:[ \t]*\n)*```\n\n?", re.M)
@@ -399,26 +403,54 @@ def for_students(text: str) -> str:
     kept = [line for line in text.splitlines() if not any(word in line for word in MAINTAINER_WORDS)]
     text = "\n".join(kept).rstrip("\n") + "\n"
     return EMPTY_CODE_BLOCK.sub("", text)  # a block whose every line was dropped
-BUNDLE_TREES = ["workbook", "data", "tests/data"]
+BUNDLE_TREES = ["workbook", "data"]  # and tests/data/<kata> of each exported kata
 
 
 def _ignore_caches(folder, names):
     return [n for n in names if n == "__pycache__" or n.endswith(".pyc")]
 
 
-def cmd_export(args) -> int:
-    root = find_root()
-    target = Path(args.dir).resolve()
-    if target == root or root in target.parents:
-        raise CommandError(f"export into a folder outside this workbook, not {target}")
-    if target.exists() and any(target.iterdir()):
-        raise CommandError(f"{target} exists and is not empty; choose a new folder (nothing was written)")
-    if not (root / "solutions").is_dir():
-        raise CommandError("this workbook has no solutions/ (it is already a student bundle)")
-    katas = discover(root)
-    for kata in katas:
-        if builder.is_modified(kata) or not kata.skeleton.is_file():
-            print(f"note: {shown(kata.skeleton, root)} differs from its skeleton; the bundle gets the pristine one")
+def _selection(root: Path, katas_arg: str | None, points_arg: str | None) -> tuple[list[Kata], dict[str, float]]:
+    """The katas and points of an export: ``--katas a,b`` and ``--points a=60,b=40`` over grading.json.
+
+    Default: the katas and weights of this workbook's ``grading.json``, else
+    every kata at ``grading.KATA_POINTS``.
+    """
+    base = grading.load_assignment(root)
+    if katas_arg:
+        names = [n.strip() for n in katas_arg.split(",") if n.strip()]
+        if not names:
+            raise CommandError("--katas: give kata names separated by commas, e.g. --katas microflash,microkv")
+        katas = [kata_named(root, name) for name in dict.fromkeys(names)]
+    else:
+        katas = [kata_named(root, name) for name in base.katas] if base.katas else discover(root)
+    points = {k.name: base.points(k.name) for k in katas}
+    for item in (points_arg or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise CommandError(f"--points: expected KATA=POINTS, got {item!r}")
+        if name not in points:
+            raise CommandError(f"--points: {name!r} is not one of the exported katas ({', '.join(points)})")
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not number >= 0 or number == float("inf"):
+            raise CommandError(f"--points: the points of {name} must be a number >= 0, got {value!r}")
+        points[name] = number
+    return katas, points
+
+
+def write_bundle(root: Path, target: Path, katas: list[Kata], points: dict[str, float]) -> None:
+    """A student bundle of ``katas`` at ``target``: no solutions, hint levels out of the READMEs.
+
+    Its ``grading.json`` names the katas and their points (the assignment);
+    each kata's hint levels move to ``workbook/pristine/<kata>.hints.md``,
+    where ``python -m workbook hint`` reads them one level at a time.
+    """
     target.mkdir(parents=True, exist_ok=True)
     if (root / "README.md").is_file():
         readme = for_students((root / "README.md").read_text(encoding="utf-8"))
@@ -428,19 +460,70 @@ def cmd_export(args) -> int:
             shutil.copy2(root / name, target / name)
     for tree in BUNDLE_TREES:
         if (root / tree).is_dir():
-            shutil.copytree(root / tree, target / tree, ignore=_ignore_caches)
+            shutil.copytree(root / tree, target / tree, ignore=_ignore_caches, dirs_exist_ok=True)
+    shutil.rmtree(target / PRISTINE_DIR, ignore_errors=True)  # this workbook's own, if any
     (target / PRISTINE_DIR).mkdir(parents=True, exist_ok=True)
+    (target / "tests").mkdir(exist_ok=True)
     for kata in katas:
         skeleton = pristine_source(kata)
         bundle_kata = Kata(kata.name, target)
         builder.write_skeleton(bundle_kata, skeleton)
         if kata.readme.is_file():
-            bundle_kata.readme.write_text(for_students(kata.readme.read_text(encoding="utf-8")), encoding="utf-8")
-        bundle_kata.tests.parent.mkdir(parents=True, exist_ok=True)
+            text, levels = hint_data.split(for_students(kata.readme.read_text(encoding="utf-8")), kata.name)
+            bundle_kata.readme.write_text(text, encoding="utf-8")
+            if levels:
+                hint_data.moved_file(bundle_kata.readme).write_text(levels, encoding="utf-8")
         shutil.copy2(kata.tests, bundle_kata.tests)
+        if (root / "tests" / "data" / kata.name).is_dir():
+            shutil.copytree(root / "tests" / "data" / kata.name, target / "tests" / "data" / kata.name,
+                            ignore=_ignore_caches)
         pristine_copy(bundle_kata).write_text(skeleton, encoding="utf-8")
-    print(f"exported {len(katas)} katas to {target} (no solutions/, no mutants)")
-    print(f"students: cd {target} && python -m venv .venv && .venv/bin/pip install -e . && pytest")
+    assignment = {"katas": [k.name for k in katas], "weights": {k.name: points[k.name] for k in katas}}
+    (target / grading.ASSIGNMENT_FILE).write_text(json.dumps(assignment, indent=2) + "\n", encoding="utf-8")
+
+
+def cmd_export(args) -> int:
+    root = find_root()
+    if not args.dir and not args.gradescope:
+        raise CommandError("export needs a folder (DIR), --gradescope ZIP, or both")
+    if args.github_classroom and not args.dir:
+        raise CommandError("--github-classroom adds a workflow to the bundle in DIR: give DIR too")
+    target = Path(args.dir).resolve() if args.dir else None
+    if target is not None:
+        if target == root or root in target.parents:
+            raise CommandError(f"export into a folder outside this workbook, not {target}")
+        if target.exists() and any(target.iterdir()):
+            raise CommandError(f"{target} exists and is not empty; choose a new folder (nothing was written)")
+    archive = Path(args.gradescope).resolve() if args.gradescope else None
+    if archive is not None:
+        if archive.suffix != ".zip":
+            raise CommandError(f"--gradescope: the autograder is a .zip file, got {args.gradescope}")
+        if archive.exists():
+            raise CommandError(f"{archive} exists; choose a new file (nothing was written)")
+    if not (root / "solutions").is_dir():
+        raise CommandError("this workbook has no solutions/ (it is already a student bundle)")
+    katas, points = _selection(root, args.katas, args.points)
+    for kata in katas:
+        if builder.is_modified(kata) or not kata.skeleton.is_file():
+            print(f"note: {shown(kata.skeleton, root)} differs from its skeleton; the bundle gets the pristine one")
+    summary = ", ".join(f"{k.name} {points[k.name]:g}" for k in katas)
+    if target is not None:
+        write_bundle(root, target, katas, points)
+        if args.github_classroom:
+            from . import platforms
+
+            for path in platforms.write_github_classroom(target, katas, points):
+                print(f"wrote {shown(path, target)}")
+        print(f"exported {len(katas)} katas to {target} (no solutions/, no mutants); points: {summary}")
+        print(f"students: cd {target} && python -m venv .venv && .venv/bin/pip install -e . && pytest")
+    if archive is not None:
+        from . import platforms
+
+        with tempfile.TemporaryDirectory(prefix="workbook-export-") as folder:
+            write_bundle(root, Path(folder) / "source", katas, points)
+            platforms.write_gradescope_zip(Path(folder) / "source", archive)
+        print(f"Gradescope autograder: {archive} ({archive.stat().st_size / 1024:.0f} KiB, {len(katas)} katas,"
+              f" points: {summary}); upload it as the assignment's autograder (setup.sh, run_autograder)")
     return 0
 
 
@@ -455,6 +538,10 @@ def _students_and_katas(root: Path, words: list[str]) -> tuple[list[Path], list[
         if index and word in known and not Path(word).is_dir():
             names.append(word)
             continue
+        if os.path.islink(word) and len(words) > 1:
+            # a link that may not resolve (a loop): the class gives it a row and a note
+            folders.append(Path(os.path.abspath(word)))
+            continue
         folder = Path(word).resolve()
         if not folder.is_dir():
             raise CommandError(f"no such folder: {word} (give the student's workbook folder, or a kata name)")
@@ -465,6 +552,13 @@ def _students_and_katas(root: Path, words: list[str]) -> tuple[list[Path], list[
 def cmd_grade(args) -> int:
     root = find_root()
     folders, names = _students_and_katas(root, args.paths)
+    # The assignment (grading.json, or --assignment FILE from an export):
+    # which katas count and their points, the same as in the students' bundle.
+    assignment_file = Path(args.assignment).resolve() if args.assignment else None
+    assignment = grading.load_assignment(root, assignment_file)
+    if not names and assignment.katas:
+        names = list(assignment.katas)
+    assignment_args = ["--assignment", str(assignment_file)] if assignment_file else []
     if len(folders) > 1 or args.out or args.jobs:
         if args.grade_json:
             raise CommandError("--grade-json is for one student; a class's reports go to --out DIR")
@@ -473,13 +567,16 @@ def cmd_grade(args) -> int:
         katas = [k.name for k in _katas(root, names)]
         out = Path(args.out or ".").resolve()
         outcomes = grade_class(root, folders, katas, out, jobs=args.jobs or 1, sandbox=args.sandbox,
-                               timeout=args.student_timeout, only=names)
+                               timeout=args.student_timeout, only=names, extra=assignment_args)
         failed = [o for o in outcomes if o.report is None]
         for o in failed:
             print(f"{o.student}: {o.note}")
         print(f"gradebook: {out / 'gradebook.csv'} ({len(outcomes)} students, {len(katas)} katas"
-              f"{f', {len(failed)} not graded' if failed else ''}); each student's report: {out}/<student>.json")
+              f"{f', {len(failed)} not graded' if failed else ''}); each student's report: {out}/<student>.json;"
+              f" the class at a glance: {out / 'report.html'}")
         return 0
+    from .classroom import pid_namespace, write_fresh
+
     student = folders[0]
     katas = _katas(root, names)
     files, missing = [], []
@@ -489,30 +586,38 @@ def cmd_grade(args) -> int:
             files += ["--kata-file", f"{kata.name}={theirs}"]
         else:
             missing.append(kata)
-    if missing:
-        names = ", ".join(k.name for k in missing)
-        print(f"note: {student} has no file for {names}; graded against the pristine skeleton (all TODO)")
-        folder = Path(tempfile.mkdtemp(prefix="workbook-grade-"))
-        for kata in missing:
-            path = folder / f"{kata.name}.py"
-            path.write_text(pristine_source(kata), encoding="utf-8")
-            files += ["--kata-file", f"{kata.name}={path}"]
-    # Never write into the student's folder: without --grade-json the report
-    # goes to a temporary file that is removed once the points are printed.
+    # One temporary folder for the skeletons of missing katas and, without
+    # --grade-json, the report; removed whatever happens (never the student's).
+    scratch = Path(tempfile.mkdtemp(prefix="workbook-grade-"))
+    try:
+        if missing:
+            names = ", ".join(k.name for k in missing)
+            print(f"note: {student} has no file for {names}; graded against the pristine skeleton (all TODO)")
+            for kata in missing:
+                path = scratch / f"{kata.name}.py"
+                path.write_text(pristine_source(kata), encoding="utf-8")
+                files += ["--kata-file", f"{kata.name}={path}"]
+        # The tests, conftest and harness come from THIS copy (root); only the
+        # student's kata files are read from their folder.
+        # --isolate: the student's code runs in worker processes, never in the
+        # grading pytest (see workbook/isolate.py). In its own PID namespace
+        # where allowed: nothing the student's code starts outlives the run.
+        sandbox = ["--sandbox"] if args.sandbox else []
+        report = _run_graded(root, katas, [*files, *assignment_args, "--isolate", *sandbox],
+                             scratch / "grades.json", prefix=pid_namespace())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     keep = bool(args.grade_json)
-    target = Path(args.grade_json).resolve() if keep else Path(tempfile.mkdtemp(prefix="workbook-grade-")) / "grades.json"
-    # The tests, conftest and harness come from THIS copy (root); only the
-    # student's kata files are read from their folder.
-    # --isolate: the student's code runs in worker processes, never in the
-    # grading pytest (see workbook/isolate.py).
-    report = _run_graded(root, katas, [*files, "--isolate", *(["--sandbox"] if args.sandbox else [])], target)
+    if keep:
+        # Written here, once grading is over, into a file created afresh: a
+        # process the student left behind cannot write through it.
+        target = write_fresh(Path(args.grade_json).resolve(), json.dumps(report, indent=2) + "\n")
     for kata in report["katas"]:
         print(f"{kata['name']:<18} {kata['points']:>8.2f} / {kata['max_points']:<8.2f} {kata['status']}")
     print(f"Points {report['points']:.2f}/{report['max_points']:.2f}")
     if keep:
         print(f"report: {target}")
     else:
-        shutil.rmtree(target.parent, ignore_errors=True)
         print("(add --grade-json FILE to keep the machine-readable report)")
     return 0
 
@@ -568,7 +673,13 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(run=cmd_build)
 
     e = commands.add_parser("export", help="write a student bundle (no solutions, no mutants) to DIR")
-    e.add_argument("dir", metavar="DIR", help="a new or empty folder outside this workbook")
+    e.add_argument("dir", metavar="DIR", nargs="?", help="a new or empty folder outside this workbook")
+    e.add_argument("--katas", metavar="A,B", help="only these katas (default: grading.json's, else all)")
+    e.add_argument("--points", metavar="A=60,B=40",
+                   help=f"points per kata (default: grading.json's weights, else {grading.KATA_POINTS:g} each)")
+    e.add_argument("--gradescope", metavar="ZIP", help="also write a Gradescope autograder (setup.sh, run_autograder)")
+    e.add_argument("--github-classroom", action="store_true",
+                   help="add GitHub Classroom's autograding workflow to the bundle in DIR")
     e.set_defaults(run=cmd_export)
 
     g = commands.add_parser("grade", help="grade a student's katas with this copy's pristine tests")
@@ -576,6 +687,8 @@ def parser() -> argparse.ArgumentParser:
                    help="students' workbook folders, then katas to grade (default: all)")
     g.add_argument("--grade-json", metavar="FILE", help="where to write the report (default: none is kept)")
     g.add_argument("--sandbox", action="store_true", help="run the student's code under bubblewrap (bwrap)")
+    g.add_argument("--assignment", metavar="FILE",
+                   help="the assignment's grading.json (from `export --katas`): its katas and points")
     g.add_argument("--jobs", type=int, default=0, metavar="N", help="grade N students at a time (a class)")
     g.add_argument("--out", metavar="DIR", help="a class: where gradebook.csv and each <student>.json go (default: .)")
     g.add_argument("--student-timeout", type=float, default=1800.0, metavar="S",

@@ -4,8 +4,8 @@ Statuses of one graded test: ``pass``, ``fail``, ``timeout``, ``error`` (the
 kata did not load, or a fixture broke), ``todo`` (a ``KataTodo`` stub was
 reached) and ``skip``.
 
-Points: each kata is worth ``KATA_POINTS`` (or its weight in
-``grading.json`` at the workbook root); a kata's points are shared equally by
+Points: each kata is worth ``KATA_POINTS`` (or its weight in the assignment
+file, ``grading.json`` at the workbook root); a kata's points are shared equally by
 its tasks, and a task's points equally by its tests, so a learner who passes
 7 of 9 cases of a task earns 7/9 of it (partial credit per test, not
 all-or-nothing per kata).
@@ -67,33 +67,69 @@ class KataSummary:
         return sum(1 for s in self.tasks.values() if s == status)
 
 
-def load_weights(root: Path) -> dict[str, float]:
-    """Per-kata weights from ``grading.json`` (``{"weights": {"microflash": 50}}``), if any.
+ASSIGNMENT_FILE = "grading.json"
 
-    Raises ValueError, naming the file and the entry, for anything that is not
-    a JSON object of known katas with non-negative numeric weights.
+
+@dataclass
+class Assignment:
+    """What an assignment grades: its katas (None: every kata) and each kata's points."""
+
+    katas: list[str] | None
+    weights: dict[str, float]
+
+    def points(self, name: str) -> float:
+        return self.weights.get(name, KATA_POINTS)
+
+
+def load_assignment(root: Path, path: Path | None = None) -> Assignment:
+    """The assignment in ``grading.json`` (or ``path``): ``{"katas": [...], "weights": {...}}``.
+
+    Both keys are optional: without ``katas`` every kata is graded, without a
+    weight a kata is worth ``KATA_POINTS``. ``workbook export --katas
+    --points`` writes one; pytest's closing table and ``--grade-json``,
+    ``workbook grade`` and every export read it, so the points agree
+    everywhere. Raises ValueError, naming the file and the entry, for
+    anything that is not a JSON object of known katas with non-negative
+    numeric weights.
     """
-    path = root / "grading.json"
+    path = Path(path) if path is not None else root / ASSIGNMENT_FILE
     if not path.is_file():
-        return {}
+        if path != root / ASSIGNMENT_FILE:
+            raise ValueError(f"no such assignment file: {path}")
+        return Assignment(None, {})
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid JSON ({error})") from None
     weights = data.get("weights", {}) if isinstance(data, dict) else None
     if not isinstance(weights, dict):
-        raise ValueError(f'{path}: expected {{"weights": {{"<kata>": <points>, ...}}}}')
+        raise ValueError(f'{path}: expected {{"katas": ["<kata>", ...], "weights": {{"<kata>": <points>, ...}}}}')
     from .layout import discover
 
     known = {k.name for k in discover(root)}
-    checked = {}
-    for name, value in weights.items():
+
+    def check_name(name):
         if name not in known:
             raise ValueError(f"{path}: {name!r} is not a kata (katas: {', '.join(sorted(known))})")
+
+    katas = data.get("katas")
+    if katas is not None:
+        if not isinstance(katas, list) or not katas or not all(isinstance(k, str) for k in katas):
+            raise ValueError(f'{path}: "katas" must be a non-empty list of kata names, got {katas!r}')
+        for name in katas:
+            check_name(name)
+    checked = {}
+    for name, value in weights.items():
+        check_name(name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ValueError(f"{path}: the weight of {name} must be a number >= 0, got {value!r}")
         checked[name] = float(value)
-    return checked
+    return Assignment(list(dict.fromkeys(katas)) if katas is not None else None, checked)
+
+
+def load_weights(root: Path, path: Path | None = None) -> dict[str, float]:
+    """Per-kata weights of the assignment (see ``load_assignment``)."""
+    return load_assignment(root, path).weights
 
 
 def summarise(results: list[TestResult], weights: dict[str, float] | None = None,
@@ -200,12 +236,15 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(temporary, path)
 
 
-def run_graded(root: Path, tests: list[Path], extra: list[str], timeout: float | None = None):
+def run_graded(root: Path, tests: list[Path], extra: list[str], timeout: float | None = None,
+               prefix: list[str] | None = None):
     """Run graded test files in a fresh pytest process at ``root``; return the CompletedProcess.
 
     A subprocess, so the module under test is imported anew and a learner's
-    file cannot leak into the caller.
+    file cannot leak into the caller. ``prefix`` wraps the command (``unshare
+    --pid ...``: see ``classroom.pid_namespace``).
     """
-    command = [sys.executable, "-m", "pytest", *map(str, tests), "-q", "-p", "no:cacheprovider", *extra]
+    command = [*(prefix or []), sys.executable, "-m", "pytest", *map(str, tests), "-q", "-p", "no:cacheprovider",
+               *extra]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, env=env)

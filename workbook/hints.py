@@ -9,7 +9,9 @@ Format (under a ``## Hints`` heading, one ``###`` heading per task)::
     2. The idea, in words.
     3. The equation-to-code mapping.
 
-Items may wrap onto following lines. The harness tests check that every task
+Items may wrap onto following lines. A class bundle (``workbook export``)
+moves the section out of the README, so that a student sees one level at a
+time, into ``workbook/pristine/<kata>.hints.md``, where ``read`` finds it. The harness tests check that every task
 has at least two levels and that no hint quotes a line of the reference.
 """
 
@@ -47,8 +49,30 @@ def parse(text: str) -> dict[str, list[str]]:
     return hints
 
 
+SECTION = re.compile(r"^## Hints[ \t]*\n.*?(?=^## |\Z)", re.S | re.M | re.I)
+MOVED_NOTE = "## Hints\n\n`python -m workbook hint {name}` shows them one level at a time.\n\n"
+
+
+def moved_file(readme: Path) -> Path:
+    """Where a class bundle keeps the hint levels of the kata whose README is ``readme``."""
+    name = readme.parent.name
+    return readme.parent.parent.parent / "workbook" / "pristine" / f"{name}.hints.md"
+
+
+def split(text: str, name: str) -> tuple[str, str]:
+    """(README without its hint levels, the ``## Hints`` section) for a class bundle."""
+    found = SECTION.search(text)
+    if not found:
+        return text, ""
+    return text[: found.start()] + MOVED_NOTE.format(name=name) + text[found.end():], found.group(0)
+
+
 def read(readme: Path) -> dict[str, list[str]]:
-    """The hints of the kata whose README is at ``readme`` ({} when it has none)."""
-    if not readme.is_file():
-        return {}
-    return parse(readme.read_text(encoding="utf-8"))
+    """The hints of the kata whose README is at ``readme`` ({} when it has none).
+
+    From the README itself, else from the file a class bundle moved them to.
+    """
+    found = parse(readme.read_text(encoding="utf-8")) if readme.is_file() else {}
+    if not found and moved_file(readme).is_file():
+        found = parse(moved_file(readme).read_text(encoding="utf-8"))
+    return found

@@ -63,6 +63,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write machine-readable grades (per kata, task and test, with points) to FILE",
     )
     group.addoption(
+        "--assignment",
+        metavar="FILE",
+        default=None,
+        help="read the katas' points from FILE (default: grading.json at the workbook root)",
+    )
+    group.addoption(
         "--isolate",
         action="store_true",
         help="run each kata in a worker process, never in pytest's (always on in `workbook grade`)",
@@ -114,7 +120,8 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     overrides = _kata_file_overrides(config, root)
     try:
-        weights = load_weights(root)
+        assignment = config.getoption("assignment")
+        weights = load_weights(root, Path(config.invocation_params.dir) / assignment if assignment else None)
     except ValueError as bad_file:
         raise pytest.UsageError(str(bad_file)) from None
     config.pluginmanager.register(CheapReports(), "workbook-cheap-reports")
@@ -896,7 +903,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     mode = "solutions/ (reference)" if state.solutions else "katas/ (your work)"
     terminalreporter.section(f"workbook: grading {mode}", sep="=")
     results = list(state.results.values())
-    summaries = summarise(results, load_errors=state.load_errors, task_orders=_task_orders(state, results))
+    # Points by the assignment (grading.json): the same as --grade-json and `workbook grade`.
+    summaries = summarise(results, weights=state.weights, load_errors=state.load_errors,
+                          task_orders=_task_orders(state, results))
     shown_states = _shown_states(state, summaries)
     # Each task is listed once, under what the table counts it as.
     for kata, tasks in shown_states.items():
@@ -923,7 +932,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     write("")
     not_run = any(s.count(NOT_RUN) for s in summaries)
     header = f"{'kata':<18}{'tasks':>6}{'done':>6}{'failing':>9}{'todo':>6}"
-    write(header + (f"{'not run':>9}" if not_run else "") + "   tests passed", bold=True)
+    write(header + (f"{'not run':>9}" if not_run else "") + f"   {'tests passed':<12} points", bold=True)
     for s in summaries:
         statuses = list(shown_states[s.name].values())
         failing = statuses.count("fail") + statuses.count("error")
@@ -931,7 +940,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         line = f"{s.name:<18}{len(s.tasks):>6}{statuses.count('pass'):>6}{failing:>9}{statuses.count('todo'):>6}"
         if not_run:
             line += f"{statuses.count(NOT_RUN):>9}"
-        line += f"   {passed}/{total}"
+        line += f"   {f'{passed}/{total}':<12} {s.points:g}/{s.max_points:g}"
         if s.load_error:
             line += "   (kata did not load)"
         write(line, green=(passed == total and not s.count(NOT_RUN)), red=(failing > 0))
