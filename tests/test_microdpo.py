@@ -202,7 +202,23 @@ def test_dpo_loss_gradient_matches_finite_differences(kata):
 
 
 @pytest.mark.task("dpo_loss")
-@pytest.mark.parametrize("beta", [0.0, -0.5], ids=["beta0", "beta-negative"])
+@pytest.mark.parametrize("as_value", [False, True], ids=["floats", "Values"])
+def test_dpo_loss_with_sequence_log_probs_below_minus_745(kata, as_value):
+    # Long completions have log-probabilities far below log(min float): exp(-800) is 0.0, so any
+    # detour through probabilities (pi / ref) divides 0 by 0. Only the log-ratios matter.
+    cases = [(-800.0, -1210.5, -803.25, -1200.0, 0.5), (-2000.0, -760.0, -1999.0, -761.5, 2.0),
+             (-746.0, -746.0, -746.0, -746.0, 0.1)]
+    for pc, pr, rc, rr, beta in cases:
+        a, b = (kata.Value(pc), kata.Value(pr)) if as_value else (pc, pr)
+        got = kata.dpo_loss(a, b, rc, rr, beta)
+        assert_close(number(got), spec_dpo(pc, pr, rc, rr, beta), 1e-9,
+                     f"dpo_loss({pc}, {pr}, {rc}, {rr}, beta={beta})",
+                     hint="subtract log-probabilities ((pc - rc) - (pr - rr)); never exponentiate a sequence log-prob")
+
+
+@pytest.mark.task("dpo_loss")
+@pytest.mark.parametrize("beta", [0.0, -0.5, float("nan"), -1e-12], ids=["beta0", "beta-negative", "beta-nan",
+                                                                         "beta-tiny-negative"])
 def test_dpo_loss_rejects_bad_beta(kata, beta):
     with pytest.raises(ValueError, match=r"\bbeta\b"):
         kata.dpo_loss(-1.0, -2.0, -1.5, -1.5, beta)
@@ -244,6 +260,17 @@ def test_kl_is_never_negative_when_the_distributions_are_equal(kata):
             if not got >= 0.0:
                 raise Mismatch(f"kl_divergence(q + {shift}, q) (trial {trial}) returned {got!r} < 0; the docstring "
                                "promises a float >= 0\n  hint: rounding leaves a tiny negative sum: clamp it at 0")
+
+
+@pytest.mark.task("kl_divergence")
+def test_kl_with_a_spread_above_745_inside_one_row(kata):
+    # exp(-800) underflows to 0.0: softmax probabilities of exactly 0, whose log is an error.
+    p = [0.0, -800.0, 2.5, -1200.0, 1.0]
+    q = [3.0, 0.5, -790.0, 1.5, -2000.0]
+    for a, b in ((p, q), (q, p), (p, p)):
+        assert_close(kata.kl_divergence(a, b), spec_kl(a, b), 1e-9, f"kl_divergence({a}, {b})",
+                     hint="work in log-softmax (z - max - log sum exp(z - max)); an entry whose policy probability "
+                          "underflows to 0 contributes 0, and a reference log-prob of -790 is finite")
 
 
 @pytest.mark.task("kl_divergence")
@@ -372,8 +399,12 @@ def test_train_dpo_logs_step_loss_and_updated_policy(kata):
 @pytest.mark.task("train_dpo")
 @pytest.mark.parametrize("kwargs,word", [({"beta": 0.0}, "beta"), ({"beta": -1.0}, "beta"),
                                          ({"lr": 0.0}, "lr"), ({"lr": -0.1}, "lr"),
-                                         ({"beta": 0.0, "batches": []}, "beta"), ({"lr": 0.0, "batches": []}, "lr")],
-                         ids=["beta0", "beta-negative", "lr0", "lr-negative", "beta0-no-batches", "lr0-no-batches"])
+                                         ({"beta": 0.0, "batches": []}, "beta"), ({"lr": 0.0, "batches": []}, "lr"),
+                                         ({"beta": float("nan"), "batches": []}, "beta"),
+                                         ({"lr": float("nan"), "batches": []}, "lr"),
+                                         ({"lr": -1e-12, "batches": []}, "lr")],
+                         ids=["beta0", "beta-negative", "lr0", "lr-negative", "beta0-no-batches", "lr0-no-batches",
+                              "beta-nan-no-batches", "lr-nan-no-batches", "lr-tiny-negative-no-batches"])
 def test_train_dpo_rejects_bad_arguments(kata, kwargs, word):
     """train_dpo itself checks (not only dpo_loss on the first batch): with no batches it must still raise."""
     args = {"beta": 0.5, "lr": 0.01, "batches": [[PAIRS[0]]], **kwargs}
