@@ -163,12 +163,17 @@ def test_nearly_equal_rewards_are_still_normalised(kata):
 @pytest.mark.task("group_advantages")
 def test_group_advantages_returns_a_new_list(kata):
     rewards = [0.3, 0.9, 0.1]
-    kata.group_advantages(rewards)
+    got = kata.group_advantages(rewards)
     assert_equal(rewards, [0.3, 0.9, 0.1], "rewards after group_advantages (must not be modified)")
+    assert got is not rewards, "group_advantages returned its argument: return a new list"
+    assert_close(list(got), spec_advantages([0.3, 0.9, 0.1]), 1e-12, "group_advantages([0.3, 0.9, 0.1])",
+                 hint="(r - mean) / std with the population std, into a new list")
 
 
 @pytest.mark.task("group_advantages")
-@pytest.mark.parametrize("args,word", [(([],), "rewards"), (([0.1, 0.2], -0.1), "std_eps")], ids=["empty", "std_eps-negative"])
+@pytest.mark.parametrize("args,word", [(([],), "rewards"), (([0.1, 0.2], -0.1), "std_eps"),
+                                       (([0.1, 0.2], float("nan")), "std_eps"), (([0.5, 0.5], -1e-9), "std_eps")],
+                         ids=["empty", "std_eps-negative", "std_eps-nan", "std_eps-negative-equal-rewards"])
 def test_group_advantages_rejects_bad_arguments(kata, args, word):
     with pytest.raises(ValueError, match=rf"\b{word}\b"):
         kata.group_advantages(*args)
@@ -206,7 +211,8 @@ def test_zero_gradient_where_the_clip_binds(kata, advantage):
 
 
 @pytest.mark.task("clipped_surrogate")
-@pytest.mark.parametrize("eps", [0.0, 1.0, -0.1, 1.5], ids=["eps0", "eps1", "eps-negative", "eps-above-1"])
+@pytest.mark.parametrize("eps", [0.0, 1.0, -0.1, 1.5, float("nan")],
+                         ids=["eps0", "eps1", "eps-negative", "eps-above-1", "eps-nan"])
 def test_clipped_surrogate_rejects_bad_eps(kata, eps):
     with pytest.raises(ValueError, match=r"\beps\b"):
         kata.clipped_surrogate(1.1, 0.5, eps)
@@ -234,9 +240,35 @@ def test_k3_gradient(kata, logp, ref):
     v = kata.Value(logp)
     out = kata.kl_k3(v, ref)
     out.backward()
+    assert_close(number(out), spec_k3(logp, ref), 1e-12 * max(1.0, spec_k3(logp, ref)),
+                 f"kl_k3(Value({logp}), {ref})", hint="k3 = r - log r - 1 with r = exp(ref_logp - logp)")
     assert_close(v.grad, 1.0 - math.exp(ref - logp), 1e-9 * max(1.0, math.exp(ref - logp)),
                  f"d kl_k3 / d logp at logp={logp}, ref={ref}",
                  hint="build k3 from Value operations on logp: d/d logp = 1 - r")
+
+
+def near_reference_pairs(n=3000):
+    """(logp, ref_logp) with |ref_logp - logp| in [1e-12, 1e-6]: where exp(x) - x - 1 rounds below 0."""
+    rng = random.Random(21)
+    pairs = []
+    for _ in range(n):
+        logp = -rng.uniform(0.01, 8.0)
+        pairs.append((logp, logp + rng.choice((1.0, -1.0)) * 10 ** rng.uniform(-12, -6)))
+    return pairs
+
+
+@pytest.mark.task("kl_k3")
+@pytest.mark.parametrize("as_value", [False, True], ids=["float", "Value"])
+def test_k3_is_never_negative_near_the_reference(kata, as_value):
+    # With these 3000 seeded pairs, exp(x) - x - 1 is negative 5 times and exp(x) - 1 - x 28 times
+    # (-1.1e-16 each); expm1(x) - x never is. True k3 here is x^2 / 2 <= 5e-13.
+    for logp, ref in near_reference_pairs():
+        got = number(kata.kl_k3(kata.Value(logp) if as_value else logp, ref))
+        if not 0.0 <= got <= 1e-12:
+            raise Mismatch(f"kl_k3({'Value(' + repr(logp) + ')' if as_value else repr(logp)}, {ref!r}) = {got!r}: "
+                           f"expected a number in [0, 1e-12] (k3 = {spec_k3(logp, ref):.3e} >= 0)"
+                           "\n  hint: exp(x) - x - 1 cancels to a rounding error below 0 next to the reference; "
+                           "use math.expm1(x) - x")
 
 
 # === task 4: sample_group ===
@@ -267,7 +299,8 @@ def test_sample_group_frequencies_match_the_policy(kata):
 
 
 @pytest.mark.task("sample_group")
-@pytest.mark.parametrize("size", [1, 0, -3], ids=["size1", "size0", "size-negative"])
+@pytest.mark.parametrize("size", [1, 0, -3, 2.5, True, 2.0], ids=["size1", "size0", "size-negative", "size2.5",
+                                                                  "size-True", "size2.0"])
 def test_sample_group_rejects_groups_below_two(kata, size):
     with pytest.raises(ValueError, match=r"\bgroup_size\b"):
         kata.sample_group(spec_policy(1), 2, size, random.Random(0))
@@ -324,6 +357,9 @@ def test_grpo_loss_rejects_negative_beta(kata):
     comps, adv, old, ref = a_group(80, policy, 1, 2)
     with pytest.raises(ValueError, match=r"\bbeta\b"):
         kata.grpo_loss(policy, 1, comps, adv, old, ref, 0.2, -0.01)
+    for beta in (float("nan"), -1e-12):  # validation first: also with an empty group
+        with pytest.raises(ValueError, match=r"\bbeta\b"):
+            kata.grpo_loss(policy, 1, [], [], [], [], 0.2, beta)
 
 
 # === task 6: train_grpo ===
@@ -482,11 +518,31 @@ def test_train_grpo_rejects_bad_arguments(kata, kwargs, word):
 @pytest.mark.parametrize("kwargs,word", [
     ({"lr": 0.0}, "lr"), ({"inner_steps": 0}, "inner_steps"), ({"eps": 1.0}, "eps"), ({"eps": 0.0}, "eps"),
     ({"eps": -0.5}, "eps"), ({"eps": 1.5}, "eps"), ({"beta": -0.5}, "beta"),
-], ids=["lr0", "inner0", "eps1", "eps0", "eps-negative", "eps1.5", "beta-negative"])
+    ({"lr": float("nan")}, "lr"), ({"lr": -1e-12}, "lr"), ({"eps": float("nan")}, "eps"),
+    ({"beta": float("nan")}, "beta"), ({"inner_steps": 2.5}, "inner_steps"), ({"inner_steps": True}, "inner_steps"),
+    ({"inner_steps": -1}, "inner_steps"), ({"group_size": 1}, "group_size"), ({"group_size": 0}, "group_size"),
+    ({"group_size": 2.5}, "group_size"), ({"group_size": True}, "group_size"), ({"group_size": 3.0}, "group_size"),
+], ids=["lr0", "inner0", "eps1", "eps0", "eps-negative", "eps1.5", "beta-negative", "lr-nan", "lr-tiny-negative",
+        "eps-nan", "beta-nan", "inner2.5", "inner-True", "inner-negative", "group1", "group0", "group2.5",
+        "group-True", "group3.0"])
 def test_train_grpo_checks_its_arguments_before_any_step(kata, kwargs, word):
     """With no prompt batches nothing downstream runs: train_grpo itself must raise."""
     with pytest.raises(ValueError, match=rf"\b{word}\b"):
         kata.train_grpo(spec_policy(1), spec_policy(1), [], random.Random(0), **kwargs)
+
+
+@pytest.mark.task("train_grpo")
+def test_train_grpo_accepts_the_smallest_group(kata):
+    """group_size = 2 is the smallest allowed group: one step with it is a real GRPO step."""
+    ref = spec_policy(96)
+    trained, rewards = kata.train_grpo(ref, ref, [[4, 7]], random.Random(31), group_size=2, eps=0.2, beta=0.5,
+                                       lr=0.05, inner_steps=1, reward_fn=count_up)
+    grad, seen = spec_policy_gradient(ref, [4, 7], 2, random.Random(31), count_up)
+    assert_close(list(rewards), [math.fsum(seen) / len(seen)], 1e-12, "mean_rewards of one step with group_size=2",
+                 hint="group_size must be an int >= 2: 2 itself is allowed")
+    for k in ref:
+        expected = [[w - 0.05 * g / (abs(g) + 1e-8) for w, g in zip(row, grow)] for row, grow in zip(ref[k], grad[k])]
+        assert_close(trained[k], expected, 1e-9, f"policy[{k!r}] after one GRPO step with groups of 2")
 
 
 @pytest.mark.task("train_grpo")
@@ -498,7 +554,12 @@ def test_train_grpo_logs_each_step_and_its_mean_reward(kata):
                                  log=lambda step, mean_reward: calls.append((step, mean_reward)))
     assert_equal([c[0] for c in calls], [1, 2, 3], "the steps passed to log(step, mean_reward)",
                  hint="one call after each step, steps numbered from 1")
-    assert_close([c[1] for c in calls], list(rewards), 0.0, "the rewards passed to log: log(step, mean_rewards[step - 1])")
+    assert_close([c[1] for c in calls], list(rewards), 0.0, "the rewards passed to log: log(step, mean_rewards[step - 1])",
+                 hint="steps are numbered from 1: the first call is log(1, mean_rewards[0])")
+    assert_equal(len(rewards), 3, "len(mean_rewards) after 3 steps")
+    assert all(p <= r <= p + 1 for p, r in zip((2, 5, 8), rewards)), (
+        f"mean_rewards {list(rewards)}: prompts 2, 5, 8 give rewards in [2, 3], [5, 6], [8, 9]: "
+        "mean_rewards[step - 1] must be the mean of step `step`, in order")
 
 
 # === slow: GRPO learns the counting task ===
