@@ -288,6 +288,9 @@ def test_sample_group_follows_the_documented_draws(kata, prompt, size):
 
 @pytest.mark.task("sample_group")
 def test_sample_group_frequencies_match_the_policy(kata):
+    """Counts of the first token within 5 binomial standard deviations (+1) of 3000 p_k, for each of the 10
+    tokens: a correct sampler fails this with probability < 10 x 6e-7 (normal approximation); the rng is
+    seeded, so the verdict is the same on every run."""
     policy = spec_policy(5, scale=1.0)
     completions, _ = kata.sample_group(policy, 4, 3000, random.Random(1))
     probs = [math.exp(v) for v in spec_log_softmax(spec_logits(policy, 4, 0))]
@@ -498,10 +501,19 @@ def test_inner_steps_reuse_the_rollouts_against_pi_old_and_the_reference(kata):
 def test_train_grpo_is_deterministic_for_a_seed(kata):
     ref = spec_policy(92)
     batches = [[2, 5], [7, 7]]
-    a = kata.train_grpo(ref, ref, batches, random.Random(4), group_size=3, inner_steps=2)
-    b = kata.train_grpo(ref, ref, batches, random.Random(4), group_size=3, inner_steps=2)
-    assert_equal(a[0], b[0], "policy after two runs with the same seed")
-    assert_equal(list(a[1]), list(b[1]), "mean_rewards of two runs with the same seed")
+    for seed in (4, 8, 15):
+        a = kata.train_grpo(ref, ref, batches, random.Random(seed), group_size=3, inner_steps=2)
+        random.seed(seed * 1000 + 1)  # disturb the global random state: only the rng passed in may be used
+        random.random()
+        b = kata.train_grpo(ref, ref, batches, random.Random(seed), group_size=3, inner_steps=2)
+        assert_equal(a[0], b[0], f"policy after two runs with seed {seed}",
+                     hint="draw every random number from the rng argument, never from the random module")
+        assert_equal(list(a[1]), list(b[1]), f"mean_rewards of two runs with seed {seed}")
+        # ...and the run must be a real one: its first step samples from the reference with this rng.
+        rng = random.Random(seed)
+        seen = [count_up(p, c) for p in (2, 5) for c in spec_sample_group(ref, p, 3, rng)]
+        assert_close(a[1][0], math.fsum(seen) / len(seen), 1e-12, f"mean_rewards[0] with seed {seed}",
+                     hint="step 1 samples a group per prompt from the starting policy with the rng passed in")
 
 
 @pytest.mark.task("train_grpo")
