@@ -133,8 +133,10 @@ def test_init_adapter_shapes_zero_B_and_seeded_A(kata, d_out, d_in, rank, sigma)
 @pytest.mark.task("init_adapter")
 @pytest.mark.parametrize("kwargs,word", [
     ({"rank": 0}, "rank"), ({"rank": -2}, "rank"), ({"rank": 2.0}, "rank"), ({"rank": 6}, "rank"),
-    ({"sigma": 0.0}, "sigma"), ({"sigma": -1.0}, "sigma"),
-], ids=["rank0", "rank-negative", "rank-float", "rank-above-min-dim", "sigma0", "sigma-negative"])
+    ({"sigma": 0.0}, "sigma"), ({"sigma": -1.0}, "sigma"), ({"rank": 2.5}, "rank"), ({"rank": True}, "rank"),
+    ({"sigma": float("nan")}, "sigma"), ({"sigma": -1e-12}, "sigma"), ({"rank": 1, "d_in": 0}, "rank"),
+], ids=["rank0", "rank-negative", "rank-float", "rank-above-min-dim", "sigma0", "sigma-negative", "rank2.5",
+        "rank-True", "sigma-nan", "sigma-tiny-negative", "rank1-but-d_in0"])
 def test_init_adapter_rejects_bad_arguments(kata, kwargs, word):
     args = {"d_out": 7, "d_in": 5, "rank": 2, "rng": random.Random(0), "sigma": 0.5, **kwargs}
     with pytest.raises(ValueError, match=named(word)):
@@ -187,8 +189,10 @@ def test_lora_linear_is_differentiable_in_the_adapter(kata):
 
 
 BAD_ADAPTER_ARGS = [({"alpha": 0.0}, "alpha"), ({"alpha": -2.0}, "alpha"), ({"B": "rank-mismatch"}, "B"),
-                    ({"B": "rows-mismatch"}, "B")]
-BAD_ADAPTER_IDS = ["alpha0", "alpha-negative", "B-has-r+1-columns", "B-has-d_out-1-rows"]
+                    ({"B": "rows-mismatch"}, "B"), ({"alpha": float("nan")}, "alpha"), ({"alpha": -1e-12}, "alpha"),
+                    ({"B": "rank-short"}, "B"), ({"B": "rows-extra"}, "B")]
+BAD_ADAPTER_IDS = ["alpha0", "alpha-negative", "B-has-r+1-columns", "B-has-d_out-1-rows", "alpha-nan",
+                   "alpha-tiny-negative", "B-has-r-1-columns", "B-has-d_out+1-rows"]
 
 
 def bad_adapter_call(kwargs):
@@ -198,6 +202,10 @@ def bad_adapter_call(kwargs):
         args["B"] = matrix(rng, 5, 3)
     elif args["B"] == "rows-mismatch":
         args["B"] = matrix(rng, 4, 2)
+    elif args["B"] == "rank-short":
+        args["B"] = matrix(rng, 5, 1)
+    elif args["B"] == "rows-extra":
+        args["B"] = matrix(rng, 6, 2)
     return args
 
 
@@ -452,12 +460,13 @@ def test_train_adapter_calls_log_with_step_and_loss(kata):
 
 
 @pytest.mark.task("train_adapter")
-@pytest.mark.parametrize("lr", [0.0, -0.01], ids=["lr0", "lr-negative"])
-def test_train_adapter_rejects_bad_lr(kata, lr):
+@pytest.mark.parametrize("lr", [0.0, -0.01, float("nan"), -1e-12], ids=["lr0", "lr-negative", "lr-nan", "lr-tiny-negative"])
+@pytest.mark.parametrize("no_batches", [False, True], ids=["one-batch", "no-batches"])
+def test_train_adapter_rejects_bad_lr(kata, lr, no_batches):
     params = base()
     adapters = random_adapters(random.Random(1), params, rank=1)
     with pytest.raises(ValueError, match=named("lr")):
-        kata.train_adapter(params, adapters, [some_examples(1, 2)], 1.0, lr)
+        kata.train_adapter(params, adapters, [] if no_batches else [some_examples(1, 2)], 1.0, lr)
 
 
 # === slow: the checkpoint and the seed's success criteria ===
