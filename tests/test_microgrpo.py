@@ -323,17 +323,30 @@ def test_sample_group_follows_the_documented_draws(kata, prompt, size):
 
 @pytest.mark.task("sample_group")
 def test_sample_group_frequencies_match_the_policy(kata):
-    """Counts of the first token within 5 binomial standard deviations (+1) of 3000 p_k, for each of the 10
-    tokens: a correct sampler fails this with probability < 10 x 6e-7 (normal approximation); the rng is
-    seeded, so the verdict is the same on every run."""
+    """Counts within 5 binomial standard deviations (+1) of n p_k, for each of the 10 tokens, at three places:
+    the first token; the second token among completions whose first token is the most frequent one; the third
+    among those whose second token is then the most frequent. A correct sampler fails one of these 30 checks
+    with probability < 30 x 6e-7 (normal approximation); the rng is seeded, so the verdict never changes."""
     policy = spec_policy(5, scale=1.0)
     completions, _ = kata.sample_group(policy, 4, 3000, random.Random(1))
     probs = [math.exp(v) for v in spec_log_softmax(spec_logits(policy, 4, 0))]
     counts = [sum(1 for c in completions if c[0] == k) for k in range(DIGITS)]
-    for k in range(DIGITS):
-        sd = math.sqrt(3000 * probs[k] * (1 - probs[k]))
-        if abs(counts[k] - 3000 * probs[k]) > 5 * sd + 1:
-            raise Mismatch(f"first token {k}: {counts[k]} of 3000 samples, expected {3000 * probs[k]:.0f} +- {5 * sd:.0f}")
+    def check(label, sample, previous, position):
+        n = len(sample)
+        probs = [math.exp(v) for v in spec_log_softmax(spec_logits(policy, previous, position))]
+        for k in range(DIGITS):
+            count = sum(1 for token in sample if token == k)
+            sd = math.sqrt(n * probs[k] * (1 - probs[k]))
+            if abs(count - n * probs[k]) > 5 * sd + 1:
+                raise Mismatch(f"{label} {k}: {count} of {n} samples, expected {n * probs[k]:.0f} +- {5 * sd:.0f}"
+                               "\n  hint: token t is drawn from next_logits(policy, previous token, t)")
+
+    check("first token", [c[0] for c in completions], 4, 0)
+    first = max(range(DIGITS), key=lambda k: counts[k])
+    after = [c for c in completions if c[0] == first]
+    check(f"second token after first token {first}", [c[1] for c in after], first, 1)
+    second = max(range(DIGITS), key=lambda k: sum(1 for c in after if c[1] == k))
+    check(f"third token after {first}, {second}", [c[2] for c in after if c[1] == second], second, 2)
 
 
 @pytest.mark.task("sample_group")
