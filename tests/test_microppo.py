@@ -265,6 +265,9 @@ def test_sequence_kl_survives_far_negative_logits(kata):
 def test_sequence_kl_rejects_mismatched_rows(kata):
     with pytest.raises(ValueError, match=r"\breference_logits_rows\b"):
         kata.sequence_kl(logit_rows(1, 3, 4, 1.0), logit_rows(2, 2, 4, 1.0))
+    for policy_rows, reference_rows in (([], logit_rows(3, 1, 4, 1.0)), (logit_rows(4, 2, 4, 1.0), [])):
+        with pytest.raises(ValueError, match=r"\breference_logits_rows\b"):  # an empty side too
+            kata.sequence_kl(policy_rows, reference_rows)
 
 
 # === task 4: KL-penalised returns and advantages ===
@@ -298,10 +301,13 @@ def test_advantages_without_drift_are_reward_minus_value(kata):
 
 
 @pytest.mark.task("advantages")
-@pytest.mark.parametrize("beta", [0.0, -0.5], ids=["beta0", "beta-negative"])
+@pytest.mark.parametrize("beta", [0.0, -0.5, float("nan"), -1e-12], ids=["beta0", "beta-negative", "beta-nan",
+                                                                         "beta-tiny-negative"])
 def test_advantages_reject_bad_beta(kata, beta):
     with pytest.raises(ValueError, match=r"\bbeta\b"):
         kata.advantages(1.0, [-1.0], [-1.0], [0.0], beta)
+    with pytest.raises(ValueError, match=r"\bbeta\b"):  # validation first: also for an empty completion
+        kata.advantages(1.0, [], [], [], beta)
 
 
 # === task 5: the value function step ===
@@ -326,7 +332,8 @@ def test_value_update_is_one_gradient_step(kata, n, d):
 @pytest.mark.task("value_update")
 @pytest.mark.parametrize("features,returns,lr,word", [
     ([[1.0, 0.0]], [1.0], 0.0, "lr"), ([[1.0, 0.0]], [1.0], -0.1, "lr"), ([], [], 0.1, "features"),
-], ids=["lr0", "lr-negative", "features-empty"])
+    ([[1.0, 0.0]], [1.0], float("nan"), "lr"), ([[1.0, 0.0]], [1.0], -1e-12, "lr"),
+], ids=["lr0", "lr-negative", "features-empty", "lr-nan", "lr-tiny-negative"])
 def test_value_update_rejects_bad_arguments(kata, features, returns, lr, word):
     with pytest.raises(ValueError, match=rf"\b{word}\b"):
         kata.value_update([0.0, 0.0], features, returns, lr)
@@ -389,10 +396,25 @@ def test_ratio_one_gives_the_mean_advantage_and_its_gradient(kata):
 
 
 @pytest.mark.task("clipped_surrogate")
-@pytest.mark.parametrize("eps", [0.0, 1.0, -0.2, 1.5])
+@pytest.mark.parametrize("as_value", [False, True], ids=["floats", "Values"])
+def test_clipped_surrogate_with_log_probs_below_minus_745(kata, as_value):
+    # exp(-800) is 0.0: a ratio of probabilities would be 0 / 0; exp(new - old) is exact enough.
+    new = [-800.0, -1200.05, -760.5, -2000.0]
+    old = [-800.1, -1200.0, -760.0, -2000.3]
+    adv = [1.5, -0.7, 0.4, -2.0]
+    got = kata.clipped_surrogate([kata.Value(v) for v in new] if as_value else new, old, adv, 0.2)
+    assert_close(got.data if as_value else got, spec_surrogate(new, old, adv, 0.2), 1e-12,
+                 f"clipped_surrogate with log-probs around -800 to -2000 ({'Values' if as_value else 'floats'})",
+                 hint="r = exp(logp_new - logp_old): subtract in log space, never divide exp(logp_new) by exp(logp_old)")
+
+
+@pytest.mark.task("clipped_surrogate")
+@pytest.mark.parametrize("eps", [0.0, 1.0, -0.2, 1.5, float("nan")])
 def test_clipped_surrogate_rejects_bad_eps(kata, eps):
     with pytest.raises(ValueError, match=r"\beps\b"):
         kata.clipped_surrogate([-1.0], [-1.0], [1.0], eps)
+    with pytest.raises(ValueError, match=r"\beps\b"):  # validation first: also with no tokens at all
+        kata.clipped_surrogate([], [], [], eps)
 
 
 # === task 7: one PPO update ===
@@ -493,10 +515,14 @@ def test_ppo_update_lowers_the_loss_and_keeps_state(kata):
 
 
 @pytest.mark.task("ppo_update")
-@pytest.mark.parametrize("eps,epochs,word", [(0.0, 1, "eps"), (1.0, 1, "eps"), (0.2, 0, "epochs")],
-                         ids=["eps0", "eps1", "epochs0"])
-def test_ppo_update_rejects_bad_arguments(kata, eps, epochs, word):
-    params, batch = checkpoint()["policy"], toy_batch()
+@pytest.mark.parametrize("eps,epochs,word", [
+    (0.0, 1, "eps"), (1.0, 1, "eps"), (0.2, 0, "epochs"), (-0.2, 1, "eps"), (1.5, 1, "eps"), (float("nan"), 1, "eps"),
+    (0.2, -1, "epochs"), (0.2, 2.5, "epochs"), (0.2, True, "epochs"), (0.2, 2.0, "epochs"),
+], ids=["eps0", "eps1", "epochs0", "eps-negative", "eps1.5", "eps-nan", "epochs-negative", "epochs2.5", "epochs-True",
+        "epochs2.0"])
+@pytest.mark.parametrize("empty", [False, True], ids=["toy-batch", "empty-batch"])
+def test_ppo_update_rejects_bad_arguments(kata, eps, epochs, word, empty):
+    params, batch = checkpoint()["policy"], ([] if empty else toy_batch())
     with pytest.raises(ValueError, match=rf"\b{word}\b"):
         kata.ppo_update(params, batch, None, eps=eps, lr=0.01, epochs=epochs)
 

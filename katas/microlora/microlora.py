@@ -1,9 +1,10 @@
 """
 LoRA, from scratch: adapt a frozen language model to new data by training two
-thin matrices per weight, A (d_out x r) and B (r x d_in), instead of the weight
-itself. The adapted layer computes W x + (alpha / r) A (B x); B starts at zero,
-so training starts from exactly the base model, and after training the product
-can be folded back into W at no inference cost.
+thin matrices per weight, A (r x d_in, the down-projection) and B (d_out x r,
+the up-projection), instead of the weight itself. The adapted layer computes
+W x + (alpha / r) B (A x); as in Hu et al. and peft, A starts random and B at
+zero, so training starts from exactly the base model, and after training the
+product can be folded back into W at no inference cost.
 
 Why it works: the update a fine-tune makes to a pretrained matrix is close to
 low-rank (Hu et al. measure useful ranks of 1-8 on GPT-3's 12288-wide layers).
@@ -348,50 +349,56 @@ def make_batches(new_examples, replay_examples, steps, batch_size, replay, rng):
 # === LOW-RANK ADAPTERS ===
 #
 # An adapted matrix computes
-#   y = W x + (alpha / r) A (B x)          A: d_out x r (random), B: r x d_in (zero)
-# Names follow the seed (A random, B zero); Hu et al. write the same update as
-# B A with the letters swapped. Evaluating B x first costs r (d_in + d_out)
-# multiplications instead of d_out d_in for the full product AB. alpha / r
+#   y = W x + (alpha / r) B (A x)          A: r x d_in (random), B: d_out x r (zero)
+# This is Hu et al.'s convention, letter for letter (h = W0 x + B A x, "random
+# Gaussian initialization for A and zero for B"), and peft's (lora_A is the
+# r x in_features down-projection, Kaiming-uniform by default or Gaussian with
+# init_lora_weights="gaussian"; lora_B, out_features x r, starts at zero).
+# Zeroing the up-projection matters for the dynamics, not only for the start:
+# on the first step only B moves (dL/dA = s B^T g x^T = 0), and it moves along
+# the fixed random directions A x. Evaluating A x first costs r (d_in + d_out)
+# multiplications instead of d_out d_in for the full product BA. alpha / r
 # keeps the update's size roughly independent of r, so changing the rank does
 # not mean re-tuning the learning rate.
 
 
 def init_adapter(d_out, d_in, rank, rng, sigma=SIGMA):
-    """A fresh adapter (A, B) for a d_out x d_in matrix: A random, B zero.
+    """A fresh adapter (A, B) for a d_out x d_in matrix: A random, B zero (Hu et al.).
 
-    A: d_out x rank, entries rng.gauss(0, sigma) drawn row by row (A[0][0],
-    A[0][1], ..., A[1][0], ...). B: rank x d_in, all 0.0. With B = 0 the adapted
-    layer equals the base layer exactly, and only B gets a gradient on the
-    first step (dL/dA = g (B x)^T = 0). Returns (A, B) as lists of rows.
+    A (the down-projection): rank x d_in, entries rng.gauss(0, sigma) drawn
+    row by row (A[0][0], A[0][1], ..., A[1][0], ...). B (the up-projection):
+    d_out x rank, all 0.0. With B = 0 the adapted layer equals the base layer
+    exactly, and only B gets a gradient on the first step (dL/dA = s B^T g
+    x^T = 0). Returns (A, B) as lists of rows.
     Raises ValueError if rank is not an int in [1, min(d_out, d_in)] or if
     sigma <= 0.
     """
-    raise KataTodo('microlora.init_adapter: A fresh adapter (A, B) for a d_out x d_in matrix: A random, B zero.')
+    raise KataTodo('microlora.init_adapter: A fresh adapter (A, B) for a d_out x d_in matrix: A random, B zero (Hu et al.).')
 
 
 def lora_linear(W, A, B, x, alpha):
-    """The adapted layer: y = W x + (alpha / r) A (B x), d_out entries, r = len(B).
+    """The adapted layer: y = W x + (alpha / r) B (A x), d_out entries, r = len(A).
 
-    W: d_out x d_in (frozen; floats). A: d_out x r, B: r x d_in (Values while
+    W: d_out x d_in (frozen; floats). A: r x d_in, B: d_out x r (Values while
     training, floats otherwise). x: length d_in (floats or Values). Compute the
-    base part as linear(W, x) and B x before A (never form A B). Any input may
+    base part as linear(W, x) and A x before B (never form B A). Any input may
     be a Value; use dot() / linear() so the result is a Value exactly when one
     is involved. With B all zeros the result equals linear(W, x) bit for bit.
-    Raises ValueError naming ``alpha`` unless alpha > 0, and naming ``A``
-    when its shape does not fit (len(A) != len(W), or len(A[0]) != len(B)).
+    Raises ValueError naming ``alpha`` unless alpha > 0, and naming ``B``
+    when its shape does not fit (len(B) != len(W), or len(B[0]) != len(A)).
     """
-    raise KataTodo('microlora.lora_linear: The adapted layer: y = W x + (alpha / r) A (B x), d_out entries, r = len(B).')
+    raise KataTodo('microlora.lora_linear: The adapted layer: y = W x + (alpha / r) B (A x), d_out entries, r = len(A).')
 
 
 def merge_adapter(W, A, B, alpha):
-    """The merged weight W + (alpha / r) A B as a new d_out x d_in list of rows (floats).
+    """The merged weight W + (alpha / r) B A as a new d_out x d_in list of rows (floats).
 
     W, A, B as in lora_linear, all floats; W is not modified. After merging,
     linear(merged, x) equals lora_linear(W, A, B, x, alpha) up to rounding,
     and serving the adapted model costs nothing extra. Raises ValueError like
-    lora_linear: naming ``alpha`` unless alpha > 0, ``A`` for a bad shape.
+    lora_linear: naming ``alpha`` unless alpha > 0, ``B`` for a bad shape.
     """
-    raise KataTodo('microlora.merge_adapter: The merged weight W + (alpha / r) A B as a new d_out x d_in list of rows (floats).')
+    raise KataTodo('microlora.merge_adapter: The merged weight W + (alpha / r) B A as a new d_out x d_in list of rows (floats).')
 
 
 def count_parameters(params, adapters):
@@ -408,8 +415,8 @@ def count_parameters(params, adapters):
 #
 # The loss is the usual mean cross-entropy, now a function of A and B alone:
 #   L(A, B) = -1/n sum_examples log p(next | context; W frozen, A, B)
-# Chain rule through one adapted layer y = W x + s A (B x), g = dL/dy:
-#   dL/dA = s g (B x)^T        dL/dB = s (A^T g) x^T
+# Chain rule through one adapted layer y = W x + s B (A x), g = dL/dy:
+#   dL/dB = s g (A x)^T        dL/dA = s (B^T g) x^T
 # Autograd does this for us; we only decide which numbers are Values.
 
 

@@ -230,8 +230,8 @@ def router_probs(W, x):
 def top_k(probs, k):
     """Indices of the k largest probabilities, largest first; on a tie the lower index comes first.
 
-    probs: N floats (or Values: compare their .data). 1 <= k <= N, else
-    ValueError naming k. Returns a list of k distinct ints.
+    probs: N floats (or Values: compare their .data). k: an int (not a bool)
+    with 1 <= k <= N, else ValueError naming k. Returns a list of k distinct ints.
     """
     raise KataTodo('micromoe.top_k: Indices of the k largest probabilities, largest first; on a tie the lower index comes first.')
 
@@ -259,13 +259,19 @@ def gates(probs, chosen):
 # sum over its kept experts with their (unrenormalised) gates, all zeros if
 # none is kept. In a transformer the residual connection carries such a
 # token through unchanged; GShard and Switch do exactly this.
+# Signpost: GShard's top-2 gating (and DeepSpeed's, fairseq's, Tutel's
+# top2gating) places ALL first choices before ANY second choice: the
+# second choices' buffer positions start after every first choice
+# (locations2 += sum(mask1)), so a second choice is dropped before any first
+# choice is. This kata's token-major order is simpler and differs: an early
+# token's second choice can take the slot a later token's first choice needed.
 
 
 def expert_capacity(n_tokens, n_experts, k, capacity_factor):
     """ceil(capacity_factor * n_tokens * k / n_experts): assignments one expert may accept.
 
-    Raises ValueError naming capacity_factor if it is <= 0, k if k is not in
-    1..n_experts.
+    Raises ValueError naming capacity_factor unless it is > 0 (NaN too), and
+    naming k unless k is an int (not a bool) in 1..n_experts.
     """
     raise KataTodo('micromoe.expert_capacity: ceil(capacity_factor * n_tokens * k / n_experts): assignments one expert may accept.')
 
@@ -293,7 +299,8 @@ def moe_layer(xs, W, experts, k=TOP_K, capacity_factor=CAPACITY_FACTOR):
     V the length of the outputs that were computed).
     Returns {"outputs": T lists of V, "probs": T lists of N, "choices": T lists
     of k, "gates": T lists of k (aligned with choices), "kept": T lists}.
-    Outputs, probs and gates are Values when W holds Values.
+    Outputs, probs and gates are Values when W holds Values -- a fully dropped
+    token's zeros too (Value(0.0) each, no children) -- and floats otherwise.
     """
     raise KataTodo('micromoe.moe_layer: Route a batch of tokens through the mixture: the whole forward pass of the MoE layer.')
 
@@ -310,6 +317,11 @@ def moe_layer(xs, W, experts, k=TOP_K, capacity_factor=CAPACITY_FACTOR):
 # minimum for uniform f; a collapsed router (everything to one expert) scores
 # up to N. Choices are counted BEFORE the capacity drops tokens: the loss is
 # about what the router wants, not what the buffers allowed.
+# Signpost: transformers' load_balancing_loss_func (Mixtral, Qwen-MoE, ...)
+# normalises f_i by T, not T * k (the mean over tokens of a T x k x N one-hot),
+# so its value is exactly k times this one: 2 under uniform top-2 routing. For
+# Switch's top-1 (k = 1) the two agree; a coefficient tuned for one is k times
+# too strong or too weak for the other.
 
 
 def balance_loss(probs, choices, n_experts):

@@ -629,7 +629,8 @@ def ppo_update(params, batch, state, eps=PPO_EPS, lr=PPO_LR, epochs=PPO_EPOCHS):
     Returns {"params": new params, "state": new state, "ratios": r_t of every
     token (floats, batch order) as measured before the first step,
     "losses": the loss of each epoch, measured before that epoch's step}.
-    Raises ValueError naming eps unless 0 < eps < 1, epochs if epochs < 1.
+    Raises ValueError naming eps unless 0 < eps < 1, epochs unless it is an
+    int (not a bool) >= 1; both before touching the batch.
     """
     raise KataTodo('microppo.ppo_update: Improve the policy on one batch of rollouts: `epochs` Adam steps on -clipped_surrogate.')
 

@@ -268,17 +268,25 @@ def make_prompt_batches(steps, per_step, rng):
 # r - V(prompt) as the advantage. GRPO asks the group instead: G answers to
 # the same prompt, and the group's mean is the baseline. Dividing by the
 # group's std puts every prompt on the same scale, easy or hard.
-# Convention here: the POPULATION std (divide by G, not G - 1), as in the
-# DeepSeekMath formula; with std_eps = 0 the advantages then have mean 0 and
-# population std exactly 1. TRL adds std_eps = 1e-4 to the std instead, which
-# shrinks the advantages of nearly-tied groups a little. A group whose rewards
-# are all equal teaches nothing (no answer was better than another): its
-# advantages are all 0 and it contributes no gradient.
+# Convention: THIS KATA's, not the paper's. DeepSeekMath writes std(r)
+# without saying which std; this kata takes the POPULATION std (divide by G),
+# so with std_eps = 0 the advantages have mean 0 and population std exactly 1.
+# TRL's GRPOTrainer uses torch's default std, the sample std (Bessel: divide
+# by G - 1), and adds 1e-4: A = (r - mean) / (std_sample + 1e-4). Since
+# std_sample = std_pop * sqrt(G / (G - 1)), TRL's advantages (eps aside) are
+# this kata's times sqrt((G - 1) / G): 0.866 for G = 4, 0.97 for G = 16, a
+# constant per G that Adam's normalisation mostly absorbs. std_eps here plays
+# TRL's 1e-4: it shrinks the advantages of nearly-tied groups a little. A
+# group whose rewards are all equal teaches nothing (no answer was better than
+# another): its advantages are all 0 and it contributes no gradient.
 
 
 def group_advantages(rewards, std_eps=0.0):
     """Group-normalised advantages A_i = (r_i - mean) / (std + std_eps), std the population std.
 
+    The population std (divide by G) is this kata's convention, not the
+    paper's (DeepSeekMath writes std(r) and does not say); TRL divides by
+    G - 1 and adds 1e-4, which scales every advantage by sqrt((G - 1) / G).
     rewards: the G rewards of one group (floats, G >= 1). If every reward is
     exactly equal (max == min), return G zeros, whatever rounding says.
     Returns a new list of G floats. Raises ValueError if rewards is empty or
@@ -345,19 +353,32 @@ def clipped_surrogate(ratio, advantage, eps):
 #   k3 = r - log r - 1      unbiased too, and >= 0 always (log r <= r - 1)
 # k3 is 0 exactly when pi(o) = pi_ref(o), and its gradient there is 0 too:
 #   d k3 / d log pi = 1 - r.
+# In floats, "exp(x) - x - 1" near x = 0 subtracts numbers within an ulp of
+# 1 and can come out as -1.1e-16: a "KL" below zero. expm1(x) = e^x - 1
+# computed without that cancellation gives k3 = expm1(x) - x, which is >= 0
+# in floating point too (expm1(x) >= x holds after rounding: x is a float and
+# the true e^x - 1 lies above it). TRL writes torch.exp(x) - x - 1, which is
+# fine in float32 training: a -1e-16 there is noise, here it breaks ">= 0".
 
 
 def kl_k3(logp, ref_logp):
     """Schulman's k3 estimate of KL(pi || pi_ref) from one token: r - log r - 1 with r = pi_ref / pi.
 
     logp: log pi(token) (a float or a Value); ref_logp: log pi_ref(token)
-    (a float). Compute log r = ref_logp - logp and r = exp(log r), never a
-    division of probabilities. Returns a float or a Value, >= 0, and exactly 0
-    when logp == ref_logp.
+    (a float). Compute log r = ref_logp - logp and work from it, never from a
+    division of probabilities: r - 1 = expm1(log r) (math.expm1), so
+    k3 = expm1(log r) - log r. Returns a float or a Value (with
+    d k3 / d logp = 1 - r), never negative -- not even by one rounding error
+    when logp is within 1e-6 of ref_logp -- and exactly 0 when logp == ref_logp.
     """
     # BEGIN SOLUTION
     log_r = ref_logp - logp
-    return exp(log_r) - log_r - 1.0
+    if type(log_r) is Value:
+        # One node: k3(x) = expm1(x) - x, d k3 / d x = e^x - 1 = expm1(x);
+        # the chain rule through x = ref_logp - logp gives d/d logp = 1 - r.
+        x = log_r.data
+        return Value(math.expm1(x) - x, (log_r,), (math.expm1(x),))
+    return math.expm1(log_r) - log_r
     # END SOLUTION
 
 
@@ -445,11 +466,16 @@ def train_grpo(policy, reference, prompt_batches, rng, group_size=GROUP, eps=EPS
     token_log_probs(reference, ...). Then inner_steps times: the mean over the
     step's groups of grpo_loss on the current policy (as Values), backward(),
     and one step of a single Adam(lr) kept for the whole run.
-    mean_rewards[s]: the mean reward of all completions sampled at step s.
-    log: None or a callable log(step, mean_reward). Raises ValueError for
-    lr <= 0, inner_steps < 1, eps outside (0, 1), beta < 0 or group_size < 2.
+    Steps are numbered from 1: mean_rewards[step - 1] is the mean reward of
+    all completions sampled at step ``step`` (the list itself is 0-indexed).
+    log: None or a callable, called after each step as log(step,
+    mean_rewards[step - 1]), so the first call is log(1, mean_rewards[0]).
+    Raises ValueError, before any sampling, for lr <= 0, inner_steps not an
+    int >= 1, eps outside (0, 1), beta < 0 or group_size not an int >= 2.
     """
     # BEGIN SOLUTION
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
+        raise ValueError(f"group_size must be an integer >= 2, got {group_size!r}")
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
     if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 1:
@@ -561,6 +587,13 @@ def main():
     rewards = [count_up_reward(0, c) for c in group]
     print(f"A group for prompt 0: {group} -> rewards {[round(r, 3) for r in rewards]}"
           f" -> advantages {[round(a, 3) for a in group_advantages(rewards)]}")
+    g = len(rewards)
+    mean = sum(rewards) / g
+    sample_std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / (g - 1))  # TRL: torch .std(), Bessel
+    trl = [(r - mean) / (sample_std + 1e-4) for r in rewards]
+    print(f"   TRL's convention (sample std, G - 1, + 1e-4): {[round(a, 3) for a in trl]}"
+          f" = this kata's x {trl[0] / group_advantages(rewards)[0]:.4f}"
+          f" (sqrt((G-1)/G) = {math.sqrt((g - 1) / g):.4f}, G = {g})")
     print(f"A group with equal rewards {[0.5] * 4} -> advantages {group_advantages([0.5] * 4)} (no gradient)\n")
 
     print("Clipped surrogate, eps = 0.2: value and d/d ratio")

@@ -1,9 +1,10 @@
 """
 LoRA, from scratch: adapt a frozen language model to new data by training two
-thin matrices per weight, A (d_out x r) and B (r x d_in), instead of the weight
-itself. The adapted layer computes W x + (alpha / r) A (B x); B starts at zero,
-so training starts from exactly the base model, and after training the product
-can be folded back into W at no inference cost.
+thin matrices per weight, A (r x d_in, the down-projection) and B (d_out x r,
+the up-projection), instead of the weight itself. The adapted layer computes
+W x + (alpha / r) B (A x); as in Hu et al. and peft, A starts random and B at
+zero, so training starts from exactly the base model, and after training the
+product can be folded back into W at no inference cost.
 
 Why it works: the update a fine-tune makes to a pretrained matrix is close to
 low-rank (Hu et al. measure useful ranks of 1-8 on GPT-3's 12288-wide layers).
@@ -343,21 +344,27 @@ def make_batches(new_examples, replay_examples, steps, batch_size, replay, rng):
 # === LOW-RANK ADAPTERS ===
 #
 # An adapted matrix computes
-#   y = W x + (alpha / r) A (B x)          A: d_out x r (random), B: r x d_in (zero)
-# Names follow the seed (A random, B zero); Hu et al. write the same update as
-# B A with the letters swapped. Evaluating B x first costs r (d_in + d_out)
-# multiplications instead of d_out d_in for the full product AB. alpha / r
+#   y = W x + (alpha / r) B (A x)          A: r x d_in (random), B: d_out x r (zero)
+# This is Hu et al.'s convention, letter for letter (h = W0 x + B A x, "random
+# Gaussian initialization for A and zero for B"), and peft's (lora_A is the
+# r x in_features down-projection, Kaiming-uniform by default or Gaussian with
+# init_lora_weights="gaussian"; lora_B, out_features x r, starts at zero).
+# Zeroing the up-projection matters for the dynamics, not only for the start:
+# on the first step only B moves (dL/dA = s B^T g x^T = 0), and it moves along
+# the fixed random directions A x. Evaluating A x first costs r (d_in + d_out)
+# multiplications instead of d_out d_in for the full product BA. alpha / r
 # keeps the update's size roughly independent of r, so changing the rank does
 # not mean re-tuning the learning rate.
 
 
 def init_adapter(d_out, d_in, rank, rng, sigma=SIGMA):
-    """A fresh adapter (A, B) for a d_out x d_in matrix: A random, B zero.
+    """A fresh adapter (A, B) for a d_out x d_in matrix: A random, B zero (Hu et al.).
 
-    A: d_out x rank, entries rng.gauss(0, sigma) drawn row by row (A[0][0],
-    A[0][1], ..., A[1][0], ...). B: rank x d_in, all 0.0. With B = 0 the adapted
-    layer equals the base layer exactly, and only B gets a gradient on the
-    first step (dL/dA = g (B x)^T = 0). Returns (A, B) as lists of rows.
+    A (the down-projection): rank x d_in, entries rng.gauss(0, sigma) drawn
+    row by row (A[0][0], A[0][1], ..., A[1][0], ...). B (the up-projection):
+    d_out x rank, all 0.0. With B = 0 the adapted layer equals the base layer
+    exactly, and only B gets a gradient on the first step (dL/dA = s B^T g
+    x^T = 0). Returns (A, B) as lists of rows.
     Raises ValueError if rank is not an int in [1, min(d_out, d_in)] or if
     sigma <= 0.
     """
@@ -366,54 +373,54 @@ def init_adapter(d_out, d_in, rank, rng, sigma=SIGMA):
         raise ValueError(f"rank must be an integer in [1, min(d_out, d_in)] = [1, {min(d_out, d_in)}], got {rank!r}")
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0, got {sigma!r}")
-    A = [[rng.gauss(0.0, sigma) for _ in range(rank)] for _ in range(d_out)]
+    A = [[rng.gauss(0.0, sigma) for _ in range(d_in)] for _ in range(rank)]
     # Zero, not random: a random B would add a random rank-r matrix to W and
     # the "adapted" model would start worse than the base it came from.
-    B = [[0.0] * d_in for _ in range(rank)]
+    B = [[0.0] * rank for _ in range(d_out)]
     return A, B
     # END SOLUTION
 
 
 def lora_linear(W, A, B, x, alpha):
-    """The adapted layer: y = W x + (alpha / r) A (B x), d_out entries, r = len(B).
+    """The adapted layer: y = W x + (alpha / r) B (A x), d_out entries, r = len(A).
 
-    W: d_out x d_in (frozen; floats). A: d_out x r, B: r x d_in (Values while
+    W: d_out x d_in (frozen; floats). A: r x d_in, B: d_out x r (Values while
     training, floats otherwise). x: length d_in (floats or Values). Compute the
-    base part as linear(W, x) and B x before A (never form A B). Any input may
+    base part as linear(W, x) and A x before B (never form B A). Any input may
     be a Value; use dot() / linear() so the result is a Value exactly when one
     is involved. With B all zeros the result equals linear(W, x) bit for bit.
-    Raises ValueError naming ``alpha`` unless alpha > 0, and naming ``A``
-    when its shape does not fit (len(A) != len(W), or len(A[0]) != len(B)).
+    Raises ValueError naming ``alpha`` unless alpha > 0, and naming ``B``
+    when its shape does not fit (len(B) != len(W), or len(B[0]) != len(A)).
     """
     # BEGIN SOLUTION
     if not alpha > 0:
         raise ValueError(f"alpha (the adapter scale) must be > 0, got {alpha!r}")
-    if len(A) != len(W) or len(A[0]) != len(B):
-        raise ValueError(f"A must be d_out x r = {len(W)} x {len(B)}, got {len(A)} x {len(A[0])}")
+    if len(B) != len(W) or len(B[0]) != len(A):
+        raise ValueError(f"B must be d_out x r = {len(W)} x {len(A)}, got {len(B)} x {len(B[0])}")
     base = linear(W, x)
-    scale = alpha / len(B)
-    down = linear(B, x)  # r numbers: x projected onto the adapter's r directions
-    return [y + scale * dot(a_row, down) for y, a_row in zip(base, A)]
+    scale = alpha / len(A)
+    down = linear(A, x)  # r numbers: x projected onto the adapter's r directions
+    return [y + scale * dot(b_row, down) for y, b_row in zip(base, B)]
     # END SOLUTION
 
 
 def merge_adapter(W, A, B, alpha):
-    """The merged weight W + (alpha / r) A B as a new d_out x d_in list of rows (floats).
+    """The merged weight W + (alpha / r) B A as a new d_out x d_in list of rows (floats).
 
     W, A, B as in lora_linear, all floats; W is not modified. After merging,
     linear(merged, x) equals lora_linear(W, A, B, x, alpha) up to rounding,
     and serving the adapted model costs nothing extra. Raises ValueError like
-    lora_linear: naming ``alpha`` unless alpha > 0, ``A`` for a bad shape.
+    lora_linear: naming ``alpha`` unless alpha > 0, ``B`` for a bad shape.
     """
     # BEGIN SOLUTION
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0 to merge, got {alpha!r}")
-    if len(A) != len(W) or len(A[0]) != len(B):
-        raise ValueError(f"A is {len(A)} x {len(A[0])}: merge needs d_out x r = {len(W)} x {len(B)}")
-    scale = alpha / len(B)
-    rank = len(B)
+    if len(B) != len(W) or len(B[0]) != len(A):
+        raise ValueError(f"B is {len(B)} x {len(B[0])}: merge needs d_out x r = {len(W)} x {len(A)}")
+    scale = alpha / len(A)
+    rank = len(A)
     return [
-        [w + scale * sum(A[i][k] * B[k][j] for k in range(rank)) for j, w in enumerate(W_row)]
+        [w + scale * sum(B[i][k] * A[k][j] for k in range(rank)) for j, w in enumerate(W_row)]
         for i, W_row in enumerate(W)
     ]
     # END SOLUTION
@@ -427,7 +434,7 @@ def count_parameters(params, adapters):
     LoRA trains adapter_count: every number in every A and B.
     """
     # BEGIN SOLUTION
-    # Per adapter r (d_out + d_in) numbers, where the full update A B would
+    # Per adapter r (d_in + d_out) numbers, where the full update B A would
     # have d_out d_in: the whole point of the low rank.
     base = sum(sum(len(row) for row in t) if isinstance(t[0], list) else len(t) for t in params.values())
     adapter = sum(len(A) * len(A[0]) + len(B) * len(B[0]) for A, B in adapters.values())
@@ -439,8 +446,8 @@ def count_parameters(params, adapters):
 #
 # The loss is the usual mean cross-entropy, now a function of A and B alone:
 #   L(A, B) = -1/n sum_examples log p(next | context; W frozen, A, B)
-# Chain rule through one adapted layer y = W x + s A (B x), g = dL/dy:
-#   dL/dA = s g (B x)^T        dL/dB = s (A^T g) x^T
+# Chain rule through one adapted layer y = W x + s B (A x), g = dL/dy:
+#   dL/dB = s g (A x)^T        dL/dA = s (B^T g) x^T
 # Autograd does this for us; we only decide which numbers are Values.
 
 

@@ -233,11 +233,11 @@ def router_probs(W, x):
 def top_k(probs, k):
     """Indices of the k largest probabilities, largest first; on a tie the lower index comes first.
 
-    probs: N floats (or Values: compare their .data). 1 <= k <= N, else
-    ValueError naming k. Returns a list of k distinct ints.
+    probs: N floats (or Values: compare their .data). k: an int (not a bool)
+    with 1 <= k <= N, else ValueError naming k. Returns a list of k distinct ints.
     """
     # BEGIN SOLUTION
-    if not isinstance(k, int) or not 1 <= k <= len(probs):
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(probs):
         raise ValueError(f"k must be an integer in 1..{len(probs)} (the number of experts), got {k}")
     # Sort by (-probability, index): the key makes the tie rule explicit, and
     # Python's sort is deterministic.
@@ -271,18 +271,24 @@ def gates(probs, chosen):
 # sum over its kept experts with their (unrenormalised) gates, all zeros if
 # none is kept. In a transformer the residual connection carries such a
 # token through unchanged; GShard and Switch do exactly this.
+# Signpost: GShard's top-2 gating (and DeepSpeed's, fairseq's, Tutel's
+# top2gating) places ALL first choices before ANY second choice: the
+# second choices' buffer positions start after every first choice
+# (locations2 += sum(mask1)), so a second choice is dropped before any first
+# choice is. This kata's token-major order is simpler and differs: an early
+# token's second choice can take the slot a later token's first choice needed.
 
 
 def expert_capacity(n_tokens, n_experts, k, capacity_factor):
     """ceil(capacity_factor * n_tokens * k / n_experts): assignments one expert may accept.
 
-    Raises ValueError naming capacity_factor if it is <= 0, k if k is not in
-    1..n_experts.
+    Raises ValueError naming capacity_factor unless it is > 0 (NaN too), and
+    naming k unless k is an int (not a bool) in 1..n_experts.
     """
     # BEGIN SOLUTION
     if not capacity_factor > 0:
         raise ValueError(f"capacity_factor must be positive, got {capacity_factor}")
-    if not isinstance(k, int) or not 1 <= k <= n_experts:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n_experts:
         raise ValueError(f"k must be an integer in 1..{n_experts} (the number of experts), got {k}")
     return math.ceil(capacity_factor * n_tokens * k / n_experts)
     # END SOLUTION
@@ -322,7 +328,8 @@ def moe_layer(xs, W, experts, k=TOP_K, capacity_factor=CAPACITY_FACTOR):
     V the length of the outputs that were computed).
     Returns {"outputs": T lists of V, "probs": T lists of N, "choices": T lists
     of k, "gates": T lists of k (aligned with choices), "kept": T lists}.
-    Outputs, probs and gates are Values when W holds Values.
+    Outputs, probs and gates are Values when W holds Values -- a fully dropped
+    token's zeros too (Value(0.0) each, no children) -- and floats otherwise.
     """
     # BEGIN SOLUTION
     probs = [router_probs(W, x) for x in xs]
@@ -342,8 +349,11 @@ def moe_layer(xs, W, experts, k=TOP_K, capacity_factor=CAPACITY_FACTOR):
     # Tokens that lost every assignment get zeros, as wide as the outputs
     # that were computed (calling an expert just to learn its width would
     # be exactly the work the capacity rule refused).
+    # With a Value router those zeros are Values too (constants, no gradient),
+    # so every output has the same type and callers can backward() through it.
     width = next((len(y) for y in outputs if y is not None), 0)
-    outputs = [y if y is not None else [0.0] * width for y in outputs]
+    outputs = [y if y is not None else [Value(0.0) if type(p[0]) is Value else 0.0 for _ in range(width)]
+               for y, p in zip(outputs, probs)]
     return {"outputs": outputs, "probs": probs, "choices": choices, "gates": mixes, "kept": kept}
     # END SOLUTION
 
@@ -360,6 +370,11 @@ def moe_layer(xs, W, experts, k=TOP_K, capacity_factor=CAPACITY_FACTOR):
 # minimum for uniform f; a collapsed router (everything to one expert) scores
 # up to N. Choices are counted BEFORE the capacity drops tokens: the loss is
 # about what the router wants, not what the buffers allowed.
+# Signpost: transformers' load_balancing_loss_func (Mixtral, Qwen-MoE, ...)
+# normalises f_i by T, not T * k (the mean over tokens of a T x k x N one-hot),
+# so its value is exactly k times this one: 2 under uniform top-2 routing. For
+# Switch's top-1 (k = 1) the two agree; a coefficient tuned for one is k times
+# too strong or too weak for the other.
 
 
 def balance_loss(probs, choices, n_experts):

@@ -701,12 +701,13 @@ def ppo_update(params, batch, state, eps=PPO_EPS, lr=PPO_LR, epochs=PPO_EPOCHS):
     Returns {"params": new params, "state": new state, "ratios": r_t of every
     token (floats, batch order) as measured before the first step,
     "losses": the loss of each epoch, measured before that epoch's step}.
-    Raises ValueError naming eps unless 0 < eps < 1, epochs if epochs < 1.
+    Raises ValueError naming eps unless 0 < eps < 1, epochs unless it is an
+    int (not a bool) >= 1; both before touching the batch.
     """
     # BEGIN SOLUTION
     if not 0 < eps < 1:
         raise ValueError(f"eps must lie in (0, 1), got {eps}")
-    if not isinstance(epochs, int) or epochs < 1:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs}")
     params = copy.deepcopy(params)
     state = copy.deepcopy(state) if state is not None else adam_state(params)

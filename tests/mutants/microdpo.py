@@ -99,4 +99,20 @@ MUTANTS = [
         "    if not beta > 0:\n        raise ValueError(f\"beta must be > 0, got {beta!r}\")\n    if not lr > 0:",
         "    if not lr > 0:",
     ),
+    Mutant(
+        "ratio_of_probabilities",
+        "forms the policy/reference ratios from probabilities (exp of sequence log-probs), 0 / 0 below -745",
+        "    x = ((policy_chosen - reference_chosen) - (policy_rejected - reference_rejected)) * beta\n",
+        "    x = ((policy_chosen - reference_chosen) - (policy_rejected - reference_rejected)) * beta\n"
+        "    if type(x) is not Value:\n"
+        "        x = beta * (math.log(math.exp(policy_chosen) / math.exp(reference_chosen))"
+        " - math.log(math.exp(policy_rejected) / math.exp(reference_rejected)))\n",
+    ),
+    Mutant(
+        "kl_log_of_softmax",
+        "takes log of softmax probabilities, so an underflowed probability becomes log(0)",
+        "        return [z - top - log_total for z in logits]",
+        "        total = sum(math.exp(z - top) for z in logits)\n"
+        "        return [math.log(math.exp(z - top) / total) for z in logits]",
+    ),
 ]

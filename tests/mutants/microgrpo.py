@@ -48,8 +48,8 @@ MUTANTS = [
     Mutant(
         "k1_estimator",
         "uses k1 = -log r, which is negative half the time",
-        "    return exp(log_r) - log_r - 1.0",
-        "    return -log_r",
+        "        return Value(math.expm1(x) - x, (log_r,), (math.expm1(x),))\n    return math.expm1(log_r) - log_r",
+        "        return -log_r\n    return -log_r",
     ),
     Mutant(
         "k3_inverted_ratio",
@@ -129,5 +129,23 @@ MUTANTS = [
         "reports the mean reward of the step's last group instead of all its completions",
         "        mean_rewards.append(sum(rewards_seen) / len(rewards_seen))",
         "        mean_rewards.append(sum(rewards) / len(rewards))",
+    ),
+    Mutant(
+        "naive_k3",
+        "computes k3 as exp(x) - x - 1, which rounds to -1.1e-16 next to the reference",
+        "        x = log_r.data\n        return Value(math.expm1(x) - x, (log_r,), (math.expm1(x),))\n    return math.expm1(log_r) - log_r",
+        "        return exp(log_r) - log_r - 1.0\n    return exp(log_r) - log_r - 1.0",
+    ),
+    Mutant(
+        "train_trusts_sample_group_for_group_size",
+        "leaves the group_size check to sample_group, so an empty run accepts group_size = 1",
+        "    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:\n        raise ValueError(f\"group_size must be an integer >= 2, got {group_size!r}\")\n    if not lr > 0:",
+        "    if not lr > 0:",
+    ),
+    Mutant(
+        "log_numbered_from_zero",
+        "logs steps numbered from 0 (log(s, mean_rewards[s]) with s from 0)",
+        "            log(step, mean_rewards[-1])\n    return current, mean_rewards\n    # END SOLUTION",
+        "            log(step - 1, mean_rewards[-1])\n    return current, mean_rewards\n    # END SOLUTION",
     ),
 ]

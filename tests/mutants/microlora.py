@@ -6,14 +6,14 @@ MUTANTS = [
     Mutant(
         "random_B",
         "initialises B randomly too, so the adapted model does not start as the base",
-        "B = [[0.0] * d_in for _ in range(rank)]",
-        "B = [[rng.gauss(0.0, sigma) for _ in range(d_in)] for _ in range(rank)]",
+        "B = [[0.0] * rank for _ in range(d_out)]",
+        "B = [[rng.gauss(0.0, sigma) for _ in range(rank)] for _ in range(d_out)]",
     ),
     Mutant(
         "zero_A",
         "initialises A to zero as well: no gradient ever reaches B",
-        "A = [[rng.gauss(0.0, sigma) for _ in range(rank)] for _ in range(d_out)]",
-        "A = [[0.0] * rank for _ in range(d_out)]",
+        "A = [[rng.gauss(0.0, sigma) for _ in range(d_in)] for _ in range(rank)]",
+        "A = [[0.0] * d_in for _ in range(rank)]",
     ),
     Mutant(
         "rank_zero_allowed",
@@ -24,26 +24,26 @@ MUTANTS = [
     Mutant(
         "scale_alpha_not_over_r",
         "scales the adapter by alpha instead of alpha / r in the forward pass",
-        "    scale = alpha / len(B)\n    down = linear(B, x)",
-        "    scale = alpha\n    down = linear(B, x)",
+        "    scale = alpha / len(A)\n    down = linear(A, x)",
+        "    scale = alpha\n    down = linear(A, x)",
     ),
     Mutant(
         "merge_without_scale",
         "merges W + A B, forgetting alpha / r",
-        "    scale = alpha / len(B)\n    rank = len(B)",
-        "    scale = 1.0\n    rank = len(B)",
+        "    scale = alpha / len(A)\n    rank = len(A)",
+        "    scale = 1.0\n    rank = len(A)",
     ),
     Mutant(
         "merge_subtracts",
-        "merges W - (alpha / r) A B",
-        "[w + scale * sum(A[i][k] * B[k][j]",
-        "[w - scale * sum(A[i][k] * B[k][j]",
+        "merges W - (alpha / r) B A",
+        "[w + scale * sum(B[i][k] * A[k][j]",
+        "[w - scale * sum(B[i][k] * A[k][j]",
     ),
     Mutant(
         "count_full_delta",
-        "counts the adapter as d_out x d_in (the size of A B) instead of A and B",
+        "counts the adapter as d_out x d_in (the size of B A) instead of A and B",
         "adapter = sum(len(A) * len(A[0]) + len(B) * len(B[0]) for A, B in adapters.values())",
-        "adapter = sum(len(A) * len(B[0]) for A, B in adapters.values())",
+        "adapter = sum(len(B) * len(A[0]) for A, B in adapters.values())",
     ),
     Mutant(
         "count_forgets_biases",
@@ -68,6 +68,12 @@ MUTANTS = [
         "trains the caller's adapters in place instead of a copy",
         "current = {name: ([list(r) for r in A], [list(r) for r in B]) for name, (A, B) in adapters.items()}",
         "current = {name: (A, B) for name, (A, B) in adapters.items()}",
+    ),
+    Mutant(
+        "A_transposed",
+        "draws A as d_in x rank (the shape of A^T) instead of the paper's rank x d_in down-projection",
+        "A = [[rng.gauss(0.0, sigma) for _ in range(d_in)] for _ in range(rank)]",
+        "A = [[rng.gauss(0.0, sigma) for _ in range(rank)] for _ in range(d_in)]",
     ),
     Mutant(
         "only_B_trained",
@@ -95,8 +101,8 @@ MUTANTS = [
     ),
     Mutant(
         "merge_shape_unchecked",
-        "merge_adapter does not check that A is d_out x r: zip silently drops the extra rank column",
-        "        raise ValueError(f\"A is {len(A)} x {len(A[0])}: merge needs d_out x r = {len(W)} x {len(B)}\")",
+        "merge_adapter does not check that B is d_out x r: zip silently drops the extra rank column",
+        "        raise ValueError(f\"B is {len(B)} x {len(B[0])}: merge needs d_out x r = {len(W)} x {len(A)}\")",
         "        pass",
     ),
 ]

@@ -87,4 +87,16 @@ MUTANTS = [
         "P_i = sum(p[i] for p in probs) * (1.0 / T)",
         "P_i = sum(p[i] for p in probs)",
     ),
+    Mutant(
+        "dropped_token_float_zeros",
+        "gives a fully dropped token float zeros even when the router (and every other output) holds Values",
+        "    outputs = [y if y is not None else [Value(0.0) if type(p[0]) is Value else 0.0 for _ in range(width)]\n               for y, p in zip(outputs, probs)]",
+        "    outputs = [y if y is not None else [0.0] * width for y in outputs]",
+    ),
+    Mutant(
+        "capacity_accepts_bool_k",
+        "accepts k=True as k=1 (a bool is an int in Python)",
+        "    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n_experts:",
+        "    if not isinstance(k, int) or not 1 <= k <= n_experts:",
+    ),
 ]

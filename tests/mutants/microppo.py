@@ -136,4 +136,10 @@ MUTANTS = [
         "    return max(total, 0.0)\n",
         "    return total\n",
     ),
+    Mutant(
+        "epochs_accepts_bool",
+        "accepts epochs=True as one epoch (a bool is an int in Python)",
+        "    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:",
+        "    if not isinstance(epochs, int) or epochs < 1:",
+    ),
 ]
