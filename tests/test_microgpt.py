@@ -705,10 +705,11 @@ def test_sample_next_large_logits_and_low_temperature(kata):
     assert_equal(got, {1}, "tokens drawn at temperature 0.01 from logits ~1e3", hint="stable softmax (subtract the max)")
 
 
-class _FixedU:
-    """A stand-in rng whose random() always returns the same u."""
+class _FixedU(random.Random):
+    """A random.Random whose random() always returns the same u (so rng.choices, built on random(), works too)."""
 
     def __init__(self, u):
+        super().__init__(0)
         self.u = u
 
     def random(self):
