@@ -154,6 +154,21 @@ def test_kl_is_zero_only_at_the_prior(kata):
 
 
 @pytest.mark.task("kl_divergence")
+def test_kl_is_never_negative_near_the_prior(kata):
+    # exp(lv) - 1 - lv cancels catastrophically here: -3.0e-17 at lv = 1e-8, -1.5e-17 at 5e-9
+    for lv in [1e-8, -3e-9, 5e-9, -7e-9, 2e-8, -1e-8, 1e-12]:
+        kl = kata.kl_divergence([0.0, 0.0], [lv, 0.0])
+        if not kl >= 0:
+            raise Mismatch(f"kl_divergence([0.0, 0.0], [{lv!r}, 0.0]) = {kl!r}; a KL is never negative"
+                           "\n  hint: exp(lv) - 1 - lv loses everything to rounding for tiny lv; math.expm1(lv) - lv"
+                           " keeps the term >= 0")
+    assert_close(kata.kl_divergence([0.0], [40.0]), spec_kl([0.0], [40.0]), 1e-12 * math.exp(40.0),
+                 "kl_divergence([0.0], [40.0])", hint="exp(40) = 2.35e17: no clipping of logvar")
+    assert_close(kata.kl_divergence([0.0], [-40.0]), 19.5, 1e-12, "kl_divergence([0.0], [-40.0])",
+                 hint="0.5 * (exp(-40) - 1 + 40) = 19.5")
+
+
+@pytest.mark.task("kl_divergence")
 def test_kl_rejects_mismatched_dimensions(kata):
     with pytest.raises(ValueError, match="logvar"):
         kata.kl_divergence([0.1, 0.2], [0.0])

@@ -80,7 +80,8 @@ def kl_divergence(mu, logvar):
 
     mu, logvar: equal-length lists of floats, the mean and log-variance of
     each independent dimension of q. Returns a float >= 0, 0 exactly at
-    mu = 0, logvar = 0. Raises ValueError naming ``logvar`` when its length
+    mu = 0, logvar = 0, and never negative from rounding, not even for
+    |logvar| ~ 1e-8 (where exp(lv) - 1 - lv cancels: use math.expm1). Raises ValueError naming ``logvar`` when its length
     differs from mu's.
     """
     raise KataTodo('microvae.kl_divergence: Closed-form KL(N(mu, diag(exp(logvar))) || N(0, I)), exact (no sampling).')
