@@ -452,8 +452,11 @@ def test_embed_adds_token_and_position_rows(kata):
 
 
 @pytest.mark.task("embed")
-@pytest.mark.parametrize("arg,tok,pos", [("token_id", 11, 0), ("token_id", -1, 0), ("pos_id", 0, 7), ("pos_id", 0, -1)],
-                         ids=["token_id_too_big", "token_id_negative", "pos_id_too_big", "pos_id_negative"])
+@pytest.mark.parametrize("arg,tok,pos", [("token_id", 11, 0), ("token_id", -1, 0), ("pos_id", 0, 7), ("pos_id", 0, -1),
+                                         ("token_id", 2.5, 0), ("token_id", True, 0), ("pos_id", 0, 1.0),
+                                         ("pos_id", 0, False)],
+                         ids=["token_id_too_big", "token_id_negative", "pos_id_too_big", "pos_id_negative",
+                              "token_id_float", "token_id_bool", "pos_id_float", "pos_id_bool"])
 def test_embed_rejects_bad_ids(kata, arg, tok, pos):
     params = kata.params_from_floats(random_tensors(2, layers=1))
     with pytest.raises(ValueError, match=arg):
@@ -499,7 +502,7 @@ def test_attend_gradient(kata):
 
 
 @pytest.mark.task("attend")
-@pytest.mark.parametrize("n_head", [4, 0, -2], ids=["not_a_divisor", "zero", "negative"])
+@pytest.mark.parametrize("n_head", [4, 0, -2, 2.0, True], ids=["not_a_divisor", "zero", "negative", "float", "bool"])
 def test_attend_rejects_bad_n_head(kata, n_head):
     V = kata.Value
     q = [V(0.1 * i) for i in range(6)]
@@ -639,8 +642,9 @@ def test_sequence_loss_of_two_tokens_is_one_prediction(kata):
 @pytest.mark.task("sequence_loss")
 def test_sequence_loss_rejects_short_tokens(kata):
     params = kata.params_from_floats(random_tensors(2, layers=1))
-    with pytest.raises(ValueError, match="tokens"):
-        kata.sequence_loss(params, [10], 2)
+    for tokens in ([10], []):
+        with pytest.raises(ValueError, match="tokens"):
+            kata.sequence_loss(params, tokens, 2)
 
 
 # === adam_update ===
@@ -677,7 +681,7 @@ def test_adam_step_matches_spec(kata, step):
 
 
 @pytest.mark.task("adam_update")
-@pytest.mark.parametrize("step", [0, -1, 1.5], ids=["zero", "negative", "float"])
+@pytest.mark.parametrize("step", [0, -1, 1.5, 2.0, True], ids=["zero", "negative", "float", "float_2.0", "bool"])
 def test_adam_rejects_bad_step(kata, step):
     with pytest.raises(ValueError, match="step"):
         kata.adam_update([1.0], [1.0], [0.0], [0.0], step)
@@ -726,10 +730,11 @@ def test_sample_next_returns_the_last_index_when_rounding_leaves_u_above_the_tot
 
 
 @pytest.mark.task("sample_next")
-@pytest.mark.parametrize("temperature", [-0.5, 0.0], ids=["negative", "zero"])
-def test_sample_next_rejects_bad_temperature(kata, temperature):
+@pytest.mark.parametrize("temperature", [-0.5, 0.0, float("nan")], ids=["negative", "zero", "nan"])
+@pytest.mark.parametrize("logits", [[0.1, 0.2], [0.3]], ids=["two", "one"])  # one logit: nothing to draw, still checked
+def test_sample_next_rejects_bad_temperature(kata, temperature, logits):
     with pytest.raises(ValueError, match="temperature"):
-        kata.sample_next([0.1, 0.2], temperature, random.Random(0))
+        kata.sample_next(logits, temperature, random.Random(0))
 
 
 @pytest.mark.task("sample_next")
