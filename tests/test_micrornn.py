@@ -355,8 +355,9 @@ def test_bptt_gradient_equals_finite_differences(kata, model):
 
 @pytest.mark.task("sequence_loss")
 def test_sequence_loss_rejects_short_tokens(kata):
-    with pytest.raises(ValueError, match=r"\btokens\b"):
-        kata.sequence_loss(kata.params_from_floats(random_tensors("rnn", 1)), [3], "rnn")
+    for tokens in ([3], []):
+        with pytest.raises(ValueError, match=r"\btokens\b"):
+            kata.sequence_loss(kata.params_from_floats(random_tensors("rnn", 1)), tokens, "rnn")
 
 
 # === task 5: per-timestep gradient norms ===
@@ -434,10 +435,11 @@ def test_clip_leaves_small_gradients_and_inputs_alone(kata):
 
 
 @pytest.mark.task("clip_by_global_norm")
-@pytest.mark.parametrize("max_norm", [0.0, -1.0], ids=["zero", "negative"])
-def test_clip_rejects_bad_max_norm(kata, max_norm):
+@pytest.mark.parametrize("max_norm", [0.0, -1.0, float("nan")], ids=["zero", "negative", "nan"])
+@pytest.mark.parametrize("grads", [[1.0], [], [0.0, 0.0]], ids=["one", "empty", "zeros"])  # nothing to scale: still checked
+def test_clip_rejects_bad_max_norm(kata, max_norm, grads):
     with pytest.raises(ValueError, match=r"\bmax_norm\b"):
-        kata.clip_by_global_norm([1.0], max_norm)
+        kata.clip_by_global_norm(grads, max_norm)
 
 
 # === task 7: windows ===
@@ -460,7 +462,8 @@ def test_make_windows_rejects_empty_corpus(kata, names):
 
 
 @pytest.mark.task("make_windows")
-@pytest.mark.parametrize("seq_len", [0, -3, 2.5], ids=["zero", "negative", "float"])
+@pytest.mark.parametrize("seq_len", [0, -3, 2.5, 2.0, True, float("nan")],
+                         ids=["zero", "negative", "float", "float_2.0", "bool", "nan"])
 def test_make_windows_rejects_bad_seq_len(kata, seq_len):
     with pytest.raises(ValueError, match=r"\bseq_len\b"):
         kata.make_windows(["emma"], seq_len)

@@ -364,7 +364,8 @@ def clip_by_global_norm(grads, max_norm):
     """Scale a list of float gradients by min(1, max_norm / ||grads||); returns a new list.
 
     ||grads|| is the Euclidean norm of the whole list. All-zero gradients stay
-    zero. Raises ValueError naming max_norm unless it is > 0.
+    zero. Raises ValueError naming max_norm unless it is > 0 (NaN is not),
+    even for an empty or all-zero list.
     """
     raise KataTodo('micrornn.clip_by_global_norm: Scale a list of float gradients by min(1, max_norm / ||grads||); returns a new list.')
 
@@ -383,7 +384,8 @@ def make_windows(names, seq_len):
     Consecutive windows start seq_len apart (each shares its first token
     with the previous window's last), the last partial window is dropped.
     Raises ValueError naming names when there are none (or all are empty),
-    naming seq_len unless it is an integer >= 1.
+    naming seq_len unless it is an integer >= 1 (a bool or a float such as
+    2.0 is not).
     """
     raise KataTodo('micrornn.make_windows: Windows of seq_len + 1 token ids cut from the stream "." + ".".join(names) + "." (ids: VOCAB.index).')
 

@@ -396,7 +396,8 @@ def clip_by_global_norm(grads, max_norm):
     """Scale a list of float gradients by min(1, max_norm / ||grads||); returns a new list.
 
     ||grads|| is the Euclidean norm of the whole list. All-zero gradients stay
-    zero. Raises ValueError naming max_norm unless it is > 0.
+    zero. Raises ValueError naming max_norm unless it is > 0 (NaN is not),
+    even for an empty or all-zero list.
     """
     # BEGIN SOLUTION
     if not max_norm > 0:
@@ -421,10 +422,11 @@ def make_windows(names, seq_len):
     Consecutive windows start seq_len apart (each shares its first token
     with the previous window's last), the last partial window is dropped.
     Raises ValueError naming names when there are none (or all are empty),
-    naming seq_len unless it is an integer >= 1.
+    naming seq_len unless it is an integer >= 1 (a bool or a float such as
+    2.0 is not).
     """
     # BEGIN SOLUTION
-    if not isinstance(seq_len, int) or seq_len < 1:
+    if type(seq_len) is not int or seq_len < 1:
         raise ValueError(f"seq_len must be an integer >= 1, got {seq_len!r}")
     if not any(names):
         raise ValueError("names is empty: the corpus needs at least one non-empty name")
