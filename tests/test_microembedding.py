@@ -149,8 +149,10 @@ def test_features_count_every_ngram(kata, n_values):
 
 @pytest.mark.task("ngram_features")
 @pytest.mark.parametrize("dim,n_values,argument",
-                         [(0, (1, 2), "dim"), (-4, (1,), "dim"), (2.5, (1,), "dim"), (8, (), "n_values"), (8, (0, 2), "n_values")],
-                         ids=["dim-0", "dim-negative", "dim-float", "n-empty", "n-zero"])
+                         [(0, (1, 2), "dim"), (-4, (1,), "dim"), (2.5, (1,), "dim"), (8.0, (1,), "dim"), (True, (1,), "dim"),
+                          (float("nan"), (1,), "dim"), (8, (), "n_values"), (8, (0, 2), "n_values"), (8, (2, -1), "n_values")],
+                         ids=["dim-0", "dim-negative", "dim-float", "dim-8.0", "dim-bool", "dim-nan", "n-empty", "n-zero",
+                              "n-negative-last"])
 def test_features_reject_bad_arguments(kata, dim, n_values, argument):
     with pytest.raises(ValueError, match=argument):
         kata.ngram_features("anna", dim, n_values)
@@ -322,8 +324,9 @@ def test_info_nce_survives_large_logits(kata):
                  hint="subtract the max before exp (stable log-sum-exp)")
 
 
-BAD_BATCHES = [("T0", "temperature"), ("Tneg", "temperature"), ("B1", "U"), ("rows", "V"), ("width", "V")]
-BAD_BATCH_IDS = ["temperature-0", "temperature-negative", "batch-1", "V-rows", "V-width"]
+BAD_BATCHES = [("T0", "temperature"), ("Tneg", "temperature"), ("Tnan", "temperature"), ("B1", "U"), ("B0", "U"),
+               ("rows", "V"), ("width", "V")]
+BAD_BATCH_IDS = ["temperature-0", "temperature-negative", "temperature-nan", "batch-1", "batch-0", "V-rows", "V-width"]
 
 
 def bad_batch(case):
@@ -333,8 +336,12 @@ def bad_batch(case):
         T = 0.0
     elif case == "Tneg":
         T = -0.2
+    elif case == "Tnan":
+        T = float("nan")
     elif case == "B1":
         U, V = U[:1], V[:1]
+    elif case == "B0":
+        U, V = [], []
     elif case == "rows":
         V = V + [[0.5, 0.5]]
     else:
@@ -508,7 +515,7 @@ def test_nearest_neighbours_tie_rule(kata):
 
 
 @pytest.mark.task("nearest_neighbours")
-@pytest.mark.parametrize("k,argument", [(0, "k"), (-1, "k"), (1.5, "k"), (2, "embeddings")])
+@pytest.mark.parametrize("k,argument", [(0, "k"), (-1, "k"), (1.5, "k"), (True, "k"), (2.0, "k"), (2, "embeddings")])
 def test_nearest_neighbours_reject_bad_arguments(kata, k, argument):
     rows = [[1.0, 0.0], [0.0, 1.0]] if argument == "k" else [[1.0, 0.0], [0.0, 1.0, 0.0]]
     with pytest.raises(ValueError, match=argument):
