@@ -33,6 +33,7 @@ CHECKPOINT = ROOT / "tests" / "data" / "microrag" / "model.json"
 VOCAB = "_.abcdefghijklmnopqrstuvwxyz "  # PAD, END, a-z, space: the documented alphabet
 TOL = 1e-12
 
+NAN = float("nan")
 
 # === the independent spec ===
 
@@ -203,8 +204,12 @@ def test_idf_is_positive_and_falls_with_df(kata):
 
 
 @pytest.mark.task("idf")
-@pytest.mark.parametrize("n_docs, df, bad", [(0, 0, "n_docs"), (-3, 0, "n_docs"), (5, -1, "df"), (5, 6, "df")],
-                         ids=["n_docs=0", "n_docs<0", "df<0", "df>n_docs"])
+@pytest.mark.parametrize("n_docs, df, bad", [(0, 0, "n_docs"), (-3, 0, "n_docs"), (5, -1, "df"), (5, 6, "df"),
+                                             (2.5, 1, "n_docs"), (5.0, 1, "n_docs"), (True, 0, "n_docs"),
+                                             (float("nan"), 0, "n_docs"), (5, 2.5, "df"), (5, 1.0, "df"), (5, True, "df"),
+                                             (5, float("nan"), "df")],
+                         ids=["n_docs=0", "n_docs<0", "df<0", "df>n_docs", "n_docs=2.5", "n_docs=5.0", "n_docs=True",
+                              "n_docs=nan", "df=2.5", "df=1.0", "df=True", "df=nan"])
 def test_idf_rejects_bad_counts(kata, n_docs, df, bad):
     with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.idf(n_docs, df)
@@ -267,7 +272,10 @@ def test_bm25_term_length_normalisation(kata):
 @pytest.mark.parametrize("kwargs, bad", [
     ({"k1": -0.1}, "k1"), ({"b": -0.01}, "b"), ({"b": 1.5}, "b"), ({"avgdl": 0.0}, "avgdl"),
     ({"avgdl": -2.0}, "avgdl"), ({"tf": -1}, "tf"), ({"doc_len": -4}, "doc_len"), ({"doc_len": -1}, "doc_len"),
-], ids=["k1<0", "b<0", "b>1", "avgdl=0", "avgdl<0", "tf<0", "doc_len<0", "doc_len=-1"])
+    ({"k1": NAN}, "k1"), ({"b": NAN}, "b"), ({"avgdl": NAN}, "avgdl"), ({"tf": NAN}, "tf"), ({"doc_len": NAN}, "doc_len"),
+    ({"k1": -0.1, "tf": 0}, "k1"), ({"b": 1.5, "tf": 0}, "b"), ({"doc_len": -1, "tf": 0}, "doc_len"),
+], ids=["k1<0", "b<0", "b>1", "avgdl=0", "avgdl<0", "tf<0", "doc_len<0", "doc_len=-1", "k1=nan", "b=nan", "avgdl=nan",
+        "tf=nan", "doc_len=nan", "k1<0-tf=0", "b>1-tf=0", "doc_len<0-tf=0"])
 def test_bm25_term_rejects_bad_arguments(kata, kwargs, bad):
     args = {"tf": 2, "doc_len": 5, "avgdl": 6.0, "idf_value": 1.3, "k1": 1.2, "b": 0.75}
     args.update(kwargs)
@@ -344,8 +352,9 @@ def test_bm25_scores_of_a_query_with_no_indexed_term(kata):
 
 
 @pytest.mark.task("bm25_scores")
-@pytest.mark.parametrize("kwargs, bad", [({"k1": -1.0}, "k1"), ({"b": 1.01}, "b"), ({"b": -0.5}, "b")],
-                         ids=["k1<0", "b>1", "b<0"])
+@pytest.mark.parametrize("kwargs, bad", [({"k1": -1.0}, "k1"), ({"b": 1.01}, "b"), ({"b": -0.5}, "b"),
+                                         ({"k1": NAN}, "k1"), ({"b": NAN}, "b")],
+                         ids=["k1<0", "b>1", "b<0", "k1=nan", "b=nan"])
 def test_bm25_scores_reject_bad_parameters(kata, kwargs, bad):
     index = kata.build_index(HAND_DOCS)
     with pytest.raises(ValueError, match=rf"\b{bad}\b"):
@@ -409,10 +418,11 @@ def test_top_k_breaks_ties_by_doc_id(kata):
 
 
 @pytest.mark.task("top_k")
-@pytest.mark.parametrize("k", [0, -2, 1.5], ids=["k=0", "k<0", "k=1.5"])
-def test_top_k_rejects_bad_k(kata, k):
+@pytest.mark.parametrize("k", [0, -2, 1.5, 2.0, True, NAN], ids=["k=0", "k<0", "k=1.5", "k=2.0", "k=True", "k=nan"])
+@pytest.mark.parametrize("scores", [{1: 1.0}, {}], ids=["one", "empty"])  # nothing to rank: k is still checked
+def test_top_k_rejects_bad_k(kata, k, scores):
     with pytest.raises(ValueError, match=r"\bk\b"):
-        kata.top_k({1: 1.0}, k)
+        kata.top_k(scores, k)
 
 
 # === encode_input ===

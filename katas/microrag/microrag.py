@@ -163,7 +163,7 @@ def bm25_term(tf, doc_len, avgdl, idf_value, k1=K1, b=B):
     document's length in terms (>= 0); avgdl: average document length (> 0);
     idf_value: the term's IDF. Raises ValueError naming ``k1`` (negative),
     ``b`` (outside [0, 1]), ``avgdl`` (not positive), ``tf`` or ``doc_len``
-    (negative).
+    (negative); NaN is out of range for each of them.
     """
     raise KataTodo("microrag.bm25_term: One term's BM25 contribution: idf_value * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avgdl)).")
 
