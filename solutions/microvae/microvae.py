@@ -103,11 +103,11 @@ def elbo_loss(x, x_recon, mu, logvar, beta=1.0):
 
     recon = sum_d (x[d] - x_recon[d])^2; kl = kl_divergence(mu, logvar);
     loss = recon + beta * kl. beta: a float >= 0 (it weights the KL term
-    only). Raises ValueError naming ``beta`` when negative, ``x_recon`` when
-    its length differs from x's.
+    only). Raises ValueError naming ``beta`` when negative or NaN,
+    ``x_recon`` when its length differs from x's.
     """
     # BEGIN SOLUTION
-    if beta < 0:
+    if not beta >= 0:
         raise ValueError(f"beta must be >= 0, got {beta!r}")
     if len(x_recon) != len(x):
         raise ValueError(f"x_recon must have the length of x ({len(x)}), got {len(x_recon)}")
@@ -125,11 +125,11 @@ def latent_gradients(mu, logvar, eps, dz, beta=1.0):
     partial derivatives of the loss with respect to mu[i] and logvar[i],
     eps held fixed (the path through z plus beta times the KL's own
     gradient; KL as in kl_divergence). Raises ValueError naming ``beta``
-    when negative, and ``logvar``, ``eps`` or ``dz`` when its length
+    when negative or NaN, and ``logvar``, ``eps`` or ``dz`` when its length
     differs from mu's.
     """
     # BEGIN SOLUTION
-    if beta < 0:
+    if not beta >= 0:
         raise ValueError(f"beta must be >= 0, got {beta!r}")
     for name, v in (("logvar", logvar), ("eps", eps), ("dz", dz)):
         if len(v) != len(mu):
