@@ -117,8 +117,12 @@ def test_linear_betas_closed_form(kata, T, lo, hi):
     ((0, 0.01, 0.2), "T"), ((-3, 0.01, 0.2), "T"), ((2.5, 0.01, 0.2), "T"),
     ((10, 0.0, 0.2), "beta_start"), ((10, -0.1, 0.2), "beta_start"), ((10, 1.0, 0.2), "beta_start"),
     ((10, 0.01, 1.0), "beta_end"), ((10, 0.01, 0.0), "beta_end"), ((10, 0.01, 1.7), "beta_end"),
+    ((2.0, 0.01, 0.2), "T"), ((True, 0.01, 0.2), "T"), ((float("nan"), 0.01, 0.2), "T"),
+    ((10, float("nan"), 0.2), "beta_start"), ((10, 0.01, float("nan")), "beta_end"),
+    ((1, 0.01, 1.5), "beta_end"), ((1, -0.5, 0.2), "beta_start"),
 ], ids=["T=0", "T<0", "T=2.5", "beta_start=0", "beta_start<0", "beta_start=1", "beta_end=1", "beta_end=0",
-        "beta_end>1"])
+        "beta_end>1", "T=2.0", "T=True", "T=nan", "beta_start=nan", "beta_end=nan", "T=1-beta_end>1",
+        "T=1-beta_start<0"])
 def test_linear_betas_rejects_bad_arguments(kata, args, bad):
     with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.linear_betas(*args)
@@ -182,7 +186,7 @@ def test_closed_form_equals_the_step_by_step_chain(kata):
 
 
 @pytest.mark.task("q_mean_var")
-@pytest.mark.parametrize("t", [-1, 23, 2.0], ids=["t=-1", "t=T", "t=2.0"])
+@pytest.mark.parametrize("t", [-1, 23, 2.0, True, float("nan")], ids=["t=-1", "t=T", "t=2.0", "t=True", "t=nan"])
 def test_q_mean_var_rejects_bad_t(kata, t):
     with pytest.raises(ValueError, match=T_NAMED):
         kata.q_mean_var(X0, t, ABAR)
@@ -235,8 +239,12 @@ def test_timestep_embedding_default_period(kata):
 
 @pytest.mark.task("timestep_embedding")
 @pytest.mark.parametrize("kwargs, bad", [({"dim": 0}, "dim"), ({"dim": 5}, "dim"), ({"dim": -4}, "dim"),
-                                         ({"dim": 8.0}, "dim"), ({"max_period": 1.0}, "max_period")],
-                         ids=["dim=0", "dim odd", "dim<0", "dim float", "max_period=1"])
+                                         ({"dim": 8.0}, "dim"), ({"max_period": 1.0}, "max_period"),
+                                         ({"dim": True}, "dim"), ({"dim": float("nan")}, "dim"), ({"dim": 2.5}, "dim"),
+                                         ({"max_period": float("nan")}, "max_period"),
+                                         ({"max_period": 0.5}, "max_period")],
+                         ids=["dim=0", "dim odd", "dim<0", "dim float", "max_period=1", "dim=True", "dim=nan", "dim=2.5",
+                              "max_period=nan", "max_period<1"])
 def test_timestep_embedding_rejects_bad_arguments(kata, kwargs, bad):
     args = {"t": 3, "dim": 8, "max_period": 100.0}
     args.update(kwargs)
@@ -419,7 +427,7 @@ def test_sample_runs_the_documented_chain(kata, n, seed):
 def test_sample_rejects_bad_n(kata):
     ck = checkpoint()
     betas, abar = ck_schedule(ck)
-    for n in (0, -1, 2.0):
+    for n in (0, -1, 2.0, 2.5, True, float("nan")):
         with pytest.raises(ValueError, match=r"\bn\b"):  # n as a word: "must" does not name it
             kata.sample(ck["params"], n, betas, abar, random.Random(0))
 
