@@ -262,6 +262,16 @@ def test_exp_of_large_negative_is_zero_not_an_error(kata):
     assert_close(out.data, 0.0, 0.0, "Value(-1000).exp()")
 
 
+@pytest.mark.task("Value.tanh")
+@pytest.mark.parametrize("x", [400.0, -400.0, 800.0, -800.0])
+def test_tanh_saturates_without_overflow(kata, x):
+    a = kata.Value(x)
+    out = a.tanh()
+    assert_close(out.data, 1.0 if x > 0 else -1.0, 0.0, f"Value({x}).tanh()",
+                 hint="(e^x - e^-x) / (e^x + e^-x) overflows past |x| = 710: use math.tanh")
+    assert_close(spec_grads(out).get(id(a), 0.0), 0.0, 0.0, f"Value({x}).tanh(): local grad 1 - tanh^2")
+
+
 @pytest.mark.task("Value.sigmoid")
 @pytest.mark.parametrize("x", [1000.0, -1000.0, 745.5, -745.5])
 def test_sigmoid_does_not_overflow(kata, x):
