@@ -371,29 +371,6 @@ def test_backward_deep_chain_does_not_recurse(kata):
                  hint="a recursive topological sort overflows Python's stack: use an explicit stack")
 
 
-@pytest.mark.task("Value.backward")
-def test_backward_on_a_gpt_loss_equals_finite_differences(kata):
-    T = random_tensors(21)
-    tokens = [10, 3, 7, 1, 0, 9, 4, 10]
-    params = kata.params_from_floats(T)
-    loss = kata.sequence_loss(params, tokens, 2)
-    loss.backward()
-    rng = random.Random(3)
-    for name in ("wte", "wpe", "layer0.attn_wq", "layer1.attn_wv", "layer1.mlp_fc1", "lm_head"):
-        r = rng.choice([3, 7, 1, 0, 9, 4]) if name == "wte" else rng.randrange(len(T[name]))
-        c = rng.randrange(len(T[name][0]))
-
-        def f(xs, name=name, r=r):
-            T2 = dict(T)
-            T2[name] = [list(row) for row in T[name]]
-            T2[name][r] = xs
-            return spec_sequence_loss(T2, tokens, 2)
-
-        expected = fd(f, T[name][r], c)
-        assert_close(params[name][r][c].grad, expected, 1e-6, f"{name}[{r}][{c}].grad after loss.backward()",
-                     hint="every node once, in reverse topological order; grads accumulate with +=")
-
-
 # === softmax, rmsnorm ===
 
 
@@ -605,6 +582,30 @@ def test_cross_entropy_matches_logsumexp(kata, xs, target):
     one_hot = [1.0 if i == target else 0.0 for i in range(len(xs))]
     assert_close([g.get(id(l), 0.0) for l in logits], [p - o for p, o in zip(spec_softmax(xs), one_hot)], 1e-9,
                  f"d cross_entropy / d logits ({xs}, target {target}): softmax - one_hot")
+
+
+@pytest.mark.task("sequence_loss")  # needs every task up to it: graded with the last one
+def test_backward_on_a_gpt_loss_equals_finite_differences(kata):
+    T = random_tensors(21)
+    tokens = [10, 3, 7, 1, 0, 9, 4, 10]
+    params = kata.params_from_floats(T)
+    loss = kata.sequence_loss(params, tokens, 2)
+    loss.backward()
+    rng = random.Random(3)
+    for name in ("wte", "wpe", "layer0.attn_wq", "layer1.attn_wv", "layer1.mlp_fc1", "lm_head"):
+        r = rng.choice([3, 7, 1, 0, 9, 4]) if name == "wte" else rng.randrange(len(T[name]))
+        c = rng.randrange(len(T[name][0]))
+
+        def f(xs, name=name, r=r):
+            T2 = dict(T)
+            T2[name] = [list(row) for row in T[name]]
+            T2[name][r] = xs
+            return spec_sequence_loss(T2, tokens, 2)
+
+        expected = fd(f, T[name][r], c)
+        assert_close(params[name][r][c].grad, expected, 1e-6, f"{name}[{r}][{c}].grad after loss.backward()",
+                     hint="backward through the whole model: if the other tasks pass, check Value.backward (every "
+                     "node once, in reverse topological order, grads accumulate with +=) and each op's local gradient")
 
 
 @pytest.mark.task("sequence_loss")
