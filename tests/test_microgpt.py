@@ -326,6 +326,19 @@ def test_backward_node_used_twice_accumulates(kata):
 
 
 @pytest.mark.task("Value.backward")
+def test_backward_keeps_grads_already_in_the_graph(kata):
+    # "Grads already in the graph are not reset": a leaf's earlier grad is added to, not overwritten
+    V = kata.Value
+    w, x = V(1.5), V(-0.4)
+    w.grad, x.grad = 0.25, -2.0  # left over from an earlier backward
+    y = V(w.data * x.data, (w, x), (x.data, w.data))
+    y.backward()
+    assert_close([y.grad, w.grad, x.grad], [1.0, 0.25 + -0.4, -2.0 + 1.5], 1e-12,
+                 "grads of y = w * x after y.backward() with w.grad = 0.25 and x.grad = -2.0 set beforehand",
+                 hint="add into each child's grad (+=) without zeroing it first; only the output's grad is set to 1")
+
+
+@pytest.mark.task("Value.backward")
 def test_backward_diamond_visits_each_node_once(kata):
     """x -> a -> {b, c} -> d: a is reached along two paths but must be processed once."""
     V = kata.Value
