@@ -375,6 +375,29 @@ def test_hidden_grad_norms_equal_finite_differences(kata, model, tokens):
 
 
 @pytest.mark.task("hidden_grad_norms")
+@pytest.mark.parametrize("model", MODELS)
+def test_hidden_grad_norms_add_to_the_parameter_grads(kata, model):
+    # "Adds to the parameters' .grad like any backward()": a second call on the same params doubles them
+    T = random_tensors(model, 51)
+    params = kata.params_from_floats(T)
+    tokens = [0, 3, 5, 1]
+    first = kata.hidden_grad_norms(params, tokens, model)
+    def grads():
+        return [v.grad for name in sorted(params) for row in params[name] for v in row]
+
+    once = grads()
+    assert any(g != 0.0 for g in once), (
+        f"hidden_grad_norms({tokens}, {model!r}) left every parameter's .grad at 0: call backward() on L")
+    second = kata.hidden_grad_norms(params, tokens, model)
+    assert_close(list(second), list(first), 1e-12, f"hidden_grad_norms({tokens}, {model!r}) called twice",
+                 hint="the norms come from the states' own .grad: fresh nodes on every call")
+    assert_close(grads(), [2 * g for g in once], 1e-9,
+                 f"parameter grads (all tensors, flattened by sorted name) after two hidden_grad_norms({tokens}, "
+                 f"{model!r}) calls",
+                 hint="backward() adds into .grad: do not zero the parameters' grads")
+
+
+@pytest.mark.task("hidden_grad_norms")
 @pytest.mark.parametrize("tokens", [[3], []], ids=["one_token", "no_tokens"])
 def test_hidden_grad_norms_rejects_short_tokens(kata, tokens):
     with pytest.raises(ValueError, match=r"\btokens\b"):
