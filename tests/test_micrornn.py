@@ -183,10 +183,11 @@ MODELS = ["rnn", "gru"]
 
 
 @pytest.mark.task("rnn_cell")
-@pytest.mark.parametrize("x", [0, 3, 6])
-def test_rnn_cell_matches_spec(kata, x):
-    T = random_tensors("rnn", 10 + x)
-    h = vector(random.Random(x), 5)
+@pytest.mark.parametrize("x, V, H", [(0, 7, 5), (3, 7, 5), (6, 7, 5), (2, 3, 8)],
+                         ids=["x0", "x3", "x6", "vocab3-hidden8"])  # last: fewer tokens than hidden units
+def test_rnn_cell_matches_spec(kata, x, V, H):
+    T = random_tensors("rnn", 10 + x, V=V, H=H)
+    h = vector(random.Random(x), H)
     got = data(kata.rnn_cell(kata.params_from_floats(T), x, [kata.Value(v) for v in h]))
     assert_close(got, spec_rnn_cell(T, x, h), 1e-12, f"rnn_cell(x={x})",
                  hint="h_new = tanh(wx[x] + wh h + bh): the input is row x of wx")
@@ -228,10 +229,10 @@ def test_rnn_cell_gradient(kata):
 
 
 @pytest.mark.task("gru_cell")
-@pytest.mark.parametrize("x", [0, 5])
-def test_gru_cell_matches_spec(kata, x):
-    T = random_tensors("gru", 20 + x)
-    h = vector(random.Random(x), 5)
+@pytest.mark.parametrize("x, V, H", [(0, 7, 5), (5, 7, 5), (1, 2, 6)], ids=["x0", "x5", "vocab2-hidden6"])
+def test_gru_cell_matches_spec(kata, x, V, H):
+    T = random_tensors("gru", 20 + x, V=V, H=H)
+    h = vector(random.Random(x), H)
     got = data(kata.gru_cell(kata.params_from_floats(T), x, [kata.Value(v) for v in h]))
     assert_close(got, spec_gru_cell(T, x, h), 1e-12, f"gru_cell(x={x})",
                  hint="z = 0 keeps h, z = 1 takes the candidate; r multiplies h before whh")
