@@ -505,6 +505,25 @@ def test_rag_answer_breaks_a_score_tie_by_the_lowest_doc_id(kata):
 
 
 @pytest.mark.task("rag_answer")
+@pytest.mark.parametrize("query, kwargs, default_doc, doc", [
+    ("river", {"k1": 0.0}, 1, 0),         # k1 = 0: only "does the term occur" counts; the tie goes to doc 0
+    ("corn grey", {"b": 0.0}, 4, 3),      # b = 0: the long document 3 is no longer discounted
+    ("and corn", {"b": 1.0}, 3, 4),       # b = 1: full length normalisation favours the short document 4
+], ids=["k1=0", "b=0", "b=1"])
+def test_rag_answer_passes_k1_and_b_to_the_retriever(kata, query, kwargs, default_doc, doc):
+    best = lambda scores: min(scores, key=lambda d: (-scores[d], d))
+    assert best(spec_bm25(HAND_DOCS, query)) == default_doc and best(spec_bm25(HAND_DOCS, query, **{
+        "k1": 1.2, "b": 0.75, **kwargs})) == doc, "fixture: the parameters must change the best document"
+    params, index = checkpoint_params(), given_index(kata, HAND_DOCS)
+    assert_equal(kata.rag_answer(params, index, HAND_DOCS, query)[1], default_doc,
+                 f"rag_answer({query!r}) document with the default k1 = 1.2, b = 0.75")
+    answer, doc_id = kata.rag_answer(params, index, HAND_DOCS, query, **kwargs)
+    assert_equal(doc_id, doc, f"rag_answer({query!r}, {kwargs}) document",
+                 hint="pass k1 and b on to bm25_scores: they change which document scores best")
+    assert_equal(answer, kata.generate(params, query, HAND_DOCS[doc]), f"rag_answer({query!r}, {kwargs}) answer")
+
+
+@pytest.mark.task("rag_answer")
 def test_rag_answer_without_any_shared_term(kata):
     docs, _ = kata.make_facts()
     params = checkpoint_params()
