@@ -149,8 +149,10 @@ def test_features_count_every_ngram(kata, n_values):
 
 @pytest.mark.task("ngram_features")
 @pytest.mark.parametrize("dim,n_values,argument",
-                         [(0, (1, 2), "dim"), (-4, (1,), "dim"), (2.5, (1,), "dim"), (8, (), "n_values"), (8, (0, 2), "n_values")],
-                         ids=["dim-0", "dim-negative", "dim-float", "n-empty", "n-zero"])
+                         [(0, (1, 2), "dim"), (-4, (1,), "dim"), (2.5, (1,), "dim"), (8.0, (1,), "dim"), (True, (1,), "dim"),
+                          (float("nan"), (1,), "dim"), (8, (), "n_values"), (8, (0, 2), "n_values"), (8, (2, -1), "n_values")],
+                         ids=["dim-0", "dim-negative", "dim-float", "dim-8.0", "dim-bool", "dim-nan", "n-empty", "n-zero",
+                              "n-negative-last"])
 def test_features_reject_bad_arguments(kata, dim, n_values, argument):
     with pytest.raises(ValueError, match=argument):
         kata.ngram_features("anna", dim, n_values)
@@ -224,9 +226,15 @@ def test_augment_uses_only_its_rng(kata):
     assert_equal(random.random(), expected_global, "the global random state after augment",
                  hint="draw from the rng argument, never from the random module")
     assert_equal(fresh, [fresh[0]] * 5, "augment('elizabeth') with five fresh Random(9)")
+    deletions, swaps = one_edits("elizabeth")
+    if fresh[0] not in deletions | swaps:
+        raise Mismatch(f"augment('elizabeth', Random(9)) returned {fresh[0]!r}: not one deletion or one adjacent swap away")
     rng_a, rng_b = random.Random(21), random.Random(21)
-    assert_equal([kata.augment("brandon", rng_a) for _ in range(12)],
-                 [kata.augment("brandon", rng_b) for _ in range(12)], "augment with two Random(21) streams")
+    stream = [kata.augment("brandon", rng_a) for _ in range(12)]
+    assert_equal(stream, [kata.augment("brandon", rng_b) for _ in range(12)], "augment with two Random(21) streams")
+    deletions, swaps = one_edits("brandon")
+    assert_equal([out for out in stream if out not in deletions | swaps], [],
+                 "augment('brandon') results that are not one edit away")
 
 
 @pytest.mark.task("augment")
@@ -242,6 +250,35 @@ def test_augment_edits_two_character_names(kata):
 @pytest.mark.parametrize("name", ["", "a"])
 def test_augment_leaves_short_names(kata, name):
     assert_equal(kata.augment(name, random.Random(0)), name, f"augment({name!r})")
+    longer = name + "xy"  # one more character than the short ones: now it must change
+    assert_equal(kata.augment(longer, random.Random(0)) in {longer[:i] + longer[i + 1:] for i in range(len(longer))}
+                 | {longer[:i] + longer[i + 1] + longer[i] + longer[i + 2:] for i in range(len(longer) - 1)},
+                 True, f"augment({longer!r}) is one edit away", hint="only names SHORTER than 2 characters stay")
+
+
+@pytest.mark.task("augment")
+def test_augment_chooses_edit_and_position_uniformly(kata):
+    # "abcdefgh": 8 deletions (1/2 x 1/8 each) and 7 swaps (1/2 x 1/7 each), all distinct strings.
+    # Each count must lie within 5 binomial standard deviations of its mean: per category the
+    # chance a correct augment fails is 5.7e-7, for all 15 together < 1e-5 (seed fixed: deterministic).
+    name, n = "abcdefgh", 4000
+    deletions, swaps = one_edits(name)
+    probability = {**{d: 1 / 16 for d in deletions}, **{s: 1 / 14 for s in swaps}}
+    rng = random.Random(2024)
+    counts = {}
+    for _ in range(n):
+        out = kata.augment(name, rng)
+        if out not in probability:
+            raise Mismatch(f"augment({name!r}) returned {out!r}: not one deletion or one adjacent swap away")
+        counts[out] = counts.get(out, 0) + 1
+    for out, p in sorted(probability.items()):
+        mean, sd = n * p, math.sqrt(n * p * (1 - p))
+        got = counts.get(out, 0)
+        if abs(got - mean) > 5 * sd:
+            kind = "deletion" if out in deletions else "swap"
+            raise Mismatch(f"augment({name!r}) gave the {kind} {out!r} {got} times in {n} calls; expected "
+                           f"{mean:.0f} +- {5 * sd:.0f} (probability {p:.4f}: delete or swap with 1/2 each, "
+                           "then a uniform position among those that edit)")
 
 
 # === task 4: InfoNCE ===
@@ -280,13 +317,16 @@ def test_info_nce_survives_large_logits(kata):
     rng = random.Random(12)
     U, V = matrix(rng, 6, 3, scale=30.0), matrix(rng, 6, 3, scale=30.0)
     V[2] = [-30.0, -30.0, -30.0]  # a column of scores far below zero
-    got = kata.info_nce(U, V, 0.5)  # logits up to ~+-5e3
-    assert_close(got, spec_info_nce(U, V, 0.5), 1e-6, "info_nce with logits ~1e3",
+    S = [[sum(a * b for a, b in zip(u, v)) / 0.5 for v in V] for u in U]
+    assert max(max(r) - min(r) for r in S) > 3000 and max(max(c) - min(c) for c in zip(*S)) > 3000  # the fixture
+    got = kata.info_nce(U, V, 0.5)  # |logits| up to 3.5e3; rows and columns spread over more than 3e3
+    assert_close(got, spec_info_nce(U, V, 0.5), 1e-6, "info_nce with logits up to 3.5e3 (spread > 3e3 per row)",
                  hint="subtract the max before exp (stable log-sum-exp)")
 
 
-BAD_BATCHES = [("T0", "temperature"), ("Tneg", "temperature"), ("B1", "U"), ("rows", "V"), ("width", "V")]
-BAD_BATCH_IDS = ["temperature-0", "temperature-negative", "batch-1", "V-rows", "V-width"]
+BAD_BATCHES = [("T0", "temperature"), ("Tneg", "temperature"), ("Tnan", "temperature"), ("B1", "U"), ("B0", "U"),
+               ("rows", "V"), ("width", "V")]
+BAD_BATCH_IDS = ["temperature-0", "temperature-negative", "temperature-nan", "batch-1", "batch-0", "V-rows", "V-width"]
 
 
 def bad_batch(case):
@@ -296,8 +336,12 @@ def bad_batch(case):
         T = 0.0
     elif case == "Tneg":
         T = -0.2
+    elif case == "Tnan":
+        T = float("nan")
     elif case == "B1":
         U, V = U[:1], V[:1]
+    elif case == "B0":
+        U, V = [], []
     elif case == "rows":
         V = V + [[0.5, 0.5]]
     else:
@@ -334,10 +378,16 @@ def test_info_nce_grad_matches_finite_differences(kata, seed, B, E, T):
 def test_info_nce_grad_is_finite_for_large_logits(kata):
     rng = random.Random(13)
     U, V = matrix(rng, 4, 2, scale=25.0), matrix(rng, 4, 2, scale=25.0)
+    U[1], V[3] = [24.0, -24.0], [-23.0, 23.0]  # S[1][3] = -2208: row 1 and column 3 spread over more than 2e3
+    S = [[sum(a * b for a, b in zip(u, v)) / 0.5 for v in V] for u in U]
+    assert max(abs(x) for r in S for x in r) > 2000 and max(max(r) - min(r) for r in S) > 2000  # the fixture
     dU, dV = kata.info_nce_grad(U, V, 0.5)
     loss = lambda: spec_info_nce(U, V, 0.5)
     expected = [[central_difference(loss, U, i, e) for e in range(2)] for i in range(4)]
-    assert_close(dU, expected, 1e-3, "dU of info_nce with logits ~1e3", hint="stable softmax")
+    assert_close(dU, expected, 1e-3, "dU of info_nce with logits down to -2.2e3 (spread > 2e3 in a row)",
+                 hint="stable softmax: subtract each row's (and each column's) max before exp")
+    expected = [[central_difference(loss, V, j, e) for e in range(2)] for j in range(4)]
+    assert_close(dV, expected, 1e-3, "dV of info_nce with logits down to -2.2e3", hint="stable softmax over columns")
     assert all(math.isfinite(v) for row in dV for v in row), "dV has a non-finite entry"
 
 
@@ -417,8 +467,10 @@ def test_loss_and_grad_does_not_mutate_w(kata):
     W = matrix(rng, 3, 4)
     copy = [list(r) for r in W]
     fa, fb = batch_features(rng, 3, 4)
-    kata.loss_and_grad(W, fa, fb, 0.5)
+    loss, _ = kata.loss_and_grad(W, fa, fb, 0.5)
     assert_equal(W, copy, "W after loss_and_grad")
+    expected = spec_info_nce([spec_encode(copy, x) for x in fa], [spec_encode(copy, x) for x in fb], 0.5)
+    assert_close(loss, expected, 1e-9, "loss of loss_and_grad(W 3x4)", hint="encode both views with W, then info_nce")
 
 
 @pytest.mark.task("loss_and_grad")
@@ -463,7 +515,7 @@ def test_nearest_neighbours_tie_rule(kata):
 
 
 @pytest.mark.task("nearest_neighbours")
-@pytest.mark.parametrize("k,argument", [(0, "k"), (-1, "k"), (1.5, "k"), (2, "embeddings")])
+@pytest.mark.parametrize("k,argument", [(0, "k"), (-1, "k"), (1.5, "k"), (True, "k"), (2.0, "k"), (2, "embeddings")])
 def test_nearest_neighbours_reject_bad_arguments(kata, k, argument):
     rows = [[1.0, 0.0], [0.0, 1.0]] if argument == "k" else [[1.0, 0.0], [0.0, 1.0, 0.0]]
     with pytest.raises(ValueError, match=argument):

@@ -262,6 +262,16 @@ def test_exp_of_large_negative_is_zero_not_an_error(kata):
     assert_close(out.data, 0.0, 0.0, "Value(-1000).exp()")
 
 
+@pytest.mark.task("Value.tanh")
+@pytest.mark.parametrize("x", [400.0, -400.0, 800.0, -800.0])
+def test_tanh_saturates_without_overflow(kata, x):
+    a = kata.Value(x)
+    out = a.tanh()
+    assert_close(out.data, 1.0 if x > 0 else -1.0, 0.0, f"Value({x}).tanh()",
+                 hint="(e^x - e^-x) / (e^x + e^-x) overflows past |x| = 710: use math.tanh")
+    assert_close(spec_grads(out).get(id(a), 0.0), 0.0, 0.0, f"Value({x}).tanh(): local grad 1 - tanh^2")
+
+
 @pytest.mark.task("Value.sigmoid")
 @pytest.mark.parametrize("x", [1000.0, -1000.0, 745.5, -745.5])
 def test_sigmoid_does_not_overflow(kata, x):
@@ -316,6 +326,19 @@ def test_backward_node_used_twice_accumulates(kata):
 
 
 @pytest.mark.task("Value.backward")
+def test_backward_keeps_grads_already_in_the_graph(kata):
+    # "Grads already in the graph are not reset": a leaf's earlier grad is added to, not overwritten
+    V = kata.Value
+    w, x = V(1.5), V(-0.4)
+    w.grad, x.grad = 0.25, -2.0  # left over from an earlier backward
+    y = V(w.data * x.data, (w, x), (x.data, w.data))
+    y.backward()
+    assert_close([y.grad, w.grad, x.grad], [1.0, 0.25 + -0.4, -2.0 + 1.5], 1e-12,
+                 "grads of y = w * x after y.backward() with w.grad = 0.25 and x.grad = -2.0 set beforehand",
+                 hint="add into each child's grad (+=) without zeroing it first; only the output's grad is set to 1")
+
+
+@pytest.mark.task("Value.backward")
 def test_backward_diamond_visits_each_node_once(kata):
     """x -> a -> {b, c} -> d: a is reached along two paths but must be processed once."""
     V = kata.Value
@@ -359,29 +382,6 @@ def test_backward_deep_chain_does_not_recurse(kata):
     node.backward()
     assert_close(leaf.grad, 1.0001 ** 5000, 1e-9 * 1.0001 ** 5000, "grad through a 5,000-node chain",
                  hint="a recursive topological sort overflows Python's stack: use an explicit stack")
-
-
-@pytest.mark.task("Value.backward")
-def test_backward_on_a_gpt_loss_equals_finite_differences(kata):
-    T = random_tensors(21)
-    tokens = [10, 3, 7, 1, 0, 9, 4, 10]
-    params = kata.params_from_floats(T)
-    loss = kata.sequence_loss(params, tokens, 2)
-    loss.backward()
-    rng = random.Random(3)
-    for name in ("wte", "wpe", "layer0.attn_wq", "layer1.attn_wv", "layer1.mlp_fc1", "lm_head"):
-        r = rng.choice([3, 7, 1, 0, 9, 4]) if name == "wte" else rng.randrange(len(T[name]))
-        c = rng.randrange(len(T[name][0]))
-
-        def f(xs, name=name, r=r):
-            T2 = dict(T)
-            T2[name] = [list(row) for row in T[name]]
-            T2[name][r] = xs
-            return spec_sequence_loss(T2, tokens, 2)
-
-        expected = fd(f, T[name][r], c)
-        assert_close(params[name][r][c].grad, expected, 1e-6, f"{name}[{r}][{c}].grad after loss.backward()",
-                     hint="every node once, in reverse topological order; grads accumulate with +=")
 
 
 # === softmax, rmsnorm ===
@@ -452,8 +452,11 @@ def test_embed_adds_token_and_position_rows(kata):
 
 
 @pytest.mark.task("embed")
-@pytest.mark.parametrize("arg,tok,pos", [("token_id", 11, 0), ("token_id", -1, 0), ("pos_id", 0, 7), ("pos_id", 0, -1)],
-                         ids=["token_id_too_big", "token_id_negative", "pos_id_too_big", "pos_id_negative"])
+@pytest.mark.parametrize("arg,tok,pos", [("token_id", 11, 0), ("token_id", -1, 0), ("pos_id", 0, 7), ("pos_id", 0, -1),
+                                         ("token_id", 2.5, 0), ("token_id", True, 0), ("pos_id", 0, 1.0),
+                                         ("pos_id", 0, False)],
+                         ids=["token_id_too_big", "token_id_negative", "pos_id_too_big", "pos_id_negative",
+                              "token_id_float", "token_id_bool", "pos_id_float", "pos_id_bool"])
 def test_embed_rejects_bad_ids(kata, arg, tok, pos):
     params = kata.params_from_floats(random_tensors(2, layers=1))
     with pytest.raises(ValueError, match=arg):
@@ -499,7 +502,7 @@ def test_attend_gradient(kata):
 
 
 @pytest.mark.task("attend")
-@pytest.mark.parametrize("n_head", [4, 0, -2], ids=["not_a_divisor", "zero", "negative"])
+@pytest.mark.parametrize("n_head", [4, 0, -2, 2.0, True], ids=["not_a_divisor", "zero", "negative", "float", "bool"])
 def test_attend_rejects_bad_n_head(kata, n_head):
     V = kata.Value
     q = [V(0.1 * i) for i in range(6)]
@@ -530,9 +533,10 @@ def test_mlp_matches_spec_and_gradient(kata):
     (2, 3, 1, [10, 5]),
     (3, 1, 2, [2]),
     (4, 6, 1, [10, 0, 0, 8, 2]),
+    (5, 2, 1, [3, 0, 2, 1]),  # vocabulary 4, smaller than n_embd 6 (logits have 4 entries, not n_embd)
 ])
 def test_gpt_forward_matches_spec(kata, seed, n_head, layers, tokens):
-    T = random_tensors(seed, layers=layers)
+    T = random_tensors(seed, layers=layers, vocab=4 if seed == 5 else 11)
     got = [data(l) for l in kata.gpt_forward(kata.params_from_floats(T), tokens, n_head)]
     assert_close(got, spec_forward(T, tokens, n_head), 1e-9, f"gpt_forward({tokens}, n_head={n_head}, {layers} layers)",
                  hint="x = rmsnorm(embed); per layer: x += Wo attend(...) of rmsnorm(x), x += mlp(rmsnorm(x)); no final norm")
@@ -593,6 +597,30 @@ def test_cross_entropy_matches_logsumexp(kata, xs, target):
                  f"d cross_entropy / d logits ({xs}, target {target}): softmax - one_hot")
 
 
+@pytest.mark.task("sequence_loss")  # needs every task up to it: graded with the last one
+def test_backward_on_a_gpt_loss_equals_finite_differences(kata):
+    T = random_tensors(21)
+    tokens = [10, 3, 7, 1, 0, 9, 4, 10]
+    params = kata.params_from_floats(T)
+    loss = kata.sequence_loss(params, tokens, 2)
+    loss.backward()
+    rng = random.Random(3)
+    for name in ("wte", "wpe", "layer0.attn_wq", "layer1.attn_wv", "layer1.mlp_fc1", "lm_head"):
+        r = rng.choice([3, 7, 1, 0, 9, 4]) if name == "wte" else rng.randrange(len(T[name]))
+        c = rng.randrange(len(T[name][0]))
+
+        def f(xs, name=name, r=r):
+            T2 = dict(T)
+            T2[name] = [list(row) for row in T[name]]
+            T2[name][r] = xs
+            return spec_sequence_loss(T2, tokens, 2)
+
+        expected = fd(f, T[name][r], c)
+        assert_close(params[name][r][c].grad, expected, 1e-6, f"{name}[{r}][{c}].grad after loss.backward()",
+                     hint="backward through the whole model: if the other tasks pass, check Value.backward (every "
+                     "node once, in reverse topological order, grads accumulate with +=) and each op's local gradient")
+
+
 @pytest.mark.task("sequence_loss")
 def test_sequence_loss_of_the_checkpoint_equals_spec(kata):
     ck = checkpoint()
@@ -639,8 +667,9 @@ def test_sequence_loss_of_two_tokens_is_one_prediction(kata):
 @pytest.mark.task("sequence_loss")
 def test_sequence_loss_rejects_short_tokens(kata):
     params = kata.params_from_floats(random_tensors(2, layers=1))
-    with pytest.raises(ValueError, match="tokens"):
-        kata.sequence_loss(params, [10], 2)
+    for tokens in ([10], []):
+        with pytest.raises(ValueError, match="tokens"):
+            kata.sequence_loss(params, tokens, 2)
 
 
 # === adam_update ===
@@ -677,7 +706,7 @@ def test_adam_step_matches_spec(kata, step):
 
 
 @pytest.mark.task("adam_update")
-@pytest.mark.parametrize("step", [0, -1, 1.5], ids=["zero", "negative", "float"])
+@pytest.mark.parametrize("step", [0, -1, 1.5, 2.0, True], ids=["zero", "negative", "float", "float_2.0", "bool"])
 def test_adam_rejects_bad_step(kata, step):
     with pytest.raises(ValueError, match="step"):
         kata.adam_update([1.0], [1.0], [0.0], [0.0], step)
@@ -705,10 +734,11 @@ def test_sample_next_large_logits_and_low_temperature(kata):
     assert_equal(got, {1}, "tokens drawn at temperature 0.01 from logits ~1e3", hint="stable softmax (subtract the max)")
 
 
-class _FixedU:
-    """A stand-in rng whose random() always returns the same u."""
+class _FixedU(random.Random):
+    """A random.Random whose random() always returns the same u (so rng.choices, built on random(), works too)."""
 
     def __init__(self, u):
+        super().__init__(0)
         self.u = u
 
     def random(self):
@@ -725,10 +755,11 @@ def test_sample_next_returns_the_last_index_when_rounding_leaves_u_above_the_tot
 
 
 @pytest.mark.task("sample_next")
-@pytest.mark.parametrize("temperature", [-0.5, 0.0], ids=["negative", "zero"])
-def test_sample_next_rejects_bad_temperature(kata, temperature):
+@pytest.mark.parametrize("temperature", [-0.5, 0.0, float("nan")], ids=["negative", "zero", "nan"])
+@pytest.mark.parametrize("logits", [[0.1, 0.2], [0.3]], ids=["two", "one"])  # one logit: nothing to draw, still checked
+def test_sample_next_rejects_bad_temperature(kata, temperature, logits):
     with pytest.raises(ValueError, match="temperature"):
-        kata.sample_next([0.1, 0.2], temperature, random.Random(0))
+        kata.sample_next(logits, temperature, random.Random(0))
 
 
 @pytest.mark.task("sample_next")

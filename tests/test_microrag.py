@@ -33,6 +33,7 @@ CHECKPOINT = ROOT / "tests" / "data" / "microrag" / "model.json"
 VOCAB = "_.abcdefghijklmnopqrstuvwxyz "  # PAD, END, a-z, space: the documented alphabet
 TOL = 1e-12
 
+NAN = float("nan")
 
 # === the independent spec ===
 
@@ -50,6 +51,11 @@ def spec_index(docs):
         for term in sorted(set(terms)):
             postings.setdefault(term, []).append((d, terms.count(term)))
     return postings, lengths
+
+
+def given_index(kata, docs):
+    """The kata's InvertedIndex (provided) filled from the spec index: later tasks are graded without build_index."""
+    return kata.InvertedIndex(*spec_index(docs))
 
 
 def spec_idf(n, df):
@@ -203,8 +209,12 @@ def test_idf_is_positive_and_falls_with_df(kata):
 
 
 @pytest.mark.task("idf")
-@pytest.mark.parametrize("n_docs, df, bad", [(0, 0, "n_docs"), (-3, 0, "n_docs"), (5, -1, "df"), (5, 6, "df")],
-                         ids=["n_docs=0", "n_docs<0", "df<0", "df>n_docs"])
+@pytest.mark.parametrize("n_docs, df, bad", [(0, 0, "n_docs"), (-3, 0, "n_docs"), (5, -1, "df"), (5, 6, "df"),
+                                             (2.5, 1, "n_docs"), (5.0, 1, "n_docs"), (True, 0, "n_docs"),
+                                             (float("nan"), 0, "n_docs"), (5, 2.5, "df"), (5, 1.0, "df"), (5, True, "df"),
+                                             (5, float("nan"), "df")],
+                         ids=["n_docs=0", "n_docs<0", "df<0", "df>n_docs", "n_docs=2.5", "n_docs=5.0", "n_docs=True",
+                              "n_docs=nan", "df=2.5", "df=1.0", "df=True", "df=nan"])
 def test_idf_rejects_bad_counts(kata, n_docs, df, bad):
     with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.idf(n_docs, df)
@@ -267,7 +277,10 @@ def test_bm25_term_length_normalisation(kata):
 @pytest.mark.parametrize("kwargs, bad", [
     ({"k1": -0.1}, "k1"), ({"b": -0.01}, "b"), ({"b": 1.5}, "b"), ({"avgdl": 0.0}, "avgdl"),
     ({"avgdl": -2.0}, "avgdl"), ({"tf": -1}, "tf"), ({"doc_len": -4}, "doc_len"), ({"doc_len": -1}, "doc_len"),
-], ids=["k1<0", "b<0", "b>1", "avgdl=0", "avgdl<0", "tf<0", "doc_len<0", "doc_len=-1"])
+    ({"k1": NAN}, "k1"), ({"b": NAN}, "b"), ({"avgdl": NAN}, "avgdl"), ({"tf": NAN}, "tf"), ({"doc_len": NAN}, "doc_len"),
+    ({"k1": -0.1, "tf": 0}, "k1"), ({"b": 1.5, "tf": 0}, "b"), ({"doc_len": -1, "tf": 0}, "doc_len"),
+], ids=["k1<0", "b<0", "b>1", "avgdl=0", "avgdl<0", "tf<0", "doc_len<0", "doc_len=-1", "k1=nan", "b=nan", "avgdl=nan",
+        "tf=nan", "doc_len=nan", "k1<0-tf=0", "b>1-tf=0", "doc_len<0-tf=0"])
 def test_bm25_term_rejects_bad_arguments(kata, kwargs, bad):
     args = {"tf": 2, "doc_len": 5, "avgdl": 6.0, "idf_value": 1.3, "k1": 1.2, "b": 0.75}
     args.update(kwargs)
@@ -287,7 +300,7 @@ def test_bm25_term_rejects_bad_arguments(kata, kwargs, bad):
     "Which RIVER, which mill?",
 ])
 def test_bm25_scores_equal_the_closed_form(kata, query):
-    index = kata.build_index(HAND_DOCS)
+    index = given_index(kata, HAND_DOCS)
     assert_scores(kata.bm25_scores(index, query), spec_bm25(HAND_DOCS, query), f"bm25_scores(HAND_DOCS, {query!r})",
                   hint="sum over distinct query terms of idf(N, df) * tf (k1 + 1) / (tf + k1 (1 - b + b |D| / avgdl))")
 
@@ -295,7 +308,7 @@ def test_bm25_scores_equal_the_closed_form(kata, query):
 @pytest.mark.task("bm25_scores")
 @pytest.mark.parametrize("k1, b", [(0.0, 0.75), (2.0, 0.0), (0.9, 1.0), (1.6, 0.4)])
 def test_bm25_scores_pass_k1_and_b_through(kata, k1, b):
-    index = kata.build_index(HAND_DOCS)
+    index = given_index(kata, HAND_DOCS)
     query = "the river mill delta"
     assert_scores(kata.bm25_scores(index, query, k1=k1, b=b), spec_bm25(HAND_DOCS, query, k1, b),
                   f"bm25_scores(HAND_DOCS, {query!r}, k1={k1}, b={b})")
@@ -303,7 +316,7 @@ def test_bm25_scores_pass_k1_and_b_through(kata, k1, b):
 
 @pytest.mark.task("bm25_scores")
 def test_repeated_query_terms_count_once(kata):
-    index = kata.build_index(HAND_DOCS)
+    index = given_index(kata, HAND_DOCS)
     assert_scores(kata.bm25_scores(index, "river river mill river"), spec_bm25(HAND_DOCS, "river mill"),
                   "bm25_scores(HAND_DOCS, 'river river mill river')",
                   hint="the query is a set of terms: a repeated term adds its score once")
@@ -338,16 +351,17 @@ def test_bm25_scores_only_documents_sharing_a_term(kata):
 
 @pytest.mark.task("bm25_scores")
 def test_bm25_scores_of_a_query_with_no_indexed_term(kata):
-    index = kata.build_index(HAND_DOCS)
+    index = given_index(kata, HAND_DOCS)
     assert_equal(dict(kata.bm25_scores(index, "zebra? unicorn!")), {}, "bm25_scores(HAND_DOCS, 'zebra? unicorn!')")
     assert_equal(dict(kata.bm25_scores(index, "")), {}, "bm25_scores(HAND_DOCS, '')")
 
 
 @pytest.mark.task("bm25_scores")
-@pytest.mark.parametrize("kwargs, bad", [({"k1": -1.0}, "k1"), ({"b": 1.01}, "b"), ({"b": -0.5}, "b")],
-                         ids=["k1<0", "b>1", "b<0"])
+@pytest.mark.parametrize("kwargs, bad", [({"k1": -1.0}, "k1"), ({"b": 1.01}, "b"), ({"b": -0.5}, "b"),
+                                         ({"k1": NAN}, "k1"), ({"b": NAN}, "b")],
+                         ids=["k1<0", "b>1", "b<0", "k1=nan", "b=nan"])
 def test_bm25_scores_reject_bad_parameters(kata, kwargs, bad):
-    index = kata.build_index(HAND_DOCS)
+    index = given_index(kata, HAND_DOCS)
     with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.bm25_scores(index, "river", **kwargs)
 
@@ -357,7 +371,7 @@ def test_bm25_scores_reject_bad_parameters(kata, kwargs, bad):
                                          ({"b": -0.5}, "b")], ids=["k1=-0.5", "k1=-1.5", "b=1.5", "b=-0.5"])
 def test_bm25_scores_check_parameters_even_when_no_document_matches(kata, kwargs, bad):
     """No query term is indexed, so bm25_term is never called: bm25_scores itself must raise."""
-    index = kata.build_index(HAND_DOCS)
+    index = given_index(kata, HAND_DOCS)
     with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.bm25_scores(index, "qqqq", **kwargs)
 
@@ -365,7 +379,7 @@ def test_bm25_scores_check_parameters_even_when_no_document_matches(kata, kwargs
 @pytest.mark.task("bm25_scores")
 def test_retrieval_recall_on_the_generated_facts(kata):
     docs, questions = kata.make_facts()
-    index = kata.build_index(docs)
+    index = given_index(kata, docs)
     hits = 0
     for q in questions:
         expected = spec_bm25(docs, q["question"]) if q is questions[0] else None
@@ -409,10 +423,11 @@ def test_top_k_breaks_ties_by_doc_id(kata):
 
 
 @pytest.mark.task("top_k")
-@pytest.mark.parametrize("k", [0, -2, 1.5], ids=["k=0", "k<0", "k=1.5"])
-def test_top_k_rejects_bad_k(kata, k):
+@pytest.mark.parametrize("k", [0, -2, 1.5, 2.0, True, NAN], ids=["k=0", "k<0", "k=1.5", "k=2.0", "k=True", "k=nan"])
+@pytest.mark.parametrize("scores", [{1: 1.0}, {}], ids=["one", "empty"])  # nothing to rank: k is still checked
+def test_top_k_rejects_bad_k(kata, k, scores):
     with pytest.raises(ValueError, match=r"\bk\b"):
-        kata.top_k({1: 1.0}, k)
+        kata.top_k(scores, k)
 
 
 # === encode_input ===
@@ -463,7 +478,7 @@ def spec_best(docs, query):
 @pytest.mark.task("rag_answer")
 def test_rag_answer_retrieves_then_generates(kata):
     docs, questions = kata.make_facts()
-    index = kata.build_index(docs)
+    index = given_index(kata, docs)
     params = checkpoint_params()
     for q in questions[::17]:
         best = spec_best(docs, q["question"])
@@ -483,17 +498,36 @@ def test_rag_answer_breaks_a_score_tie_by_the_lowest_doc_id(kata):
     scores = spec_bm25(docs, query)
     assert scores[1] == scores[3] and max(scores.values()) == scores[1], "fixture: documents 1 and 3 must tie for best"
     params = checkpoint_params()
-    answer, doc_id = kata.rag_answer(params, kata.build_index(docs), docs, query)
+    answer, doc_id = kata.rag_answer(params, given_index(kata, docs), docs, query)
     assert_equal(doc_id, 1, f"rag_answer({query!r}) document when documents 1 and 3 tie for the best score",
                  hint="the documented tie rule: equal scores go to the lowest doc_id (as top_k orders them)")
     assert_equal(answer, kata.generate(params, query, docs[1]), f"rag_answer({query!r}) answer")
 
 
 @pytest.mark.task("rag_answer")
+@pytest.mark.parametrize("query, kwargs, default_doc, doc", [
+    ("river", {"k1": 0.0}, 1, 0),         # k1 = 0: only "does the term occur" counts; the tie goes to doc 0
+    ("corn grey", {"b": 0.0}, 4, 3),      # b = 0: the long document 3 is no longer discounted
+    ("and corn", {"b": 1.0}, 3, 4),       # b = 1: full length normalisation favours the short document 4
+], ids=["k1=0", "b=0", "b=1"])
+def test_rag_answer_passes_k1_and_b_to_the_retriever(kata, query, kwargs, default_doc, doc):
+    best = lambda scores: min(scores, key=lambda d: (-scores[d], d))
+    assert best(spec_bm25(HAND_DOCS, query)) == default_doc and best(spec_bm25(HAND_DOCS, query, **{
+        "k1": 1.2, "b": 0.75, **kwargs})) == doc, "fixture: the parameters must change the best document"
+    params, index = checkpoint_params(), given_index(kata, HAND_DOCS)
+    assert_equal(kata.rag_answer(params, index, HAND_DOCS, query)[1], default_doc,
+                 f"rag_answer({query!r}) document with the default k1 = 1.2, b = 0.75")
+    answer, doc_id = kata.rag_answer(params, index, HAND_DOCS, query, **kwargs)
+    assert_equal(doc_id, doc, f"rag_answer({query!r}, {kwargs}) document",
+                 hint="pass k1 and b on to bm25_scores: they change which document scores best")
+    assert_equal(answer, kata.generate(params, query, HAND_DOCS[doc]), f"rag_answer({query!r}, {kwargs}) answer")
+
+
+@pytest.mark.task("rag_answer")
 def test_rag_answer_without_any_shared_term(kata):
     docs, _ = kata.make_facts()
     params = checkpoint_params()
-    answer, doc_id = kata.rag_answer(params, kata.build_index(docs), docs, "zzz qqq")
+    answer, doc_id = kata.rag_answer(params, given_index(kata, docs), docs, "zzz qqq")
     assert_equal(doc_id, None, "rag_answer('zzz qqq') document (no document shares a term)")
     assert_equal(answer, kata.generate(params, "zzz qqq", ""), "rag_answer('zzz qqq') answer",
                  hint="nothing retrieved: answer from the query alone, with an empty context")
@@ -502,7 +536,7 @@ def test_rag_answer_without_any_shared_term(kata):
 @pytest.mark.task("rag_answer")
 def test_retrieval_answers_unseen_facts(kata):
     docs, questions = kata.make_facts()
-    index = kata.build_index(docs)
+    index = given_index(kata, docs)
     params = checkpoint_params()
     unseen = [q for q in questions if q["country"] >= kata.N_TRAIN_COUNTRIES]
     with_r = sum(kata.rag_answer(params, index, docs, q["question"])[0] == q["answer"] for q in unseen) / len(unseen)
@@ -527,7 +561,7 @@ def test_regenerated_checkpoint_reproduces_and_retrieval_wins(kata, tmp_path):
     for name, W in shipped["params"].items():
         assert_close(fresh["params"][name], W, 1e-6, f"regenerated tensor {name}")
     docs, questions = kata.make_facts()
-    index = kata.build_index(docs)
+    index = given_index(kata, docs)
     params = fresh["params"]
     with_r = sum(kata.rag_answer(params, index, docs, q["question"])[0] == q["answer"] for q in questions)
     without = sum(kata.generate(params, q["question"], "") == q["answer"] for q in questions)

@@ -183,10 +183,11 @@ MODELS = ["rnn", "gru"]
 
 
 @pytest.mark.task("rnn_cell")
-@pytest.mark.parametrize("x", [0, 3, 6])
-def test_rnn_cell_matches_spec(kata, x):
-    T = random_tensors("rnn", 10 + x)
-    h = vector(random.Random(x), 5)
+@pytest.mark.parametrize("x, V, H", [(0, 7, 5), (3, 7, 5), (6, 7, 5), (2, 3, 8)],
+                         ids=["x0", "x3", "x6", "vocab3-hidden8"])  # last: fewer tokens than hidden units
+def test_rnn_cell_matches_spec(kata, x, V, H):
+    T = random_tensors("rnn", 10 + x, V=V, H=H)
+    h = vector(random.Random(x), H)
     got = data(kata.rnn_cell(kata.params_from_floats(T), x, [kata.Value(v) for v in h]))
     assert_close(got, spec_rnn_cell(T, x, h), 1e-12, f"rnn_cell(x={x})",
                  hint="h_new = tanh(wx[x] + wh h + bh): the input is row x of wx")
@@ -228,10 +229,10 @@ def test_rnn_cell_gradient(kata):
 
 
 @pytest.mark.task("gru_cell")
-@pytest.mark.parametrize("x", [0, 5])
-def test_gru_cell_matches_spec(kata, x):
-    T = random_tensors("gru", 20 + x)
-    h = vector(random.Random(x), 5)
+@pytest.mark.parametrize("x, V, H", [(0, 7, 5), (5, 7, 5), (1, 2, 6)], ids=["x0", "x5", "vocab2-hidden6"])
+def test_gru_cell_matches_spec(kata, x, V, H):
+    T = random_tensors("gru", 20 + x, V=V, H=H)
+    h = vector(random.Random(x), H)
     got = data(kata.gru_cell(kata.params_from_floats(T), x, [kata.Value(v) for v in h]))
     assert_close(got, spec_gru_cell(T, x, h), 1e-12, f"gru_cell(x={x})",
                  hint="z = 0 keeps h, z = 1 takes the candidate; r multiplies h before whh")
@@ -355,8 +356,9 @@ def test_bptt_gradient_equals_finite_differences(kata, model):
 
 @pytest.mark.task("sequence_loss")
 def test_sequence_loss_rejects_short_tokens(kata):
-    with pytest.raises(ValueError, match=r"\btokens\b"):
-        kata.sequence_loss(kata.params_from_floats(random_tensors("rnn", 1)), [3], "rnn")
+    for tokens in ([3], []):
+        with pytest.raises(ValueError, match=r"\btokens\b"):
+            kata.sequence_loss(kata.params_from_floats(random_tensors("rnn", 1)), tokens, "rnn")
 
 
 # === task 5: per-timestep gradient norms ===
@@ -371,6 +373,29 @@ def test_hidden_grad_norms_equal_finite_differences(kata, model, tokens):
     assert_close(list(got), spec_hidden_grad_norms(T, tokens, model), 1e-6,
                  f"hidden_grad_norms({tokens}, {model!r})",
                  hint="L is the LAST prediction's loss only; norm of h_t's .grad after L.backward(), for t = 1..T")
+
+
+@pytest.mark.task("hidden_grad_norms")
+@pytest.mark.parametrize("model", MODELS)
+def test_hidden_grad_norms_add_to_the_parameter_grads(kata, model):
+    # "Adds to the parameters' .grad like any backward()": a second call on the same params doubles them
+    T = random_tensors(model, 51)
+    params = kata.params_from_floats(T)
+    tokens = [0, 3, 5, 1]
+    first = kata.hidden_grad_norms(params, tokens, model)
+    def grads():
+        return [v.grad for name in sorted(params) for row in params[name] for v in row]
+
+    once = grads()
+    assert any(g != 0.0 for g in once), (
+        f"hidden_grad_norms({tokens}, {model!r}) left every parameter's .grad at 0: call backward() on L")
+    second = kata.hidden_grad_norms(params, tokens, model)
+    assert_close(list(second), list(first), 1e-12, f"hidden_grad_norms({tokens}, {model!r}) called twice",
+                 hint="the norms come from the states' own .grad: fresh nodes on every call")
+    assert_close(grads(), [2 * g for g in once], 1e-9,
+                 f"parameter grads (all tensors, flattened by sorted name) after two hidden_grad_norms({tokens}, "
+                 f"{model!r}) calls",
+                 hint="backward() adds into .grad: do not zero the parameters' grads")
 
 
 @pytest.mark.task("hidden_grad_norms")
@@ -434,10 +459,11 @@ def test_clip_leaves_small_gradients_and_inputs_alone(kata):
 
 
 @pytest.mark.task("clip_by_global_norm")
-@pytest.mark.parametrize("max_norm", [0.0, -1.0], ids=["zero", "negative"])
-def test_clip_rejects_bad_max_norm(kata, max_norm):
+@pytest.mark.parametrize("max_norm", [0.0, -1.0, float("nan")], ids=["zero", "negative", "nan"])
+@pytest.mark.parametrize("grads", [[1.0], [], [0.0, 0.0]], ids=["one", "empty", "zeros"])  # nothing to scale: still checked
+def test_clip_rejects_bad_max_norm(kata, max_norm, grads):
     with pytest.raises(ValueError, match=r"\bmax_norm\b"):
-        kata.clip_by_global_norm([1.0], max_norm)
+        kata.clip_by_global_norm(grads, max_norm)
 
 
 # === task 7: windows ===
@@ -460,7 +486,8 @@ def test_make_windows_rejects_empty_corpus(kata, names):
 
 
 @pytest.mark.task("make_windows")
-@pytest.mark.parametrize("seq_len", [0, -3, 2.5], ids=["zero", "negative", "float"])
+@pytest.mark.parametrize("seq_len", [0, -3, 2.5, 2.0, True, float("nan")],
+                         ids=["zero", "negative", "float", "float_2.0", "bool", "nan"])
 def test_make_windows_rejects_bad_seq_len(kata, seq_len):
     with pytest.raises(ValueError, match=r"\bseq_len\b"):
         kata.make_windows(["emma"], seq_len)

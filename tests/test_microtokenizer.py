@@ -186,8 +186,10 @@ def test_pair_counts_of_empty_and_single_sequences(kata):
 @pytest.mark.task("pair_counts")
 def test_pair_counts_do_not_mutate(kata):
     sequences = [[1, 2, 1, 2], [2, 1]]
-    kata.pair_counts(sequences)
+    counts = kata.pair_counts(sequences)
     assert_equal(sequences, [[1, 2, 1, 2], [2, 1]], "the sequences after pair_counts")
+    assert_equal(counts, {(1, 2): 2, (2, 1): 2}, "pair_counts([[1, 2, 1, 2], [2, 1]])",
+                 hint="count adjacent pairs inside each sequence and add the counts up")
 
 
 # === task 2: merge one pair ===
@@ -300,6 +302,7 @@ def test_train_does_not_depend_on_corpus_order(kata):
     shuffled = list(corpus)
     random.Random(6).shuffle(shuffled)
     first = kata.train(corpus, 256 + 21)
+    assert_equal(first, spec_train(corpus, 256 + 21), "train(corpus, 277)")
     assert_equal(kata.train(shuffled, 256 + 21), first, "train(shuffled corpus) vs train(corpus)",
                  hint="with a tie rule on the pair itself, the order of the strings cannot matter")
     assert_equal(kata.train(corpus, 256 + 21), first, "train called twice with the same corpus")
@@ -328,16 +331,19 @@ def test_train_learns_on_utf8_bytes(kata):
 @pytest.mark.task("train")
 def test_train_does_not_mutate_the_corpus(kata):
     corpus = ["ab", "ba", "abab"]
-    kata.train(corpus, 259)
+    merges = kata.train(corpus, 259)
     assert_equal(corpus, ["ab", "ba", "abab"], "the corpus after train")
+    assert_equal(merges, spec_train(["ab", "ba", "abab"], 259), "train(['ab', 'ba', 'abab'], 259)")
 
 
 @pytest.mark.task("train")
 @pytest.mark.parametrize(
     "corpus,vocab_size,argument",
     [([], 300, "corpus"), ("abc", 300, "corpus"), (["ab"], 255, "vocab_size"),
-     (["ab"], -3, "vocab_size"), (["ab"], 300.0, "vocab_size")],
-    ids=["empty-corpus", "str-corpus", "vocab-255", "vocab-negative", "vocab-float"],
+     (["ab"], -3, "vocab_size"), (["ab"], 300.0, "vocab_size"), (["ab"], 256.5, "vocab_size"),
+     (["ab"], float("nan"), "vocab_size"), (["ab"], True, "vocab_size")],
+    ids=["empty-corpus", "str-corpus", "vocab-255", "vocab-negative", "vocab-float", "vocab-256.5", "vocab-nan",
+         "vocab-bool"],
 )
 def test_train_rejects_bad_arguments(kata, corpus, vocab_size, argument):
     with pytest.raises(ValueError, match=argument):
@@ -433,8 +439,10 @@ def test_encode_without_merges_is_utf8(kata):
 @pytest.mark.task("encode")
 def test_encode_does_not_mutate_merges(kata):
     merges = [(97, 98), (256, 99)]
-    kata.encode("abcab", merges)
+    ids = kata.encode("abcab", merges)
     assert_equal(merges, [(97, 98), (256, 99)], "the merges after encode")
+    assert_equal(ids, [257, 256], "encode('abcab', [(97, 98), (256, 99)])",
+                 hint="apply merges in rank order: ab -> 256, then 256 c -> 257")
 
 
 @pytest.mark.task("encode")
@@ -462,6 +470,9 @@ def test_round_trip_any_string(kata, merge_set):
     rng = random.Random(400 + len(merges))
     for text in SPECIAL + [random_unicode(rng, 14) for _ in range(120)]:
         ids = kata.encode(text, merges)
+        if not (isinstance(ids, list) and all(type(i) is int and 0 <= i < 256 + len(merges) for i in ids)):
+            raise Mismatch(f"encode({text!r}) with {merge_set} merges returned {ids!r}: expected a list of token "
+                           f"ids in [0, {256 + len(merges)}) (a round trip through anything else proves nothing)")
         assert_equal(kata.decode(ids, merges), text, f"decode(encode({text!r})) with {merge_set} merges")
 
 
@@ -486,10 +497,18 @@ def test_decode_replaces_invalid_utf8(kata, ids):
 
 
 @pytest.mark.task("decode")
-@pytest.mark.parametrize("ids", [[-1], [97, 257], [1.5]], ids=["negative", "past-vocab", "float"])
+@pytest.mark.parametrize("ids", [[-1], [97, 257], [1.5], [97, True]], ids=["negative", "past-vocab", "float", "bool"])
 def test_decode_rejects_unknown_ids(kata, ids):
-    with pytest.raises(ValueError, match="ids"):
+    try:
         kata.decode(ids, [(97, 98)])
+    except ValueError as error:
+        assert "ids" in str(error), f"decode({ids}) raised ValueError({str(error)!r}): name the argument ids"
+    except (TypeError, KeyError, IndexError) as error:
+        pytest.fail(f"decode({ids}, [(97, 98)]) raised {type(error).__name__}: {error}; expected ValueError "
+                    "naming ids: check every id is an int in [0, 256 + len(merges)) before looking it up")
+    else:
+        pytest.fail(f"decode({ids}, [(97, 98)]) returned normally; expected ValueError naming ids "
+                    "(an id outside the vocabulary, or not an int)")
 
 
 @pytest.mark.task("decode")

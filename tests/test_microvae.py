@@ -154,6 +154,21 @@ def test_kl_is_zero_only_at_the_prior(kata):
 
 
 @pytest.mark.task("kl_divergence")
+def test_kl_is_never_negative_near_the_prior(kata):
+    # exp(lv) - 1 - lv cancels catastrophically here: -3.0e-17 at lv = 1e-8, -1.5e-17 at 5e-9
+    for lv in [1e-8, -3e-9, 5e-9, -7e-9, 2e-8, -1e-8, 1e-12]:
+        kl = kata.kl_divergence([0.0, 0.0], [lv, 0.0])
+        if not kl >= 0:
+            raise Mismatch(f"kl_divergence([0.0, 0.0], [{lv!r}, 0.0]) = {kl!r}; a KL is never negative"
+                           "\n  hint: exp(lv) - 1 - lv loses everything to rounding for tiny lv; math.expm1(lv) - lv"
+                           " keeps the term >= 0")
+    assert_close(kata.kl_divergence([0.0], [40.0]), spec_kl([0.0], [40.0]), 1e-12 * math.exp(40.0),
+                 "kl_divergence([0.0], [40.0])", hint="exp(40) = 2.35e17: no clipping of logvar")
+    assert_close(kata.kl_divergence([0.0], [-40.0]), 19.5, 1e-12, "kl_divergence([0.0], [-40.0])",
+                 hint="0.5 * (exp(-40) - 1 + 40) = 19.5")
+
+
+@pytest.mark.task("kl_divergence")
 def test_kl_rejects_mismatched_dimensions(kata):
     with pytest.raises(ValueError, match="logvar"):
         kata.kl_divergence([0.1, 0.2], [0.0])
@@ -178,7 +193,10 @@ def test_elbo_closed_form_and_beta_scales_only_kl(kata, beta):
 @pytest.mark.parametrize("args, bad", [
     (([1.0, 2.0], [1.0, 2.0], [0.0], [0.0], -0.5), "beta"),
     (([1.0, 2.0], [1.0], [0.0], [0.0], 1.0), "x_recon"),
-], ids=["beta<0", "x_recon length"])
+    (([1.0, 2.0], [1.0, 2.0], [0.0], [0.0], float("nan")), "beta"),
+    (([], [], [], [], -0.5), "beta"),
+    (([1.0, 2.0], [1.0, 2.0, 3.0], [0.0], [0.0], 1.0), "x_recon"),
+], ids=["beta<0", "x_recon length", "beta=nan", "beta<0-empty", "x_recon too long"])
 def test_elbo_rejects_bad_arguments(kata, args, bad):
     with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.elbo_loss(*args)
@@ -267,7 +285,11 @@ def test_network_gradients_equal_finite_differences(kata):
 
 
 @pytest.mark.task("latent_gradients")
-@pytest.mark.parametrize("which, value", [("beta", -1.0), ("logvar", [0.0]), ("eps", [0.0]), ("dz", [0.0])])
+@pytest.mark.parametrize("which, value", [("beta", -1.0), ("beta", float("nan")), ("logvar", [0.0]), ("eps", [0.0]),
+                                          ("dz", [0.0]), ("logvar", [0.0, 0.1, 0.2]), ("eps", [1.0, -1.0, 0.0]),
+                                          ("dz", [0.5, 0.5, 0.5])],
+                         ids=["beta<0", "beta=nan", "logvar short", "eps short", "dz short", "logvar long", "eps long",
+                              "dz long"])
 def test_latent_gradients_reject_bad_arguments(kata, which, value):
     args = {"mu": [0.1, 0.2], "logvar": [0.0, 0.1], "eps": [1.0, -1.0], "dz": [0.5, 0.5], "beta": 1.0}
     args[which] = value
@@ -316,8 +338,13 @@ def test_interpolate_decodes_the_line_between_means(kata, steps):
 @pytest.mark.task("interpolate")
 @pytest.mark.parametrize("args, bad", [(([1.0, 0.0], [0.0, 1.0], 1), "steps"), (([1.0, 0.0], [0.0, 1.0], 0), "steps"),
                                        (([1.0, 0.0], [0.0, 1.0], 3.0), "steps"),
-                                       (([1.0, 0.0], [0.0, 1.0, 2.0], 4), "x_b")],
-                         ids=["steps=1", "steps=0", "steps=3.0", "x_b dim"])
+                                       (([1.0, 0.0], [0.0, 1.0], 2.5), "steps"),
+                                       (([1.0, 0.0], [0.0, 1.0], True), "steps"),
+                                       (([1.0, 0.0], [0.0, 1.0], float("nan")), "steps"),
+                                       (([1.0, 0.0], [0.0, 1.0, 2.0], 4), "x_b"),
+                                       (([1.0, 0.0], [0.0], 4), "x_b")],
+                         ids=["steps=1", "steps=0", "steps=3.0", "steps=2.5", "steps=True", "steps=nan", "x_b dim",
+                              "x_b short"])
 def test_interpolate_rejects_bad_arguments(kata, args, bad):
     with pytest.raises(ValueError, match=rf"\b{bad}\b"):
         kata.interpolate(checkpoint()["params"], *args)
@@ -330,7 +357,7 @@ def test_sample_prior_decodes_prior_draws(kata):
     expected = [spec_decode(p, [rng.gauss(0, 1), rng.gauss(0, 1)]) for _ in range(5)]
     assert_close([list(q) for q in kata.sample_prior(p, 5, random.Random(31))], expected, 1e-9,
                  "sample_prior(checkpoint, 5, seed 31)", hint="z = [rng.gauss(0, 1) per latent dim], then decode")
-    for n in (0, -3, 2.0):
+    for n in (0, -3, 2.0, 2.5, True, float("nan")):
         with pytest.raises(ValueError, match=r"\bn\b"):  # n as a word: "must" does not name it
             kata.sample_prior(p, n, random.Random(0))
     rng = random.Random(5)

@@ -233,8 +233,9 @@ def rmsnorm(x):
 def embed(params, token_id, pos_id):
     """Token embedding plus position embedding: wte[token_id][i] + wpe[pos_id][i], n_embd Values.
 
-    Raises ValueError naming token_id when it is outside [0, vocab size) and
-    naming pos_id when it is outside [0, block_size) (rows of wpe).
+    Raises ValueError naming token_id unless it is an int in [0, vocab size)
+    and naming pos_id unless it is an int in [0, block_size) (rows of wpe);
+    a float (2.0 included) or a bool is not an id.
     """
     raise KataTodo('microgpt.embed: Token embedding plus position embedding: wte[token_id][i] + wpe[pos_id][i], n_embd Values.')
 
@@ -248,7 +249,7 @@ def attend(q, keys, values, n_head):
     hd = n_embd // n_head: its weights are softmax_t(q_h . k_h[t] / sqrt(hd))
     and its output is sum_t weight_t * v_h[t]. Returns the n_head outputs
     concatenated in head order (n_embd Values). Raises ValueError naming
-    n_head unless it is a positive divisor of n_embd.
+    n_head unless it is an int (not a bool) dividing n_embd, >= 1.
     """
     raise KataTodo('microgpt.attend: Multi-head attention of one query over the cached keys and values.')
 
@@ -325,7 +326,7 @@ def adam_update(data, grads, m, v, step, lr=LEARNING_RATE, beta1=BETA1, beta2=BE
     gradients, the first and second moment). step: 1 for the first update,
     2 for the next, ... Returns (new_data, new_m, new_v), three new lists;
     the inputs are not modified. Raises ValueError naming step when it is
-    not a positive integer.
+    not a positive integer (a bool or a float such as 2.0 is not one).
     """
     raise KataTodo('microgpt.adam_update: One Adam step with bias correction, on plain floats.')
 
@@ -345,7 +346,7 @@ def sample_next(logits, temperature, rng):
     call rng.random() exactly once for u, and return the first index i whose
     cumulative probability p_0 + ... + p_i exceeds u (the last index if
     rounding leaves u above the total). Raises ValueError naming temperature
-    unless it is > 0.
+    unless it is > 0 (NaN is not).
     """
     raise KataTodo('microgpt.sample_next: Draw one token id from softmax(logits / temperature) by inverse CDF.')
 

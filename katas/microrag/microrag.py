@@ -133,8 +133,14 @@ def build_index(docs):
 #   * length normalisation (b): a long document contains every word by luck,
 #     so its tf is discounted as if k1 were k1 * |D| / avgdl. b = 0 switches
 #     that off, b = 1 normalises fully; 0.75 is the customary middle.
-# Signpost: Lucene/Elasticsearch default to k1 = 1.2, b = 0.75 and this IDF;
-# dense retrievers (DPR, embeddings + ANN search) replace the sum over shared
+# Signpost: Lucene/Elasticsearch default to k1 = 1.2, b = 0.75 and this IDF.
+# The Python package rank_bm25 differs: BM25Okapi defaults to k1 = 1.5 and
+# uses the classic IDF ln((N - df + 0.5) / (df + 0.5)) without the +1, and
+# replaces each negative IDF (df > N / 2) by epsilon * (mean IDF over the
+# vocabulary), epsilon = 0.25; so its scores and even its order differ from
+# this file's. Its get_top_n ranks by a reversed numpy argsort, so equal
+# scores do not come out lowest doc_id first as top_k's do here.
+# Dense retrievers (DPR, embeddings + ANN search) replace the sum over shared
 # terms with a dot product of learned vectors, and hybrids use both.
 
 K1, B = 1.2, 0.75
@@ -157,7 +163,7 @@ def bm25_term(tf, doc_len, avgdl, idf_value, k1=K1, b=B):
     document's length in terms (>= 0); avgdl: average document length (> 0);
     idf_value: the term's IDF. Raises ValueError naming ``k1`` (negative),
     ``b`` (outside [0, 1]), ``avgdl`` (not positive), ``tf`` or ``doc_len``
-    (negative).
+    (negative); NaN is out of range for each of them.
     """
     raise KataTodo("microrag.bm25_term: One term's BM25 contribution: idf_value * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avgdl)).")
 

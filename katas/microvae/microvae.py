@@ -80,7 +80,8 @@ def kl_divergence(mu, logvar):
 
     mu, logvar: equal-length lists of floats, the mean and log-variance of
     each independent dimension of q. Returns a float >= 0, 0 exactly at
-    mu = 0, logvar = 0. Raises ValueError naming ``logvar`` when its length
+    mu = 0, logvar = 0, and never negative from rounding, not even for
+    |logvar| ~ 1e-8 (where exp(lv) - 1 - lv cancels: use math.expm1). Raises ValueError naming ``logvar`` when its length
     differs from mu's.
     """
     raise KataTodo('microvae.kl_divergence: Closed-form KL(N(mu, diag(exp(logvar))) || N(0, I)), exact (no sampling).')
@@ -91,8 +92,8 @@ def elbo_loss(x, x_recon, mu, logvar, beta=1.0):
 
     recon = sum_d (x[d] - x_recon[d])^2; kl = kl_divergence(mu, logvar);
     loss = recon + beta * kl. beta: a float >= 0 (it weights the KL term
-    only). Raises ValueError naming ``beta`` when negative, ``x_recon`` when
-    its length differs from x's.
+    only). Raises ValueError naming ``beta`` when negative or NaN,
+    ``x_recon`` when its length differs from x's.
     """
     raise KataTodo('microvae.elbo_loss: The negative ELBO with a KL weight: return (loss, recon, kl), three floats.')
 
@@ -105,7 +106,7 @@ def latent_gradients(mu, logvar, eps, dz, beta=1.0):
     partial derivatives of the loss with respect to mu[i] and logvar[i],
     eps held fixed (the path through z plus beta times the KL's own
     gradient; KL as in kl_divergence). Raises ValueError naming ``beta``
-    when negative, and ``logvar``, ``eps`` or ``dz`` when its length
+    when negative or NaN, and ``logvar``, ``eps`` or ``dz`` when its length
     differs from mu's.
     """
     raise KataTodo('microvae.latent_gradients: Gradients of loss = f(z) + beta * KL(mu, logvar) with z = reparameterize(mu, logvar, eps), eps fixed.')

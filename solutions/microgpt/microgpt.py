@@ -114,7 +114,9 @@ class Value:
     def log(self):
         """Return the natural log of self (self.data > 0) as a new Value; d/dself log(x) = 1/x."""
         # BEGIN SOLUTION
-        # Callers clip first: log(max(p, 1e-10)). A Value at 0 has no log.
+        # No clipping here, and none is needed: the one caller, cross_entropy,
+        # takes the log of a sum that holds exp(0) = 1, so it is >= 1 (see
+        # LOSS). A Value at 0 has no log: math.log raises ValueError.
         return Value(math.log(self.data), (self,), (1.0 / self.data,))
         # END SOLUTION
 
@@ -287,13 +289,14 @@ def rmsnorm(x):
 def embed(params, token_id, pos_id):
     """Token embedding plus position embedding: wte[token_id][i] + wpe[pos_id][i], n_embd Values.
 
-    Raises ValueError naming token_id when it is outside [0, vocab size) and
-    naming pos_id when it is outside [0, block_size) (rows of wpe).
+    Raises ValueError naming token_id unless it is an int in [0, vocab size)
+    and naming pos_id unless it is an int in [0, block_size) (rows of wpe);
+    a float (2.0 included) or a bool is not an id.
     """
     # BEGIN SOLUTION
-    if not 0 <= token_id < len(params["wte"]):
+    if type(token_id) is not int or not 0 <= token_id < len(params["wte"]):
         raise ValueError(f"token_id must be in [0, {len(params['wte'])}), got {token_id}")
-    if not 0 <= pos_id < len(params["wpe"]):
+    if type(pos_id) is not int or not 0 <= pos_id < len(params["wpe"]):
         raise ValueError(f"pos_id must be in [0, block_size={len(params['wpe'])}), got {pos_id}")
     # The token says WHAT, the position says WHERE; attention alone is
     # order-blind, so the position must be added into the vector itself.
@@ -310,11 +313,11 @@ def attend(q, keys, values, n_head):
     hd = n_embd // n_head: its weights are softmax_t(q_h . k_h[t] / sqrt(hd))
     and its output is sum_t weight_t * v_h[t]. Returns the n_head outputs
     concatenated in head order (n_embd Values). Raises ValueError naming
-    n_head unless it is a positive divisor of n_embd.
+    n_head unless it is an int (not a bool) dividing n_embd, >= 1.
     """
     # BEGIN SOLUTION
     n_embd = len(q)
-    if not isinstance(n_head, int) or n_head < 1 or n_embd % n_head:
+    if type(n_head) is not int or n_head < 1 or n_embd % n_head:
         raise ValueError(f"n_head must be a positive divisor of n_embd={n_embd}, got {n_head}")
     hd = n_embd // n_head
     out = []
@@ -438,10 +441,10 @@ def adam_update(data, grads, m, v, step, lr=LEARNING_RATE, beta1=BETA1, beta2=BE
     gradients, the first and second moment). step: 1 for the first update,
     2 for the next, ... Returns (new_data, new_m, new_v), three new lists;
     the inputs are not modified. Raises ValueError naming step when it is
-    not a positive integer.
+    not a positive integer (a bool or a float such as 2.0 is not one).
     """
     # BEGIN SOLUTION
-    if not isinstance(step, int) or step < 1:
+    if type(step) is not int or step < 1:
         raise ValueError(f"step must be a positive integer (1 for the first update), got {step!r}")
     correction1, correction2 = 1.0 - beta1 ** step, 1.0 - beta2 ** step
     new_data, new_m, new_v = [], [], []
@@ -470,7 +473,7 @@ def sample_next(logits, temperature, rng):
     call rng.random() exactly once for u, and return the first index i whose
     cumulative probability p_0 + ... + p_i exceeds u (the last index if
     rounding leaves u above the total). Raises ValueError naming temperature
-    unless it is > 0.
+    unless it is > 0 (NaN is not).
     """
     # BEGIN SOLUTION
     if not temperature > 0:

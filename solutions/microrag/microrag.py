@@ -155,8 +155,14 @@ def build_index(docs):
 #   * length normalisation (b): a long document contains every word by luck,
 #     so its tf is discounted as if k1 were k1 * |D| / avgdl. b = 0 switches
 #     that off, b = 1 normalises fully; 0.75 is the customary middle.
-# Signpost: Lucene/Elasticsearch default to k1 = 1.2, b = 0.75 and this IDF;
-# dense retrievers (DPR, embeddings + ANN search) replace the sum over shared
+# Signpost: Lucene/Elasticsearch default to k1 = 1.2, b = 0.75 and this IDF.
+# The Python package rank_bm25 differs: BM25Okapi defaults to k1 = 1.5 and
+# uses the classic IDF ln((N - df + 0.5) / (df + 0.5)) without the +1, and
+# replaces each negative IDF (df > N / 2) by epsilon * (mean IDF over the
+# vocabulary), epsilon = 0.25; so its scores and even its order differ from
+# this file's. Its get_top_n ranks by a reversed numpy argsort, so equal
+# scores do not come out lowest doc_id first as top_k's do here.
+# Dense retrievers (DPR, embeddings + ANN search) replace the sum over shared
 # terms with a dot product of learned vectors, and hybrids use both.
 
 K1, B = 1.2, 0.75
@@ -187,18 +193,18 @@ def bm25_term(tf, doc_len, avgdl, idf_value, k1=K1, b=B):
     document's length in terms (>= 0); avgdl: average document length (> 0);
     idf_value: the term's IDF. Raises ValueError naming ``k1`` (negative),
     ``b`` (outside [0, 1]), ``avgdl`` (not positive), ``tf`` or ``doc_len``
-    (negative).
+    (negative); NaN is out of range for each of them.
     """
     # BEGIN SOLUTION
-    if k1 < 0:
+    if not k1 >= 0:
         raise ValueError(f"k1 must be >= 0, got {k1!r}")
     if not 0.0 <= b <= 1.0:
         raise ValueError(f"b must lie in [0, 1], got {b!r}")
     if not avgdl > 0:
         raise ValueError(f"avgdl must be positive, got {avgdl!r}")
-    if tf < 0:
+    if not tf >= 0:
         raise ValueError(f"tf must be >= 0, got {tf!r}")
-    if doc_len < 0:
+    if not doc_len >= 0:
         raise ValueError(f"doc_len must be >= 0, got {doc_len!r}")
     # The length normaliser: 1 for an average-length document, above 1 for a
     # longer one (its term counts are discounted), below 1 for a shorter one.
@@ -224,7 +230,7 @@ def bm25_scores(index, query, k1=K1, b=B):
     ValueError naming ``k1`` or ``b`` when out of range (as bm25_term).
     """
     # BEGIN SOLUTION
-    if k1 < 0:
+    if not k1 >= 0:
         raise ValueError(f"k1 must be >= 0, got {k1!r}")
     if not 0.0 <= b <= 1.0:
         raise ValueError(f"b must lie in [0, 1], got {b!r}")

@@ -249,8 +249,17 @@ def model_of(params):
 #                       h_t = (1 - z) * h_{t-1} + z * c
 # Gate convention (the seed's): z = 0 keeps the old state, z = 1 replaces it
 # by the candidate. The reset gate r decides how much of the old state the
-# candidate may look at. PyTorch's nn.GRU uses the opposite convention for z
-# (h_t = z h_{t-1} + (1 - z) c): same model, gate flipped.
+# candidate may look at. This is Cho et al.'s (2014) "reset before" GRU with
+# z renamed 1 - z (Cho writes h_t = z h_{t-1} + (1 - z) c). PyTorch's nn.GRU
+# is a different model, not just the gate flipped: besides z keeping the old
+# state (h_t = (1 - z) n + z h_{t-1}), it applies r AFTER the hidden matmul
+# and adds a separate hidden bias inside it (cuDNN's "reset after" form):
+#   n = tanh(W_in x + b_in + r * (W_hn h_{t-1} + b_hn))   vs   Whh (r * h_{t-1})
+# and every gate has two biases (b_i* + b_h*). r * (W h) equals W (r * h) only
+# for a diagonal W, so no weight copy maps one onto the other exactly: fed
+# the same weights, the two give different h_t wherever W_hh is not diagonal.
+# Keras' GRU has both forms (reset_after=True, its default since TF 2, is
+# PyTorch's).
 
 
 def rnn_cell(params, x, h):
@@ -387,7 +396,8 @@ def clip_by_global_norm(grads, max_norm):
     """Scale a list of float gradients by min(1, max_norm / ||grads||); returns a new list.
 
     ||grads|| is the Euclidean norm of the whole list. All-zero gradients stay
-    zero. Raises ValueError naming max_norm unless it is > 0.
+    zero. Raises ValueError naming max_norm unless it is > 0 (NaN is not),
+    even for an empty or all-zero list.
     """
     # BEGIN SOLUTION
     if not max_norm > 0:
@@ -412,10 +422,11 @@ def make_windows(names, seq_len):
     Consecutive windows start seq_len apart (each shares its first token
     with the previous window's last), the last partial window is dropped.
     Raises ValueError naming names when there are none (or all are empty),
-    naming seq_len unless it is an integer >= 1.
+    naming seq_len unless it is an integer >= 1 (a bool or a float such as
+    2.0 is not).
     """
     # BEGIN SOLUTION
-    if not isinstance(seq_len, int) or seq_len < 1:
+    if type(seq_len) is not int or seq_len < 1:
         raise ValueError(f"seq_len must be an integer >= 1, got {seq_len!r}")
     if not any(names):
         raise ValueError("names is empty: the corpus needs at least one non-empty name")

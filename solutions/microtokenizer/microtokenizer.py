@@ -247,7 +247,9 @@ def decode(ids, merges):
     ids: list of ints in [0, 256 + len(merges)); merges as in encode. Invalid
     UTF-8 (from arbitrary ids) becomes U+FFFD exactly as
     bytes.decode("utf-8", errors="replace") does on the concatenated bytes.
-    Raises ValueError naming ids for an id outside the vocabulary.
+    Raises ValueError naming ids for an id outside the vocabulary, including
+    one that is not an int (1.5, True): check every id before indexing, so a
+    bad id is a ValueError, never the TypeError or KeyError of a lookup.
     """
     # BEGIN SOLUTION
     vocab = build_vocab(merges)

@@ -81,7 +81,8 @@ def kl_divergence(mu, logvar):
 
     mu, logvar: equal-length lists of floats, the mean and log-variance of
     each independent dimension of q. Returns a float >= 0, 0 exactly at
-    mu = 0, logvar = 0. Raises ValueError naming ``logvar`` when its length
+    mu = 0, logvar = 0, and never negative from rounding, not even for
+    |logvar| ~ 1e-8 (where exp(lv) - 1 - lv cancels: use math.expm1). Raises ValueError naming ``logvar`` when its length
     differs from mu's.
     """
     # BEGIN SOLUTION
@@ -90,7 +91,10 @@ def kl_divergence(mu, logvar):
     # Per dimension, E_q[log q(z) - log p(z)] for two 1-D Gaussians:
     #   KL = 0.5 * (mu^2 + sigma^2 - 1 - log sigma^2),  sigma^2 = exp(logvar)
     # Each summand is >= 0 because e^a >= 1 + a, with equality only at a = 0.
-    return 0.5 * sum(m * m + math.exp(lv) - 1.0 - lv for m, lv in zip(mu, logvar))
+    # In floats, exp(lv) - 1.0 - lv cancels for tiny lv and can come out
+    # negative (-3e-17 at lv = 1e-8); expm1(lv) is accurate there and, being
+    # >= lv even after rounding, keeps every term >= 0.
+    return 0.5 * sum(m * m + (math.expm1(lv) - lv) for m, lv in zip(mu, logvar))
     # END SOLUTION
 
 
@@ -99,11 +103,11 @@ def elbo_loss(x, x_recon, mu, logvar, beta=1.0):
 
     recon = sum_d (x[d] - x_recon[d])^2; kl = kl_divergence(mu, logvar);
     loss = recon + beta * kl. beta: a float >= 0 (it weights the KL term
-    only). Raises ValueError naming ``beta`` when negative, ``x_recon`` when
-    its length differs from x's.
+    only). Raises ValueError naming ``beta`` when negative or NaN,
+    ``x_recon`` when its length differs from x's.
     """
     # BEGIN SOLUTION
-    if beta < 0:
+    if not beta >= 0:
         raise ValueError(f"beta must be >= 0, got {beta!r}")
     if len(x_recon) != len(x):
         raise ValueError(f"x_recon must have the length of x ({len(x)}), got {len(x_recon)}")
@@ -121,11 +125,11 @@ def latent_gradients(mu, logvar, eps, dz, beta=1.0):
     partial derivatives of the loss with respect to mu[i] and logvar[i],
     eps held fixed (the path through z plus beta times the KL's own
     gradient; KL as in kl_divergence). Raises ValueError naming ``beta``
-    when negative, and ``logvar``, ``eps`` or ``dz`` when its length
+    when negative or NaN, and ``logvar``, ``eps`` or ``dz`` when its length
     differs from mu's.
     """
     # BEGIN SOLUTION
-    if beta < 0:
+    if not beta >= 0:
         raise ValueError(f"beta must be >= 0, got {beta!r}")
     for name, v in (("logvar", logvar), ("eps", eps), ("dz", dz)):
         if len(v) != len(mu):

@@ -12,20 +12,20 @@ MUTANTS = [
     Mutant(
         "kl_sign_of_logvar",
         "adds logvar instead of subtracting it in the KL",
-        "return 0.5 * sum(m * m + math.exp(lv) - 1.0 - lv for m, lv in zip(mu, logvar))",
-        "return 0.5 * sum(m * m + math.exp(lv) - 1.0 + lv for m, lv in zip(mu, logvar))",
+        "return 0.5 * sum(m * m + (math.expm1(lv) - lv) for m, lv in zip(mu, logvar))",
+        "return 0.5 * sum(m * m + (math.expm1(lv) + lv) for m, lv in zip(mu, logvar))",
     ),
     Mutant(
         "kl_no_half",
         "forgets the factor 0.5 in the KL",
-        "return 0.5 * sum(m * m + math.exp(lv) - 1.0 - lv for m, lv in zip(mu, logvar))",
-        "return sum(m * m + math.exp(lv) - 1.0 - lv for m, lv in zip(mu, logvar))",
+        "return 0.5 * sum(m * m + (math.expm1(lv) - lv) for m, lv in zip(mu, logvar))",
+        "return sum(m * m + (math.expm1(lv) - lv) for m, lv in zip(mu, logvar))",
     ),
     Mutant(
         "kl_forgets_minus_one",
         "drops the -1, so the KL is not 0 at the prior",
-        "return 0.5 * sum(m * m + math.exp(lv) - 1.0 - lv for m, lv in zip(mu, logvar))",
-        "return 0.5 * sum(m * m + math.exp(lv) - lv for m, lv in zip(mu, logvar))",
+        "return 0.5 * sum(m * m + (math.expm1(lv) - lv) for m, lv in zip(mu, logvar))",
+        "return 0.5 * sum(m * m + (math.exp(lv) - lv) for m, lv in zip(mu, logvar))",
     ),
     Mutant(
         "beta_on_everything",
