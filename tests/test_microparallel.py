@@ -226,31 +226,36 @@ def vectors_for(seed, p, n):
     return [vector(rng, n, 3.0) for _ in range(p)]
 
 
+def check_reduce_scatter(got, vectors, what):
+    n, p = len(vectors[0]), len(vectors)
+    expected = [[math.fsum(v[i] for v in vectors) for i in range(start, stop)] for start, stop in spec_chunks(n, p)]
+    assert_close(
+        got,
+        expected,
+        TOL,
+        what,
+        hint="device k must end with chunk k (chunk_bounds) summed over ALL devices; "
+        "each receiver adds the incoming chunk to its own copy and forwards the running sum",
+    )
+
+
 @pytest.mark.task("ring_reduce_scatter")
 @pytest.mark.parametrize("p", range(1, 7))
 def test_reduce_scatter_leaves_chunk_k_summed_on_device_k(kata, p):
     for n in LENGTHS:
         vectors = vectors_for(10 * p + n, p, n)
         got = kata.ring_reduce_scatter(GraderNetwork(p), vectors)
-        expected = [
-            [math.fsum(v[i] for v in vectors) for i in range(start, stop)] for start, stop in spec_chunks(n, p)
-        ]
-        assert_close(
-            got,
-            expected,
-            TOL,
-            f"ring_reduce_scatter(p={p}, n={n})",
-            hint="device k must end with chunk k (chunk_bounds) summed over ALL devices; "
-            "each receiver adds the incoming chunk to its own copy and forwards the running sum",
-        )
+        check_reduce_scatter(got, vectors, f"ring_reduce_scatter(p={p}, n={n})")
 
 
 @pytest.mark.task("ring_reduce_scatter")
 @pytest.mark.parametrize("p,n", [(1, 5), (2, 6), (3, 12), (4, 12), (5, 13), (6, 7)])
 def test_reduce_scatter_traffic_is_one_ring_pass(kata, p, n):
     net = GraderNetwork(p)
-    kata.ring_reduce_scatter(net, vectors_for(p + n, p, n))
+    vectors = vectors_for(p + n, p, n)
+    got = kata.ring_reduce_scatter(net, vectors)
     what = f"ring_reduce_scatter(p={p}, n={n})"
+    check_reduce_scatter(got, vectors, what)  # traffic of a call that computed nothing earns nothing
     assert_ring_rounds(net, p - 1, what)
     assert_traffic(net, (p - 1) * n, (p - 1) * n // p if n % p == 0 else None, what)
 
@@ -267,8 +272,9 @@ def test_reduce_scatter_rejects_bad_inputs(kata):
 def test_reduce_scatter_leaves_inputs_alone(kata):
     vectors = vectors_for(2, 4, 9)
     before = copy.deepcopy(vectors)
-    kata.ring_reduce_scatter(GraderNetwork(4), vectors)
+    got = kata.ring_reduce_scatter(GraderNetwork(4), vectors)
     assert_equal(vectors, before, "vectors after ring_reduce_scatter", hint="work on copies of the inputs")
+    check_reduce_scatter(got, before, "ring_reduce_scatter(p=4, n=9)")
 
 
 # === task 3: ring all-gather ===
@@ -293,8 +299,11 @@ def test_all_gather_concatenates_in_rank_order(kata, p):
 @pytest.mark.parametrize("p,n", [(1, 4), (2, 6), (3, 12), (4, 12), (6, 30), (5, 15)])
 def test_all_gather_traffic(kata, p, n):
     net = GraderNetwork(p)
-    kata.ring_all_gather(net, [vector(random.Random(k), n // p) for k in range(p)])
+    shards = [vector(random.Random(k), n // p) for k in range(p)]
+    got = kata.ring_all_gather(net, shards)
     what = f"ring_all_gather(p={p}, {n // p} floats per shard)"
+    full = [x for shard in shards for x in shard]
+    assert_equal(got, [full] * p, what, hint="every device ends with shards[0] + shards[1] + ... in rank order")
     assert_ring_rounds(net, p - 1, what)
     assert_traffic(net, (p - 1) * n, (p - 1) * n // p, what)
 
@@ -308,36 +317,43 @@ def test_all_gather_rejects_wrong_shard_count(kata):
 # === task 4: ring all-reduce ===
 
 
+def check_all_reduce(got, vectors, what):
+    n, p = len(vectors[0]), len(vectors)
+    total = [math.fsum(v[i] for v in vectors) for i in range(n)]
+    assert_close(
+        got,
+        [total] * p,
+        TOL,
+        what,
+        hint="every device must hold the sum over ALL p devices, not just its neighbours: reduce-scatter"
+        " must ADD each incoming chunk, and all-gather must place the chunks in rank order",
+    )
+    for k in range(1, p):
+        assert_equal(
+            got[k],
+            got[0],
+            f"{what}: device {k}'s floats vs device 0's",
+            hint="compute each chunk's sum once (reduce-scatter) and then only copy it (all-gather)",
+        )
+
+
 @pytest.mark.task("ring_all_reduce")
 @pytest.mark.parametrize("p", range(1, 8))
 def test_all_reduce_gives_every_device_the_sum(kata, p):
     for n in LENGTHS + (20,):
         vectors = vectors_for(300 + 10 * p + n, p, n)
         got = kata.ring_all_reduce(GraderNetwork(p), vectors)
-        total = [math.fsum(v[i] for v in vectors) for i in range(n)]
-        assert_close(
-            got,
-            [total] * p,
-            TOL,
-            f"ring_all_reduce(p={p}, n={n})",
-            hint="every device must hold the sum over ALL p devices, not just its neighbours: reduce-scatter"
-            " must ADD each incoming chunk, and all-gather must place the chunks in rank order",
-        )
-        for k in range(1, p):
-            assert_equal(
-                got[k],
-                got[0],
-                f"ring_all_reduce(p={p}, n={n}): device {k}'s floats vs device 0's",
-                hint="compute each chunk's sum once (reduce-scatter) and then only copy it (all-gather)",
-            )
+        check_all_reduce(got, vectors, f"ring_all_reduce(p={p}, n={n})")
 
 
 @pytest.mark.task("ring_all_reduce")
 @pytest.mark.parametrize("p,n", [(1, 5), (2, 6), (3, 12), (4, 12), (4, 13), (6, 30), (5, 3)])
 def test_all_reduce_traffic_is_balanced_and_bandwidth_optimal(kata, p, n):
     net = GraderNetwork(p)
-    kata.ring_all_reduce(net, vectors_for(p * n, p, n))
+    vectors = vectors_for(p * n, p, n)
+    got = kata.ring_all_reduce(net, vectors)
     what = f"ring_all_reduce(p={p}, n={n})"
+    check_all_reduce(got, vectors, what)  # traffic of a call that computed nothing earns nothing
     assert_ring_rounds(net, 2 * (p - 1), what)
     assert_traffic(net, 2 * (p - 1) * n, 2 * (p - 1) * n // p if n % p == 0 else None, what)
 
@@ -346,8 +362,9 @@ def test_all_reduce_traffic_is_balanced_and_bandwidth_optimal(kata, p, n):
 def test_all_reduce_leaves_inputs_alone(kata):
     vectors = vectors_for(8, 3, 7)
     before = copy.deepcopy(vectors)
-    kata.ring_all_reduce(GraderNetwork(3), vectors)
+    got = kata.ring_all_reduce(GraderNetwork(3), vectors)
     assert_equal(vectors, before, "vectors after ring_all_reduce", hint="work on copies of the inputs")
+    check_all_reduce(got, before, "ring_all_reduce(p=3, n=7)")
 
 
 # === task 5: column-parallel linear ===
@@ -447,10 +464,12 @@ def test_row_parallel_uses_one_all_reduce(kata, width, p, d_out):
     X, W, b = linear_case(width * p, batch, width, d_out)
     r = width // p
     net = GraderNetwork(p)
-    kata.row_parallel_linear(
+    outputs = kata.row_parallel_linear(
         net, [columns(X, k * r, (k + 1) * r) for k in range(p)], [W[k * r:(k + 1) * r] for k in range(p)], b
     )
     what = f"row_parallel_linear(batch={batch}, d_out={d_out}, p={p})"
+    assert_close(outputs, [spec_linear(X, W, b)] * p, TOL, what,
+                 hint="all-reduce the partial products X_k W_k, then add the bias once")
     assert_ring_rounds(net, 2 * (p - 1), what)
     n = batch * d_out
     assert_traffic(net, 2 * (p - 1) * n, 2 * (p - 1) * n // p if n % p == 0 else None, what)
@@ -479,8 +498,11 @@ def mlp_case(seed, batch, d, h):
 def test_megatron_communicates_one_all_reduce_only(kata, p):
     batch, d, h = 3, 6, 12  # h = 2d: an extra gather of H would cost twice the output
     net = GraderNetwork(p)
-    kata.megatron_mlp(net, *mlp_case(p, batch, d, h))
+    case = mlp_case(p, batch, d, h)
+    outputs = kata.megatron_mlp(net, *case)
     what = f"megatron_mlp(batch={batch}, d={d}, h={h}, p={p})"
+    assert_close(outputs, [spec_mlp(*case)] * p, TOL, what,
+                 hint="Y = GeLU(X A + a) B + b on every device; the traffic of a wrong answer earns nothing")
     n = batch * d
     assert_equal(
         net.total(),
@@ -672,6 +694,17 @@ def test_gpipe_bubble_closed_form(kata):
 @pytest.mark.task("gpipe_bubble")
 @pytest.mark.parametrize("p,m", [(3, 2), (4, 16), (8, 1), (5, 7)])
 def test_gpipe_bubble_matches_the_measured_timeline(kata, p, m):
+    # Graded with gpipe_schedule and measure_bubble: each is first held to the closed form on its own,
+    # so a failure names the task that is wrong.
+    closed = (p - 1) / (m + p - 1)
+    assert_close(kata.gpipe_bubble(p, m), closed, 1e-12, f"gpipe_bubble(p={p}, m={m}) (task gpipe_bubble)")
+    assert_close(
+        kata.measure_bubble(kata.gpipe_schedule(p, m)),
+        closed,
+        1e-12,
+        f"measure_bubble(gpipe_schedule(p={p}, m={m})) (tasks gpipe_schedule and measure_bubble)",
+        hint="pass the gpipe_schedule and measure_bubble tests first",
+    )
     assert_close(
         kata.gpipe_bubble(p, m),
         kata.measure_bubble(kata.gpipe_schedule(p, m)),
