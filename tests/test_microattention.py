@@ -367,8 +367,12 @@ def test_gqa_with_all_kv_heads_is_mha(kata, n, d, h):
     X = matrix(random.Random(n + d), n, d)
     params = make_params(n * d, d, d)
     mask = spec_visible(n)
+    got = kata.grouped_query_attention(X, params, h, h, mask)
+    assert_close(got, spec_mha(X, params, h, mask), 1e-9,
+                 f"grouped_query_attention(n_kv_heads = n_heads = {h}) vs the spec",
+                 hint="query head j reads KV head j // (n_heads // n_kv_heads)")
     assert_close(
-        kata.grouped_query_attention(X, params, h, h, mask),
+        got,
         kata.multi_head_attention(X, params, h, mask),
         1e-12,
         f"grouped_query_attention(n_kv_heads = n_heads = {h}) vs your multi_head_attention",
@@ -382,8 +386,12 @@ def test_gqa_with_one_kv_head_is_mqa(kata, n, d, h):
     X = matrix(random.Random(n + 2 * d), n, d)
     params = make_params(n * d + 1, d, d // h)
     mask = spec_visible(n)
+    got = kata.grouped_query_attention(X, params, h, 1, mask)
+    assert_close(got, spec_gqa(X, params, h, 1, mask), 1e-9,
+                 f"grouped_query_attention(n_kv_heads = 1, n_heads = {h}) vs the spec",
+                 hint="with one KV head, every query head reads KV columns 0 .. head_dim - 1")
     assert_close(
-        kata.grouped_query_attention(X, params, h, 1, mask),
+        got,
         kata.multi_query_attention(X, params, h, mask),
         1e-12,
         f"grouped_query_attention(n_kv_heads = 1, n_heads = {h}) vs your multi_query_attention",
@@ -584,6 +592,9 @@ def test_window_is_exactly_the_receptive_field(kata, w):
     X = matrix(rng, n, d)
     params = make_params(41, d, d)
     base = kata.sliding_window_attention(X, params, h, w)
+    assert_close(base, spec_mha(X, params, h, spec_visible(n, w)), 1e-9,
+                 f"sliding_window_attention(window={w}) vs the spec",
+                 hint="grouped-query attention under sliding_window_mask(n, window)")
     for j in range(n):
         moved = copy.deepcopy(X)
         moved[j] = [x + 1.5 for x in moved[j]]
@@ -851,3 +862,5 @@ def test_mults_formula_is_an_exact_int(kata):
 def test_kv_floats_is_an_int(kata):
     got = kata.kv_cache_floats(4096, 4096, 32, 8, 1000)
     assert_equal(type(got), int, "type of kv_cache_floats(4096, 4096, 32, 8, 1000)", hint="head_dim = d_model // n_heads")
+    assert_equal(got, 2 * 1000 * 8 * (4096 // 32), "kv_cache_floats(4096, 4096, 32, 8, 1000)",
+                 hint="K and V x window positions x n_kv_heads x head_dim")
