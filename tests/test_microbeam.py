@@ -587,11 +587,28 @@ def test_sample_decode_stops(kata):
 
 @pytest.mark.task("sample_decode")
 def test_sample_decode_is_reproducible(kata):
-    # All randomness comes from rng: the same seed gives the same tokens.
+    # All randomness comes from rng: the same seed gives the same tokens, whatever the global random
+    # state (disturbed between the two runs). Each run must also be a possible output: top_k = 4 drops
+    # token 2, and a run is 12 tokens long unless it stops right after end_token 4.
     model = FixedModel([0.3, 0.0, -0.2, 0.1, 0.25])
-    runs = [kata.sample_decode(model, [1], 12, 4, random.Random(seed), top_k=4) for seed in (7, 7)]
-    assert_equal(runs[1], runs[0], "sample_decode twice with random.Random(7)",
-                 hint="draw only from the rng argument (no module-level random.*)")
+    state = random.getstate()
+    try:
+        for seed in (7, 8, 9):
+            runs = []
+            for disturb in (1, 2):
+                random.seed(disturb)
+                runs.append(kata.sample_decode(model, [1], 12, 4, random.Random(seed), top_k=4))
+            what = f"sample_decode(max_new_tokens=12, end_token=4, top_k=4) with random.Random({seed})"
+            assert_equal(runs[1], runs[0], f"{what}, run twice",
+                         hint="draw only from the rng argument (no module-level random.*)")
+            tokens = runs[0]
+            assert isinstance(tokens, list) and all(t in (0, 1, 3, 4) for t in tokens), (
+                f"{what} returned {tokens!r}: expected a list of tokens from the top 4 (0, 1, 3, 4)")
+            stop = tokens.index(4) + 1 if 4 in tokens else 12
+            assert_equal(len(tokens), stop, f"{what}: number of tokens",
+                         hint="generate max_new_tokens tokens, or stop right after end_token")
+    finally:
+        random.setstate(state)
 
 
 # === task 7: beam search ===
@@ -815,6 +832,11 @@ def test_verify_rejects_a_token_the_target_forbids(kata):
         n_ok, nxt = kata.speculative_verify([0, 1], [[0.7, 0.3, 0.0], [0.5, 0.5, 0.0]],
                                             [[0.0, 0.5, 0.5], [0.2, 0.4, 0.4], [1.0, 0.0, 0.0]], rng)
         assert n_ok == 0 and nxt in (1, 2), f"p(x) = 0 must reject x at once; got ({n_ok}, {nxt})"
+        # The target forbids the SECOND draft token: the first (p = q) is always accepted.
+        n_ok, nxt = kata.speculative_verify([1, 0], [[0.2, 0.8, 0.0], [0.6, 0.1, 0.3]],
+                                            [[0.2, 0.8, 0.0], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], rng)
+        assert n_ok == 1 and nxt in (1, 2), (
+            f"draft [1, 0]: p(1) = q(1) accepts the first token, p(0) = 0 rejects the second; got ({n_ok}, {nxt})")
 
 
 @pytest.mark.task("speculative_verify")
@@ -887,10 +909,27 @@ def test_greedy_speculative_on_the_checkpoint(kata):
 
 @pytest.mark.task("speculative_decode")
 def test_speculative_is_reproducible(kata):
+    # Same seed, same (tokens, stats), whatever the global random state (disturbed between the runs).
+    # The end token 4 is banned, so each run is 9 tokens from 0..3 and its stats add up.
     target, draft = spec_pair(71, vocab=5, banned=[4])
-    runs = [kata.speculative_decode(target, draft, [], 9, 4, 2, random.Random(seed)) for seed in (5, 5)]
-    assert_equal(runs[1], runs[0], "speculative_decode twice with random.Random(5)",
-                 hint="draw only from the rng argument (no module-level random.*)")
+    state = random.getstate()
+    try:
+        for seed in (5, 6, 7):
+            runs = []
+            for disturb in (1, 2):
+                random.seed(disturb)
+                runs.append(kata.speculative_decode(target, draft, [], 9, 4, 2, random.Random(seed)))
+            what = f"speculative_decode(9 tokens, gamma=2) with random.Random({seed})"
+            assert_equal(runs[1], runs[0], f"{what}, run twice",
+                         hint="draw only from the rng argument (no module-level random.*)")
+            tokens, stats = runs[0]
+            assert isinstance(tokens, list) and all(t in range(4) for t in tokens), (
+                f"{what}: tokens {tokens!r}, expected tokens from 0..3 (4 is banned)")
+            assert_equal(len(tokens), 9, f"{what}: number of tokens")
+            assert_equal(stats["accepted"] + stats["rounds"], 9, f"{what}: accepted + rounds",
+                         hint="every round emits its accepted draft tokens plus one (residual or bonus) token")
+    finally:
+        random.setstate(state)
 
 
 @pytest.mark.task("speculative_decode")
