@@ -224,8 +224,10 @@ def test_layer_forward_matches_spec(kata, d_in, d_out):
 def test_layer_forward_leaves_input_alone(kata):
     layer = ([[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]], [0.1, 0.2, -0.3])
     x = [0.3, -0.7]
-    kata.layer_forward(layer, x)
+    y = kata.layer_forward(layer, x)
     assert_equal(x, [0.3, -0.7], "x after layer_forward", hint="return a new list; do not write into x")
+    assert_close(y, spec_layer(layer, [0.3, -0.7]), 1e-12, "layer_forward((W, b), x) with d_in=2, d_out=3",
+                 hint="y = tanh(W x + b), one entry per row of W")
 
 
 @pytest.mark.task("layer_forward")

@@ -332,10 +332,12 @@ def test_flash_never_holds_the_n_by_n_matrix(kata):
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
-        kata.flash_attention(Q, K, V, b, causal=False, hbm=CountingHBM())
+        O = kata.flash_attention(Q, K, V, b, causal=False, hbm=CountingHBM())
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    # The memory of a call that computed nothing earns nothing: the output must be right too.
+    assert_close(O, spec_attention(Q, K, V), TOL, f"flash_attention(N={n}, d={d}, block_size={b})")
     # A Python list of N*N floats needs at least 8 bytes per slot; a tiled
     # implementation needs O(N*d + B*B) floats, far below a quarter of that.
     quadratic = 8 * n * n
@@ -359,8 +361,9 @@ def test_flash_rejects_bad_block_size(kata, bad):
 def test_flash_leaves_inputs_alone(kata):
     Q, K, V = qkv(4, 6, 3)
     before = copy.deepcopy((Q, K, V))
-    kata.flash_attention(Q, K, V, 4, causal=True)
+    O = kata.flash_attention(Q, K, V, 4, causal=True)
     assert_equal((Q, K, V), before, "Q, K, V after flash_attention", hint="write results to a new O, not into the inputs")
+    assert_close(O, spec_attention(*before, causal=True), TOL, "flash_attention(N=6, d=3, block_size=4, causal=True)")
 
 
 # === task 4: the accounting ===
