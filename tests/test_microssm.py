@@ -260,6 +260,11 @@ def test_combine_is_associative(kata):
     left = kata.combine(kata.combine(e[0], e[1]), e[2])
     right = kata.combine(e[0], kata.combine(e[1], e[2]))
     assert_close([list(left[0]), list(left[1])], [list(right[0]), list(right[1])], 1e-12, "(e0 o e1) o e2 vs e0 o (e1 o e2)")
+    (a0, b0), (a1, b1), (a2, b2) = e
+    expected = [[x * y * z for x, y, z in zip(a0, a1, a2)],
+                [z * (y * u + v) + w for y, z, u, v, w in zip(a1, a2, b0, b1, b2)]]
+    assert_close([list(left[0]), list(left[1])], expected, 1e-12, "(e0 o e1) o e2 vs h -> a2 (a1 (a0 h + b0) + b1) + b2",
+                 hint="first (a1, b1) then (a2, b2): h -> a2 (a1 h + b1) + b2")
 
 
 def concat(left, right):
