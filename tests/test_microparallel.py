@@ -161,8 +161,9 @@ def test_split_columns_rejects_a_width_not_divisible_by_p(kata, width, p):
 
 
 @pytest.mark.task("split_columns")
-@pytest.mark.parametrize("p", [0, -2])
+@pytest.mark.parametrize("p", [0, -2, 2.5, math.nan, True], ids=["0", "-2", "2.5", "nan", "True"])
 def test_split_columns_rejects_bad_p(kata, p):
+    # 6 columns: p = True (== 1) would divide them; p is checked before W.
     with pytest.raises(ValueError, match=r"\bp\b"):
         kata.split_columns(matrix(random.Random(2), 3, 6), p)
 
@@ -201,8 +202,9 @@ def test_split_rows_rejects_a_height_not_divisible_by_p(kata, height, p):
 
 
 @pytest.mark.task("split_rows")
-@pytest.mark.parametrize("p", [0, -1])
+@pytest.mark.parametrize("p", [0, -1, 2.5, math.nan, True], ids=["0", "-1", "2.5", "nan", "True"])
 def test_split_rows_rejects_bad_p(kata, p):
+    # 6 rows: p = True (== 1) would divide them; p is checked before W.
     with pytest.raises(ValueError, match=r"\bp\b"):
         kata.split_rows(matrix(random.Random(5), 6, 3), p)
 
@@ -260,12 +262,22 @@ def test_reduce_scatter_traffic_is_one_ring_pass(kata, p, n):
     assert_traffic(net, (p - 1) * n, (p - 1) * n // p if n % p == 0 else None, what)
 
 
+BAD_VECTORS = [
+    pytest.param(3, vectors_for(1, 2, 4), id="one-too-few"),
+    pytest.param(2, vectors_for(1, 3, 4), id="one-too-many"),
+    pytest.param(2, [], id="none"),
+    pytest.param(3, [[], []], id="two-empty-for-three"),
+    pytest.param(2, [[1.0, 2.0], [3.0]], id="second-shorter"),
+    pytest.param(2, [[1.0], [2.0, 3.0]], id="second-longer"),
+    pytest.param(3, [[], [], [1.0]], id="last-longer-than-empty"),
+]
+
+
 @pytest.mark.task("ring_reduce_scatter")
-def test_reduce_scatter_rejects_bad_inputs(kata):
+@pytest.mark.parametrize("p,vectors", BAD_VECTORS)
+def test_reduce_scatter_rejects_bad_inputs(kata, p, vectors):
     with pytest.raises(ValueError, match="vectors"):
-        kata.ring_reduce_scatter(GraderNetwork(3), vectors_for(1, 2, 4))
-    with pytest.raises(ValueError, match="vectors"):
-        kata.ring_reduce_scatter(GraderNetwork(2), [[1.0, 2.0], [3.0]])
+        kata.ring_reduce_scatter(GraderNetwork(p), vectors)
 
 
 @pytest.mark.task("ring_reduce_scatter")
@@ -309,9 +321,11 @@ def test_all_gather_traffic(kata, p, n):
 
 
 @pytest.mark.task("ring_all_gather")
-def test_all_gather_rejects_wrong_shard_count(kata):
+@pytest.mark.parametrize("p,shards", [(4, [[1.0], [2.0], [3.0]]), (2, [[1.0], [2.0], [3.0]]), (2, []), (3, [[], []])],
+                         ids=["one-too-few", "one-too-many", "none", "two-empty-for-three"])
+def test_all_gather_rejects_wrong_shard_count(kata, p, shards):
     with pytest.raises(ValueError, match="shards"):
-        kata.ring_all_gather(GraderNetwork(4), [[1.0], [2.0], [3.0]])
+        kata.ring_all_gather(GraderNetwork(p), shards)
 
 
 # === task 4: ring all-reduce ===
@@ -356,6 +370,13 @@ def test_all_reduce_traffic_is_balanced_and_bandwidth_optimal(kata, p, n):
     check_all_reduce(got, vectors, what)  # traffic of a call that computed nothing earns nothing
     assert_ring_rounds(net, 2 * (p - 1), what)
     assert_traffic(net, 2 * (p - 1) * n, 2 * (p - 1) * n // p if n % p == 0 else None, what)
+
+
+@pytest.mark.task("ring_all_reduce")
+@pytest.mark.parametrize("p,vectors", BAD_VECTORS)
+def test_all_reduce_rejects_bad_inputs(kata, p, vectors):
+    with pytest.raises(ValueError, match="vectors"):
+        kata.ring_all_reduce(GraderNetwork(p), vectors)
 
 
 @pytest.mark.task("ring_all_reduce")
@@ -428,8 +449,14 @@ def test_column_parallel_rejects_wrong_shard_count(kata):
     with pytest.raises(ValueError, match="W_shards"):
         kata.column_parallel_linear(GraderNetwork(2), X, [W], [b[:2], b[2:]])
     W_shards = [[row[:2] for row in W], [row[2:] for row in W]]
+    with pytest.raises(ValueError, match="W_shards"):
+        kata.column_parallel_linear(GraderNetwork(2), X, W_shards + W_shards[1:], [b[:2], b[2:]])
     with pytest.raises(ValueError, match="b_shards"):
         kata.column_parallel_linear(GraderNetwork(2), X, W_shards, [b[:2], b[2:], b[2:]])
+    with pytest.raises(ValueError, match="b_shards"):
+        kata.column_parallel_linear(GraderNetwork(2), X, W_shards, [b[:2]])
+    with pytest.raises(ValueError, match="b_shards"):
+        kata.column_parallel_linear(GraderNetwork(2), [], W_shards, [], gather_output=True)  # batch 0: still checked
 
 
 # === task 6: row-parallel linear ===
@@ -481,8 +508,14 @@ def test_row_parallel_rejects_wrong_shard_count(kata):
     with pytest.raises(ValueError, match="X_shards"):
         kata.row_parallel_linear(GraderNetwork(2), [X], [W[:2], W[2:]], b)
     X_shards = [[row[:2] for row in X], [row[2:] for row in X]]
+    with pytest.raises(ValueError, match="X_shards"):
+        kata.row_parallel_linear(GraderNetwork(2), X_shards + X_shards[:1], [W[:2], W[2:]], b)
     with pytest.raises(ValueError, match="W_shards"):
         kata.row_parallel_linear(GraderNetwork(2), X_shards, [W[:2], W[2:], W[2:]], b)
+    with pytest.raises(ValueError, match="W_shards"):
+        kata.row_parallel_linear(GraderNetwork(2), X_shards, [W[:2]], b)
+    with pytest.raises(ValueError, match="W_shards"):
+        kata.row_parallel_linear(GraderNetwork(2), [[], []], [], b)  # batch 0: still checked
 
 
 # === task 7: the Megatron MLP ===
@@ -627,7 +660,12 @@ def test_gpipe_defaults_to_backward_twice_forward(kata):
 @pytest.mark.task("gpipe_schedule")
 @pytest.mark.parametrize(
     "args,name",
-    [((0, 4), "p"), ((3, 0), "m"), ((-1, 2), "p"), ((2, 2, 0, 1), "forward_ticks"), ((2, 2, 1, 0), "backward_ticks")],
+    [((0, 4), "p"), ((3, 0), "m"), ((-1, 2), "p"), ((2, 2, 0, 1), "forward_ticks"), ((2, 2, 1, 0), "backward_ticks"),
+     ((2.5, 2), "p"), ((True, 2), "p"), ((math.nan, 2), "p"), ((2, 2.5), "m"), ((2, True), "m"), ((2, -1), "m"),
+     ((1, math.nan), "m"), ((2, 2, 1.5, 1), "forward_ticks"), ((2, 2, True, 1), "forward_ticks"),
+     ((2, 2, -1, 1), "forward_ticks"), ((2, 2, 1, 2.5), "backward_ticks"), ((2, 2, 1, True), "backward_ticks"),
+     ((2, 2, 1, -3), "backward_ticks"), ((2, 2, 1, math.nan), "backward_ticks")],
+    ids=str,
 )
 def test_gpipe_rejects_bad_arguments(kata, args, name):
     with pytest.raises(ValueError, match=rf"\b{name}\b"):
@@ -714,7 +752,12 @@ def test_gpipe_bubble_matches_the_measured_timeline(kata, p, m):
 
 
 @pytest.mark.task("gpipe_bubble")
-@pytest.mark.parametrize("p,m,name", [(0, 4, "p"), (4, 0, "m"), (-2, 3, "p")])
+@pytest.mark.parametrize(
+    "p,m,name",
+    [(0, 4, "p"), (4, 0, "m"), (-2, 3, "p"), (3, -1, "m"), (2.5, 3, "p"), (True, 3, "p"), (math.nan, 3, "p"),
+     (3, 2.5, "m"), (3, True, "m"), (1, math.nan, "m")],
+    ids=str,
+)
 def test_gpipe_bubble_rejects_bad_arguments(kata, p, m, name):
     with pytest.raises(ValueError, match=rf"\b{name}\b"):
         kata.gpipe_bubble(p, m)

@@ -114,14 +114,14 @@ def test_frequencies_default_base_is_10000(kata):
 
 
 @pytest.mark.task("rope_frequencies")
-@pytest.mark.parametrize("d", [7, 1, 0, -4, 6.0, True])
+@pytest.mark.parametrize("d", [7, 1, 0, -4, -2, 6.0, 2.5, math.nan, True], ids=str)
 def test_frequencies_reject_bad_d(kata, d):
     with pytest.raises(ValueError, match=r"\bd\b"):
         kata.rope_frequencies(d)
 
 
 @pytest.mark.task("rope_frequencies")
-@pytest.mark.parametrize("base", [1.0, 0.5, -10000.0])
+@pytest.mark.parametrize("base", [1.0, 0.5, -10000.0, 0.0, math.nan], ids=str)
 def test_frequencies_reject_bad_base(kata, base):
     with pytest.raises(ValueError, match="base"):
         kata.rope_frequencies(6, base)
@@ -277,7 +277,7 @@ def test_permutation_maps_layouts(kata, d):
 
 
 @pytest.mark.task("half_split_permutation")
-@pytest.mark.parametrize("d", [5, 0, -2, 4.0, True])
+@pytest.mark.parametrize("d", [5, 1, 0, -2, 4.0, 2.5, math.nan, True], ids=str)
 def test_permutation_rejects_bad_d(kata, d):
     with pytest.raises(ValueError, match=r"\bd\b"):
         kata.half_split_permutation(d)
@@ -392,6 +392,18 @@ def test_scores_reject_bad_inputs(kata):
         kata.rope_scores([], K)
     with pytest.raises(ValueError, match=r"\bK\b"):
         kata.rope_scores(Q, [])
+    # Both sides of every length: a Q row that differs from Q[0], K rows longer than Q's, positions lists
+    # one too short and one too long.
+    with pytest.raises(ValueError, match=r"\bQ\b"):
+        kata.rope_scores([Q[0], Q[1][:4]], K)
+    with pytest.raises(ValueError, match=r"\bK\b"):
+        kata.rope_scores(Q, [row + [0.5, 0.5] for row in K])
+    with pytest.raises(ValueError, match="q_positions"):
+        kata.rope_scores(Q, K, [0], [0, 1, 2])
+    with pytest.raises(ValueError, match="k_positions"):
+        kata.rope_scores(Q, K, [0, 1], [0, 1, 2, 3])
+    with pytest.raises(ValueError, match="q_positions"):
+        kata.rope_scores(Q, K, [], None)
 
 
 # === task 6: NTK-aware base ===
@@ -431,10 +443,10 @@ def test_ntk_base_closed_form(kata, base, scale, d):
 
 @pytest.mark.task("ntk_scaled_base")
 def test_ntk_rejects_bad_inputs(kata):
-    for scale in (0.5, 0.0, -2.0):
+    for scale in (0.5, 0.0, -2.0, 1.0 - 2**-52, math.nan):
         with pytest.raises(ValueError, match="scale"):
             kata.ntk_scaled_base(10000.0, scale, 8)
-    for d in (2, 7, 0, 8.0, True):
+    for d in (2, 7, 0, -4, 8.0, 4.5, math.nan, True):
         with pytest.raises(ValueError, match=r"\bd\b"):
             kata.ntk_scaled_base(10000.0, 2.0, d)
 
@@ -534,8 +546,12 @@ def test_extended_rejects_bad_inputs(kata):
     x = vec(160, 6)
     with pytest.raises(ValueError, match="method"):
         kata.rotate_extended(x, 10, 2.0, "yarn")
-    with pytest.raises(ValueError, match="scale"):
-        kata.rotate_extended(x, 10, 0.5, "pi")
+    for scale in (0.5, 1.0 - 2**-52, math.nan):
+        for method in ("pi", "ntk"):
+            with pytest.raises(ValueError, match="scale"):
+                kata.rotate_extended(x, 10, scale, method)
+    with pytest.raises(ValueError, match="method"):
+        kata.rotate_extended(x, 0, 1.0, "yarn")  # position 0 and scale 1 change nothing: still checked
     with pytest.raises(ValueError, match=r"\b(x|d)\b"):
         kata.rotate_extended(vec(161, 7), 10, 2.0, "pi")
     with pytest.raises(ValueError, match=r"\bd\b"):
