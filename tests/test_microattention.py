@@ -864,3 +864,131 @@ def test_kv_floats_is_an_int(kata):
     assert_equal(type(got), int, "type of kv_cache_floats(4096, 4096, 32, 8, 1000)", hint="head_dim = d_model // n_heads")
     assert_equal(got, 2 * 1000 * 8 * (4096 // 32), "kv_cache_floats(4096, 4096, 32, 8, 1000)",
                  hint="K and V x window positions x n_kv_heads x head_dim")
+
+
+# === validation, completely: every documented ValueError, both sides, NaN, 2.5 and True ===
+
+NOT_POSITIVE_INTS = [0, -1, 2.5, math.nan, True]
+NPI_IDS = ["0", "-1", "2.5", "nan", "True"]
+
+
+@pytest.mark.task("scaled_dot_product_attention")
+def test_sdpa_rejects_every_wrong_shape_both_ways(kata):
+    Q, K, V = _sdpa_inputs()  # 3 x 4, 5 x 4, 5 x 2
+    cases = [
+        ((Q, [row + [0.0] for row in K], V), "K"),  # K rows wider than Q's
+        ((Q, K[:1] + [K[1][:3]] + K[2:], V), "K"),  # one K row narrower
+        ((Q, K, V + V[:1]), "V"),  # one V row too many
+        ((Q, K, V[:4]), "V"),  # one too few
+        ((Q, K, V, [[True] * 5] * 4), "mask"),  # one mask row too many
+        ((Q, K, V, [[True] * 5] * 2), "mask"),  # one too few
+        ((Q, K, V, [[True] * 6] * 3), "mask"),  # rows one key too long
+        ((Q, K, V, [[True] * 5, [True] * 4, [True] * 5]), "mask"),  # one row one key too short
+        ((Q, K, V, [[True] * 5, [True] * 5, [False] * 5]), "mask"),  # the last query sees no key
+        (([[1.0]], [[1.0]], [[2.0]], [[False]]), "mask"),  # the only query sees no key
+    ]
+    for args, name in cases:
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.scaled_dot_product_attention(*args)
+
+
+@pytest.mark.task("split_heads")
+@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS + [4, 7], ids=NPI_IDS + ["4", "7"])
+def test_split_heads_rejects_each_bad_head_count(kata, bad):
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.split_heads(matrix(random.Random(2), 3, 6), bad)
+
+
+@pytest.mark.task("multi_head_attention")
+@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
+def test_mha_rejects_non_int_head_counts(kata, bad):
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.multi_head_attention(matrix(random.Random(1), 3, 6), make_params(1, 6, 6), bad)
+
+
+@pytest.mark.task("multi_query_attention")
+@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
+def test_mqa_rejects_non_int_head_counts(kata, bad):
+    with pytest.raises(ValueError, match="n_heads"):
+        kata.multi_query_attention(matrix(random.Random(1), 3, 6), make_params(1, 6, 6), bad)
+
+
+@pytest.mark.task("multi_query_attention")
+@pytest.mark.parametrize("name", ["Wk", "Wv"])
+@pytest.mark.parametrize("width", [2, 4])
+def test_mqa_rejects_kv_width_both_ways(kata, name, width):
+    params = make_params(1, 6, 3)  # 2 heads of head_dim 3
+    params[name] = [row[:width] if width < 3 else row + [0.5] for row in params[name]]
+    with pytest.raises(ValueError, match=name):
+        kata.multi_query_attention(matrix(random.Random(1), 3, 6), params, 2)
+
+
+@pytest.mark.task("grouped_query_attention")
+@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
+def test_gqa_rejects_non_int_head_counts(kata, bad):
+    X = matrix(random.Random(1), 3, 6)
+    with pytest.raises(ValueError, match=r"\bn_heads\b"):
+        kata.grouped_query_attention(X, make_params(1, 6, 6), bad, 1)
+    with pytest.raises(ValueError, match="n_kv_heads"):
+        kata.grouped_query_attention(X, make_params(1, 6, 6), 3, bad)
+
+
+@pytest.mark.task("grouped_query_attention")
+@pytest.mark.parametrize("name", ["Wk", "Wv"])
+def test_gqa_rejects_kv_width_too_wide(kata, name):
+    params = make_params(1, 12, 6)  # 3 KV heads of head_dim 2 need 6 columns
+    params[name] = [row + [0.5, 0.5] for row in params[name]]
+    with pytest.raises(ValueError, match=name):
+        kata.grouped_query_attention(matrix(random.Random(1), 3, 12), params, 6, 3)
+
+
+@pytest.mark.task("mean_pool_kv_heads")
+@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
+def test_mean_pool_rejects_non_int_head_counts(kata, bad):
+    W = matrix(random.Random(1), 3, 12)
+    with pytest.raises(ValueError, match=r"\bn_heads\b"):
+        kata.mean_pool_kv_heads(W, bad, 1)
+    with pytest.raises(ValueError, match="n_kv_heads"):
+        kata.mean_pool_kv_heads(W, 6, bad)
+
+
+@pytest.mark.task("sliding_window_mask")
+@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
+def test_window_mask_rejects_non_int_sizes(kata, bad):
+    with pytest.raises(ValueError, match=r"\bn\b"):
+        kata.sliding_window_mask(bad, 2)
+    with pytest.raises(ValueError, match="window"):
+        kata.sliding_window_mask(1, bad)
+
+
+SIZE_NAMES = ["seq_len", "d_model", "n_heads", "n_kv_heads", "window"]
+
+
+def sizes_with(name, bad):
+    args = {"seq_len": 1, "d_model": 4, "n_heads": 2, "n_kv_heads": 1, "window": 1}  # the smallest sizes
+    args[name] = bad
+    return args
+
+
+@pytest.mark.task("attention_multiplications")
+@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
+@pytest.mark.parametrize("name", SIZE_NAMES)
+def test_mults_formula_rejects_each_bad_size(kata, name, bad):
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        kata.attention_multiplications(**sizes_with(name, bad))
+
+
+@pytest.mark.task("kv_cache_floats")
+@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
+@pytest.mark.parametrize("name", SIZE_NAMES)
+def test_kv_floats_reject_each_bad_size(kata, name, bad):
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        kata.kv_cache_floats(**sizes_with(name, bad))
+
+
+@pytest.mark.task("kv_cache_floats")
+def test_kv_floats_reject_head_counts_that_do_not_divide(kata):
+    with pytest.raises(ValueError, match=r"\bn_heads\b"):
+        kata.kv_cache_floats(1, 12, 5, 1)
+    with pytest.raises(ValueError, match="n_kv_heads"):
+        kata.kv_cache_floats(1, 12, 6, 5)
