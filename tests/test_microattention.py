@@ -869,7 +869,6 @@ def test_kv_floats_is_an_int(kata):
 # === validation, completely: every documented ValueError, both sides, NaN, 2.5 and True ===
 
 NOT_POSITIVE_INTS = [0, -1, 2.5, math.nan, True]
-NPI_IDS = ["0", "-1", "2.5", "nan", "True"]
 
 
 @pytest.mark.task("scaled_dot_product_attention")
@@ -893,72 +892,72 @@ def test_sdpa_rejects_every_wrong_shape_both_ways(kata):
 
 
 @pytest.mark.task("split_heads")
-@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS + [4, 7], ids=NPI_IDS + ["4", "7"])
-def test_split_heads_rejects_each_bad_head_count(kata, bad):
-    with pytest.raises(ValueError, match="n_heads"):
-        kata.split_heads(matrix(random.Random(2), 3, 6), bad)
+def test_split_heads_rejects_each_bad_head_count(kata):
+    for bad in NOT_POSITIVE_INTS + [4, 7]:
+        with pytest.raises(ValueError, match="n_heads"):
+            kata.split_heads(matrix(random.Random(2), 3, 6), bad)
 
 
 @pytest.mark.task("multi_head_attention")
-@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
-def test_mha_rejects_non_int_head_counts(kata, bad):
-    with pytest.raises(ValueError, match="n_heads"):
-        kata.multi_head_attention(matrix(random.Random(1), 3, 6), make_params(1, 6, 6), bad)
+def test_mha_rejects_non_int_head_counts(kata):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match="n_heads"):
+            kata.multi_head_attention(matrix(random.Random(1), 3, 6), make_params(1, 6, 6), bad)
 
 
 @pytest.mark.task("multi_query_attention")
-@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
-def test_mqa_rejects_non_int_head_counts(kata, bad):
-    with pytest.raises(ValueError, match="n_heads"):
-        kata.multi_query_attention(matrix(random.Random(1), 3, 6), make_params(1, 6, 6), bad)
+def test_mqa_rejects_non_int_head_counts(kata):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match="n_heads"):
+            kata.multi_query_attention(matrix(random.Random(1), 3, 6), make_params(1, 6, 6), bad)
 
 
 @pytest.mark.task("multi_query_attention")
-@pytest.mark.parametrize("name", ["Wk", "Wv"])
-@pytest.mark.parametrize("width", [2, 4])
-def test_mqa_rejects_kv_width_both_ways(kata, name, width):
-    params = make_params(1, 6, 3)  # 2 heads of head_dim 3
-    params[name] = [row[:width] if width < 3 else row + [0.5] for row in params[name]]
-    with pytest.raises(ValueError, match=name):
-        kata.multi_query_attention(matrix(random.Random(1), 3, 6), params, 2)
+def test_mqa_rejects_kv_width_both_ways(kata):
+    for name in ("Wk", "Wv"):
+        for width in (2, 4):
+            params = make_params(1, 6, 3)  # 2 heads of head_dim 3
+            params[name] = [row[:width] if width < 3 else row + [0.5] for row in params[name]]
+            with pytest.raises(ValueError, match=name):
+                kata.multi_query_attention(matrix(random.Random(1), 3, 6), params, 2)
 
 
 @pytest.mark.task("grouped_query_attention")
-@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
-def test_gqa_rejects_non_int_head_counts(kata, bad):
-    X = matrix(random.Random(1), 3, 6)
-    with pytest.raises(ValueError, match=r"\bn_heads\b"):
-        kata.grouped_query_attention(X, make_params(1, 6, 6), bad, 1)
-    with pytest.raises(ValueError, match="n_kv_heads"):
-        kata.grouped_query_attention(X, make_params(1, 6, 6), 3, bad)
+def test_gqa_rejects_non_int_head_counts(kata):
+    for bad in NOT_POSITIVE_INTS:
+        X = matrix(random.Random(1), 3, 6)
+        with pytest.raises(ValueError, match=r"\bn_heads\b"):
+            kata.grouped_query_attention(X, make_params(1, 6, 6), bad, 1)
+        with pytest.raises(ValueError, match="n_kv_heads"):
+            kata.grouped_query_attention(X, make_params(1, 6, 6), 3, bad)
 
 
 @pytest.mark.task("grouped_query_attention")
-@pytest.mark.parametrize("name", ["Wk", "Wv"])
-def test_gqa_rejects_kv_width_too_wide(kata, name):
-    params = make_params(1, 12, 6)  # 3 KV heads of head_dim 2 need 6 columns
-    params[name] = [row + [0.5, 0.5] for row in params[name]]
-    with pytest.raises(ValueError, match=name):
-        kata.grouped_query_attention(matrix(random.Random(1), 3, 12), params, 6, 3)
+def test_gqa_rejects_kv_width_too_wide(kata):
+    for name in ("Wk", "Wv"):
+        params = make_params(1, 12, 6)  # 3 KV heads of head_dim 2 need 6 columns
+        params[name] = [row + [0.5, 0.5] for row in params[name]]
+        with pytest.raises(ValueError, match=name):
+            kata.grouped_query_attention(matrix(random.Random(1), 3, 12), params, 6, 3)
 
 
 @pytest.mark.task("mean_pool_kv_heads")
-@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
-def test_mean_pool_rejects_non_int_head_counts(kata, bad):
-    W = matrix(random.Random(1), 3, 12)
-    with pytest.raises(ValueError, match=r"\bn_heads\b"):
-        kata.mean_pool_kv_heads(W, bad, 1)
-    with pytest.raises(ValueError, match="n_kv_heads"):
-        kata.mean_pool_kv_heads(W, 6, bad)
+def test_mean_pool_rejects_non_int_head_counts(kata):
+    for bad in NOT_POSITIVE_INTS:
+        W = matrix(random.Random(1), 3, 12)
+        with pytest.raises(ValueError, match=r"\bn_heads\b"):
+            kata.mean_pool_kv_heads(W, bad, 1)
+        with pytest.raises(ValueError, match="n_kv_heads"):
+            kata.mean_pool_kv_heads(W, 6, bad)
 
 
 @pytest.mark.task("sliding_window_mask")
-@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
-def test_window_mask_rejects_non_int_sizes(kata, bad):
-    with pytest.raises(ValueError, match=r"\bn\b"):
-        kata.sliding_window_mask(bad, 2)
-    with pytest.raises(ValueError, match="window"):
-        kata.sliding_window_mask(1, bad)
+def test_window_mask_rejects_non_int_sizes(kata):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match=r"\bn\b"):
+            kata.sliding_window_mask(bad, 2)
+        with pytest.raises(ValueError, match="window"):
+            kata.sliding_window_mask(1, bad)
 
 
 SIZE_NAMES = ["seq_len", "d_model", "n_heads", "n_kv_heads", "window"]
@@ -971,19 +970,19 @@ def sizes_with(name, bad):
 
 
 @pytest.mark.task("attention_multiplications")
-@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
 @pytest.mark.parametrize("name", SIZE_NAMES)
-def test_mults_formula_rejects_each_bad_size(kata, name, bad):
-    with pytest.raises(ValueError, match=rf"\b{name}\b"):
-        kata.attention_multiplications(**sizes_with(name, bad))
+def test_mults_formula_rejects_each_bad_size(kata, name):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.attention_multiplications(**sizes_with(name, bad))
 
 
 @pytest.mark.task("kv_cache_floats")
-@pytest.mark.parametrize("bad", NOT_POSITIVE_INTS, ids=NPI_IDS)
 @pytest.mark.parametrize("name", SIZE_NAMES)
-def test_kv_floats_reject_each_bad_size(kata, name, bad):
-    with pytest.raises(ValueError, match=rf"\b{name}\b"):
-        kata.kv_cache_floats(**sizes_with(name, bad))
+def test_kv_floats_reject_each_bad_size(kata, name):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.kv_cache_floats(**sizes_with(name, bad))
 
 
 @pytest.mark.task("kv_cache_floats")

@@ -669,3 +669,115 @@ def test_kv_cache_floats_rejects_bad_sizes(kata):
         kata.kv_cache_floats(2, -8, 4)
     with pytest.raises(ValueError, match="n_positions"):
         kata.kv_cache_floats(2, 8, -1)
+
+
+# === validation, completely: both sides of every bound, NaN, 2.5 and True where an int is documented ===
+
+NOT_INTS = [2.5, math.nan, True]
+NOT_INT_IDS = ["2.5", "nan", "True"]
+
+
+@pytest.mark.task("forward_full")
+def test_forward_full_rejects_every_bad_token(kata):
+    model = make_model(kata, "C")  # vocab 7, max_len 14
+    for bad in ([7], [0, -1], [2.5], [math.nan], [True], [0] * 15, [1.0]):
+        with pytest.raises(ValueError, match="tokens"):
+            kata.forward_full(model, bad, CountingOps())
+    assert_equal(len(kata.forward_full(model, [6] + [0] * 13, CountingOps())), 14,
+                 "forward_full of max_len tokens (ids 6 = vocab_size - 1 and 0): number of logit rows",
+                 hint="the last id and max_len tokens are still valid")
+
+
+GENERATORS = [pytest.param(name, marks=pytest.mark.task(name), id=name) for name in ("generate_uncached", "generate_cached")]
+
+
+@pytest.mark.parametrize("task", GENERATORS)
+def test_generate_rejects_every_bad_n_new(kata, task):
+    model = make_model(kata, "C")  # max_len 14: a prompt of 3 allows n_new up to 12
+    for n_new in (0, -1, 13, 2.5, math.nan, True, 2.0):
+        with pytest.raises(ValueError, match="n_new"):
+            getattr(kata, task)(model, [1, 2, 3], n_new, CountingOps())
+
+
+@pytest.mark.parametrize("task", GENERATORS)
+def test_generate_accepts_the_largest_n_new(kata, task):
+    model = make_model(kata, "C")  # prompt 3 + 12 new - 1 (the last is never fed back) = 14 = max_len
+    tokens, logits = getattr(kata, task)(model, [1, 2, 3], 12, CountingOps())
+    assert_equal((len(tokens), len(logits)), (12, 12), f"{task}(prompt of 3, n_new=12) with max_len 14: lengths",
+                 hint="the last new token is never fed back: len(prompt) + n_new - 1 <= max_len is allowed")
+
+
+@pytest.mark.parametrize("task", GENERATORS)
+def test_generate_rejects_every_bad_prompt(kata, task):
+    model = make_model(kata, "C")
+    for prompt in ([], [7], [-1], [1, 2.5], [True], [0] * 15):
+        with pytest.raises(ValueError, match="prompt"):
+            getattr(kata, task)(model, prompt, 1, CountingOps())
+
+
+@pytest.mark.task("KVCache.__init__")
+def test_cache_rejects_every_bad_size(kata):
+    for bad in (0, -1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match="n_layer"):
+            kata.KVCache(bad, 4)
+        with pytest.raises(ValueError, match="d_model"):
+            kata.KVCache(2, bad)
+
+
+@pytest.mark.task("KVCache.append")
+def test_append_rejects_every_bad_argument(kata):
+    cache = kata.KVCache(2, 3)
+    for layer in (2, -1, 1.5, True, math.nan):
+        with pytest.raises(ValueError, match="layer"):
+            cache.append(layer, [0.0] * 3, [0.0] * 3)
+    for k, v, name in (([0.0] * 4, [0.0] * 3, r"\bk\b"), ([0.0] * 3, [0.0] * 2, r"\bv\b"), ([], [], r"\bk\b")):
+        with pytest.raises(ValueError, match=name):
+            cache.append(1, k, v)
+    assert_equal((cache.keys, cache.values), ([[], []], [[], []]), "cache after rejected appends",
+                 hint="validate before appending anything")
+
+
+@pytest.mark.task("decode_step")
+def test_decode_rejects_every_bad_token(kata):
+    model = make_model(kata, "C")  # vocab 7
+    cfg = model.config
+    cache = kata.KVCache(cfg.n_layer, cfg.d_model)
+    for token in (7, -1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match="token"):
+            kata.decode_step(model, token, cache, CountingOps())
+
+
+@pytest.mark.task("prefill")
+def test_prefill_rejects_every_bad_chunk(kata):
+    model = make_model(kata, "C")  # max_len 14, vocab 7
+    cfg = model.config
+    cache = kata.KVCache(cfg.n_layer, cfg.d_model)
+    for bad in ([True], [1, 2.5], [7], [-1], [0] * 15, []):
+        with pytest.raises(ValueError, match="tokens"):
+            kata.prefill(model, bad, cache, CountingOps())
+    for shape in ((cfg.n_layer - 1, cfg.d_model), (cfg.n_layer, cfg.d_model - 1)):
+        with pytest.raises(ValueError, match="cache"):
+            kata.prefill(model, [1], kata.KVCache(*shape), CountingOps())
+    logits = kata.prefill(model, [6] * 14, cache, CountingOps())  # exactly max_len, the last id: allowed
+    assert_equal(len(logits), 14, "prefill of max_len tokens: number of logit rows")
+
+
+@pytest.mark.task("step_mults")
+def test_step_mults_rejects_every_bad_position(kata):
+    for position in (-1, 2.5, math.nan, True):
+        for cached in (True, False):
+            with pytest.raises(ValueError, match="position"):
+                kata.step_mults(kata.Config(), position, cached=cached)
+
+
+@pytest.mark.task("kv_cache_floats")
+def test_kv_cache_floats_rejects_every_bad_size(kata):
+    for bad in (0, -1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match="n_layer"):
+            kata.kv_cache_floats(bad, 8, 0)
+        with pytest.raises(ValueError, match="d_model"):
+            kata.kv_cache_floats(2, bad, 0)
+        if bad != 0:
+            with pytest.raises(ValueError, match="n_positions"):
+                kata.kv_cache_floats(2, 8, bad)
+    assert_equal(kata.kv_cache_floats(1, 1, 0), 0, "kv_cache_floats(1, 1, 0)", hint="an empty cache holds 0 floats")

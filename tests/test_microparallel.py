@@ -161,11 +161,11 @@ def test_split_columns_rejects_a_width_not_divisible_by_p(kata, width, p):
 
 
 @pytest.mark.task("split_columns")
-@pytest.mark.parametrize("p", [0, -2, 2.5, math.nan, True], ids=["0", "-2", "2.5", "nan", "True"])
-def test_split_columns_rejects_bad_p(kata, p):
+def test_split_columns_rejects_bad_p(kata):
     # 6 columns: p = True (== 1) would divide them; p is checked before W.
-    with pytest.raises(ValueError, match=r"\bp\b"):
-        kata.split_columns(matrix(random.Random(2), 3, 6), p)
+    for p in (0, -2, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match=r"\bp\b"):
+            kata.split_columns(matrix(random.Random(2), 3, 6), p)
 
 
 @pytest.mark.task("split_columns")
@@ -202,11 +202,11 @@ def test_split_rows_rejects_a_height_not_divisible_by_p(kata, height, p):
 
 
 @pytest.mark.task("split_rows")
-@pytest.mark.parametrize("p", [0, -1, 2.5, math.nan, True], ids=["0", "-1", "2.5", "nan", "True"])
-def test_split_rows_rejects_bad_p(kata, p):
+def test_split_rows_rejects_bad_p(kata):
     # 6 rows: p = True (== 1) would divide them; p is checked before W.
-    with pytest.raises(ValueError, match=r"\bp\b"):
-        kata.split_rows(matrix(random.Random(5), 6, 3), p)
+    for p in (0, -1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match=r"\bp\b"):
+            kata.split_rows(matrix(random.Random(5), 6, 3), p)
 
 
 @pytest.mark.task("split_rows")
@@ -263,21 +263,21 @@ def test_reduce_scatter_traffic_is_one_ring_pass(kata, p, n):
 
 
 BAD_VECTORS = [
-    pytest.param(3, vectors_for(1, 2, 4), id="one-too-few"),
-    pytest.param(2, vectors_for(1, 3, 4), id="one-too-many"),
-    pytest.param(2, [], id="none"),
-    pytest.param(3, [[], []], id="two-empty-for-three"),
-    pytest.param(2, [[1.0, 2.0], [3.0]], id="second-shorter"),
-    pytest.param(2, [[1.0], [2.0, 3.0]], id="second-longer"),
-    pytest.param(3, [[], [], [1.0]], id="last-longer-than-empty"),
+    (3, vectors_for(1, 2, 4)),  # one too few
+    (2, vectors_for(1, 3, 4)),  # one too many
+    (2, []),  # none
+    (3, [[], []]),  # two empty vectors for three devices
+    (2, [[1.0, 2.0], [3.0]]),  # the second shorter
+    (2, [[1.0], [2.0, 3.0]]),  # the second longer
+    (3, [[], [], [1.0]]),  # the last longer than the empty ones
 ]
 
 
 @pytest.mark.task("ring_reduce_scatter")
-@pytest.mark.parametrize("p,vectors", BAD_VECTORS)
-def test_reduce_scatter_rejects_bad_inputs(kata, p, vectors):
-    with pytest.raises(ValueError, match="vectors"):
-        kata.ring_reduce_scatter(GraderNetwork(p), vectors)
+def test_reduce_scatter_rejects_bad_inputs(kata):
+    for p, vectors in BAD_VECTORS:
+        with pytest.raises(ValueError, match="vectors"):
+            kata.ring_reduce_scatter(GraderNetwork(p), vectors)
 
 
 @pytest.mark.task("ring_reduce_scatter")
@@ -321,11 +321,11 @@ def test_all_gather_traffic(kata, p, n):
 
 
 @pytest.mark.task("ring_all_gather")
-@pytest.mark.parametrize("p,shards", [(4, [[1.0], [2.0], [3.0]]), (2, [[1.0], [2.0], [3.0]]), (2, []), (3, [[], []])],
-                         ids=["one-too-few", "one-too-many", "none", "two-empty-for-three"])
-def test_all_gather_rejects_wrong_shard_count(kata, p, shards):
-    with pytest.raises(ValueError, match="shards"):
-        kata.ring_all_gather(GraderNetwork(p), shards)
+def test_all_gather_rejects_wrong_shard_count(kata):
+    # one too few, one too many, none, two empty shards for three devices
+    for p, shards in [(4, [[1.0], [2.0], [3.0]]), (2, [[1.0], [2.0], [3.0]]), (2, []), (3, [[], []])]:
+        with pytest.raises(ValueError, match="shards"):
+            kata.ring_all_gather(GraderNetwork(p), shards)
 
 
 # === task 4: ring all-reduce ===
@@ -373,10 +373,10 @@ def test_all_reduce_traffic_is_balanced_and_bandwidth_optimal(kata, p, n):
 
 
 @pytest.mark.task("ring_all_reduce")
-@pytest.mark.parametrize("p,vectors", BAD_VECTORS)
-def test_all_reduce_rejects_bad_inputs(kata, p, vectors):
-    with pytest.raises(ValueError, match="vectors"):
-        kata.ring_all_reduce(GraderNetwork(p), vectors)
+def test_all_reduce_rejects_bad_inputs(kata):
+    for p, vectors in BAD_VECTORS:
+        with pytest.raises(ValueError, match="vectors"):
+            kata.ring_all_reduce(GraderNetwork(p), vectors)
 
 
 @pytest.mark.task("ring_all_reduce")
@@ -660,12 +660,7 @@ def test_gpipe_defaults_to_backward_twice_forward(kata):
 @pytest.mark.task("gpipe_schedule")
 @pytest.mark.parametrize(
     "args,name",
-    [((0, 4), "p"), ((3, 0), "m"), ((-1, 2), "p"), ((2, 2, 0, 1), "forward_ticks"), ((2, 2, 1, 0), "backward_ticks"),
-     ((2.5, 2), "p"), ((True, 2), "p"), ((math.nan, 2), "p"), ((2, 2.5), "m"), ((2, True), "m"), ((2, -1), "m"),
-     ((1, math.nan), "m"), ((2, 2, 1.5, 1), "forward_ticks"), ((2, 2, True, 1), "forward_ticks"),
-     ((2, 2, -1, 1), "forward_ticks"), ((2, 2, 1, 2.5), "backward_ticks"), ((2, 2, 1, True), "backward_ticks"),
-     ((2, 2, 1, -3), "backward_ticks"), ((2, 2, 1, math.nan), "backward_ticks")],
-    ids=str,
+    [((0, 4), "p"), ((3, 0), "m"), ((-1, 2), "p"), ((2, 2, 0, 1), "forward_ticks"), ((2, 2, 1, 0), "backward_ticks")],
 )
 def test_gpipe_rejects_bad_arguments(kata, args, name):
     with pytest.raises(ValueError, match=rf"\b{name}\b"):
@@ -752,12 +747,25 @@ def test_gpipe_bubble_matches_the_measured_timeline(kata, p, m):
 
 
 @pytest.mark.task("gpipe_bubble")
-@pytest.mark.parametrize(
-    "p,m,name",
-    [(0, 4, "p"), (4, 0, "m"), (-2, 3, "p"), (3, -1, "m"), (2.5, 3, "p"), (True, 3, "p"), (math.nan, 3, "p"),
-     (3, 2.5, "m"), (3, True, "m"), (1, math.nan, "m")],
-    ids=str,
-)
+@pytest.mark.parametrize("p,m,name", [(0, 4, "p"), (4, 0, "m"), (-2, 3, "p")])
 def test_gpipe_bubble_rejects_bad_arguments(kata, p, m, name):
     with pytest.raises(ValueError, match=rf"\b{name}\b"):
         kata.gpipe_bubble(p, m)
+
+
+@pytest.mark.task("gpipe_schedule")
+def test_gpipe_rejects_non_int_counts(kata):
+    for bad in (-1, 2.5, math.nan, True):
+        for args, name in [((bad, 1), "p"), ((1, bad), "m"), ((1, 1, bad, 1), "forward_ticks"),
+                           ((1, 1, 1, bad), "backward_ticks")]:
+            with pytest.raises(ValueError, match=rf"\b{name}\b"):
+                kata.gpipe_schedule(*args)
+
+
+@pytest.mark.task("gpipe_bubble")
+def test_gpipe_bubble_rejects_non_int_counts(kata):
+    for bad in (-1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match=r"\bp\b"):
+            kata.gpipe_bubble(bad, 1)
+        with pytest.raises(ValueError, match=r"\bm\b"):
+            kata.gpipe_bubble(1, bad)
