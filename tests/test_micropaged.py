@@ -981,3 +981,63 @@ def test_parallel_sampling_rejects_bad_input(kata):
                        ((-1, 2, 3, 4), "prompt_len"), ((4, -2, 3, 4), "gen_len")):
         with pytest.raises(ValueError, match=name):
             kata.parallel_sampling_pages(*args)
+
+
+# === validation, completely: both sides of every bound, NaN, 2.5 and True where an int is documented ===
+
+
+@pytest.mark.task("pages_needed")
+def test_pages_needed_rejects_every_bad_argument(kata):
+    for bad in (0, -1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match="page_size"):
+            kata.pages_needed(0, bad)  # 0 tokens: the shortcut answer 0 must not skip the check
+    for bad in (-1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match="num_tokens"):
+            kata.pages_needed(bad, 1)
+
+
+@pytest.mark.parametrize("method", [pytest.param(name, marks=pytest.mark.task(f"PageAllocator.{name}"), id=name)
+                                    for name in ("share", "release")])
+def test_allocator_refuses_a_page_that_is_not_an_int_index(kata, method):
+    # Every page in use: True (== 1), 1.0 and the neighbours of the range would hit a real page.
+    allocator = kata.PageAllocator(3)
+    for _ in range(3):
+        allocator.allocate()
+    for bad in (True, 1.0, 2.5, math.nan, -1, 3):
+        with pytest.raises(ValueError, match="page"):
+            getattr(allocator, method)(bad)
+    assert_equal(allocator.refcount, [1, 1, 1], f"refcounts after refused {method} calls",
+                 hint="validate the page before touching its refcount")
+
+
+@pytest.mark.task("PagedKVCache.slot_of")
+def test_slot_of_refuses_a_position_that_is_not_an_int(kata):
+    cache = make_cache(kata, 4, 3, 2)
+    hand_made_sequence(cache, 0, 5)
+    for bad in (True, 1.0, 2.5, math.nan):
+        with pytest.raises(ValueError, match="position"):
+            cache.slot_of(0, bad)
+
+
+@pytest.mark.task("reservation_slots")
+def test_reservation_slots_refuses_bools_nan_and_fractions(kata):
+    for page_size in (True, 2.5, math.nan):
+        with pytest.raises(ValueError, match="page_size"):
+            kata.reservation_slots([], page_size, 10)
+    for max_len in (True, 2.5, math.nan):
+        with pytest.raises(ValueError, match="max_len"):
+            kata.reservation_slots([], 4, max_len)
+    for length in (True, 2.5, math.nan, 11):
+        with pytest.raises(ValueError, match="lengths"):
+            kata.reservation_slots([3, length], 4, 10)
+
+
+@pytest.mark.task("parallel_sampling_pages")
+def test_parallel_sampling_rejects_every_bad_argument(kata):
+    good = {"prompt_len": 0, "gen_len": 0, "num_samples": 1, "page_size": 1}  # the shortcut: nothing to store
+    for name, lowest in (("page_size", 1), ("num_samples", 1), ("prompt_len", 0), ("gen_len", 0)):
+        for bad in (lowest - 1, 2.5, math.nan, True):
+            with pytest.raises(ValueError, match=name):
+                kata.parallel_sampling_pages(**{**good, name: bad})
+    assert_equal(tuple(kata.parallel_sampling_pages(**good)), (0, 0), "parallel_sampling_pages(0, 0, 1, 1)",
+                 hint="no prompt and no generation: no page and no copy")
