@@ -409,3 +409,36 @@ def test_sram_working_set(kata, d, b):
         f"flash_sram_floats(d={d}, block_size={b})",
         hint="three B x d tiles (Q, K, V), a B x B score tile, a B x d accumulator, B maxima and B sums",
     )
+
+
+# === validation, completely: every bad shape both ways, block_size 2.5 / NaN / True ===
+
+
+def bad_inputs():
+    """(Q, K, V, name) with N = 3, d = 2: each matrix one row short and one row long, rows too narrow and too wide."""
+    Q, K, V = qkv(7, 3, 2)
+    yield [], K, V, "Q"
+    yield [[] for _ in Q], K, V, "Q"
+    for name in ("K", "V"):
+        for wrong in (lambda M: M[:2], lambda M: M + M[:1], lambda M: [M[0][:1]] + M[1:], lambda M: M[:2] + [M[2] + [0.5]]):
+            args = {"Q": Q, "K": K, "V": V}
+            args[name] = wrong(args[name])
+            yield args["Q"], args["K"], args["V"], name
+
+
+@pytest.mark.task("standard_attention")
+def test_standard_rejects_every_bad_shape(kata):
+    for Q, K, V, name in bad_inputs():
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.standard_attention(Q, K, V)
+
+
+@pytest.mark.task("flash_attention")
+def test_flash_rejects_every_bad_shape_and_block_size(kata):
+    for Q, K, V, name in bad_inputs():
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.flash_attention(Q, K, V, 2)
+    Q, K, V = qkv(8, 1, 2)  # N = 1: one tile whatever block_size is, the check must still run
+    for bad in (0, -1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match="block_size"):
+            kata.flash_attention(Q, K, V, bad)
