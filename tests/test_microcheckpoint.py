@@ -587,3 +587,41 @@ def test_sqrt_schedule_counted_peak_is_minimal(kata, monkeypatch, n):
 def test_sqrt_schedule_rejects_bad_n(kata, n):
     with pytest.raises(ValueError, match=r"\bn\b"):
         kata.sqrt_schedule(n)
+
+
+# === validation, completely: both sides of every bound, NaN, 2.5 and True where an int is documented ===
+
+NOT_POSITIVE_INTS = (0, -1, 2.5, math.nan, True)
+
+
+@pytest.mark.task("layer_forward")
+def test_layer_forward_rejects_x_too_long_and_empty(kata):
+    layer = ([[1.0, 2.0, 3.0]], [0.0])
+    for x in ([1.0, 2.0, 3.0, 4.0], []):
+        with pytest.raises(ValueError, match=r"\bx\b"):
+            kata.layer_forward(layer, x)
+
+
+@pytest.mark.parametrize("task", [pytest.param(name, marks=pytest.mark.task(name), id=name)
+                                  for name in ("segment_sizes", "checkpoint_cost")])
+def test_sizes_refuse_every_non_positive_int(kata, task):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match=r"\bn\b"):
+            getattr(kata, task)(bad, 1)
+        with pytest.raises(ValueError, match=r"\bk\b"):
+            getattr(kata, task)(1, bad)
+
+
+@pytest.mark.task("sqrt_schedule")
+def test_sqrt_schedule_refuses_every_non_positive_int(kata):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match=r"\bn\b"):
+            kata.sqrt_schedule(bad)
+
+
+@pytest.mark.task("backward_checkpointed")
+def test_checkpointed_refuses_sizes_that_are_not_positive_ints(kata):
+    net, x = inputs(3, [2] * 6)  # 5 layers
+    for sizes in ([2.5, 2.5], [True, 4], [math.nan, 5], [5.0], [1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 5]):
+        with pytest.raises(ValueError, match="sizes"):
+            kata.backward_checkpointed(net, x, sizes, CountingStore())
