@@ -705,3 +705,76 @@ def test_quantized_bytes_rejects_bad_shapes(kata):
             kata.quantized_bytes(rows, cols, 8, True)
     with pytest.raises(ValueError, match="bits"):
         kata.quantized_bytes(3, 4, 1, True)
+
+
+# === validation, completely: both sides of every bound, NaN, 2.5 and True where an int is documented ===
+
+BAD_BITS = (1, 0, -1, 2.5, 8.0, math.nan, True)
+
+
+@pytest.mark.task("int_range")
+def test_int_range_refuses_every_bad_bits(kata):
+    for bits in BAD_BITS:
+        with pytest.raises(ValueError, match="bits"):
+            kata.int_range(bits)
+    assert_equal(tuple(kata.int_range(2)), (-2, 1), "int_range(2)", hint="bits = 2 is the smallest valid width")
+
+
+@pytest.mark.task("absmax_scale")
+def test_absmax_scale_refuses_every_bad_bits(kata):
+    for bits in BAD_BITS:
+        with pytest.raises(ValueError, match="bits"):
+            kata.absmax_scale([0.0], bits)  # all zeros: the shortcut answer 1.0 must not skip the check
+
+
+@pytest.mark.task("zero_point_params")
+def test_zero_point_params_refuses_every_bad_bits(kata):
+    for bits in BAD_BITS:
+        with pytest.raises(ValueError, match="bits"):
+            kata.zero_point_params([0.0], bits)
+
+
+@pytest.mark.task("quantize")
+def test_quantize_checks_everything_even_for_no_values(kata):
+    for bits in BAD_BITS:
+        with pytest.raises(ValueError, match="bits"):
+            kata.quantize([], 0.5, bits)
+    for scale in (0.0, -1.0, math.inf, -math.inf, math.nan):
+        with pytest.raises(ValueError, match="scale"):
+            kata.quantize([], scale, 8)
+    for zero_point in (-129, 128, 2.5, math.nan, True, 0.0):
+        with pytest.raises(ValueError, match="zero_point"):
+            kata.quantize([], 0.5, 8, zero_point)
+
+
+@pytest.mark.task("dequantize")
+def test_dequantize_refuses_every_bad_scale_even_for_no_codes(kata):
+    for scale in (0.0, -1.0, math.inf, -math.inf, math.nan):
+        with pytest.raises(ValueError, match="scale"):
+            kata.dequantize([], scale)
+        with pytest.raises(ValueError, match="scale"):
+            kata.dequantize([3, -2], scale, 1)
+
+
+@pytest.mark.task("quantize_matrix")
+def test_quantize_matrix_refuses_every_bad_argument(kata):
+    for W in ([[1.0], [2.0, 3.0]], [[1.0, 2.0], []]):
+        for per_channel in (True, False):
+            with pytest.raises(ValueError, match=r"\bW\b"):
+                kata.quantize_matrix(W, 8, per_channel=per_channel)
+    for bits in BAD_BITS:
+        for per_channel in (True, False):
+            with pytest.raises(ValueError, match="bits"):
+                kata.quantize_matrix([[0.0]], bits, per_channel=per_channel)
+
+
+@pytest.mark.task("quantized_bytes")
+def test_quantized_bytes_refuses_every_bad_argument(kata):
+    for bad in (0, -1, 2.5, math.nan, True, 3.0):
+        with pytest.raises(ValueError, match="rows"):
+            kata.quantized_bytes(bad, 1, 8, False)
+        with pytest.raises(ValueError, match="cols"):
+            kata.quantized_bytes(1, bad, 8, True)
+    for bits in BAD_BITS:
+        with pytest.raises(ValueError, match="bits"):
+            kata.quantized_bytes(1, 1, bits, False)
