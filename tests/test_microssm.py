@@ -331,3 +331,29 @@ def test_parallel_selective_scan_rejects_bad_delta(kata):
     x, delta, A, B, C = problem(2, 3, 2)
     with pytest.raises(ValueError, match="delta"):
         kata.selective_scan_parallel(x, [0.1, -1.0, 0.1], A, B, C)
+
+
+# === validation, completely: every length one short and one long, delta 0, negative and NaN ===
+
+
+def bad_sequences():
+    x, delta, A, B, C = problem(3, 4, 2)  # L = 4, N = 2
+    yield x, delta[:3], A, B, C, "delta"
+    yield x, delta + [0.1], A, B, C, "delta"
+    for step in (0.0, -0.1, math.nan):
+        yield x, delta[:2] + [step] + delta[3:], A, B, C, "delta"
+    yield x, delta, A, B + B[:1], C, "B"
+    yield x, delta, A, [B[0] + [0.5]] + B[1:], C, "B"
+    yield x, delta, A, B, C[:3], "C"
+    yield x, delta, A, B, C[:3] + [C[3][:1]], "C"
+    yield [], [0.1], A, [], [], "delta"  # no tokens, but a step size: still a mismatch
+
+
+SCANS = [pytest.param(name, marks=pytest.mark.task(name), id=name) for name in ("selective_scan", "selective_scan_parallel")]
+
+
+@pytest.mark.parametrize("task", SCANS)
+def test_scans_reject_every_bad_sequence(kata, task):
+    for x, delta, A, B, C, name in bad_sequences():
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            getattr(kata, task)(x, delta, A, B, C)
