@@ -1011,3 +1011,80 @@ def test_checkpoint_regenerates(kata):
         prompt = shipped.encode(letter)
         assert_equal(kata.greedy_decode(regenerated, prompt, 10, 0), kata.greedy_decode(shipped, prompt, 10, 0),
                      f"greedy names from prompt {letter!r}: regenerated vs shipped checkpoint")
+
+
+# === validation, completely: both sides of every bound, NaN, 2.5 and True where an int is documented ===
+
+BAD_LENGTHS = (-1, 2.5, math.nan, True, 1.0)
+
+
+@pytest.mark.task("greedy_decode")
+def test_greedy_refuses_every_bad_length(kata):
+    for bad in BAD_LENGTHS:
+        with pytest.raises(ValueError, match="max_new_tokens"):
+            kata.greedy_decode(FixedModel([0.0, 1.0]), [], bad, 0)
+
+
+@pytest.mark.task("sample_decode")
+def test_sample_decode_refuses_every_bad_length(kata):
+    for bad in BAD_LENGTHS:
+        with pytest.raises(ValueError, match="max_new_tokens"):
+            kata.sample_decode(FixedModel([0.0, 1.0]), [], bad, 0, random.Random(1))
+
+
+@pytest.mark.task("beam_search")
+def test_beam_refuses_every_bad_length_and_width(kata):
+    for bad in BAD_LENGTHS:
+        with pytest.raises(ValueError, match="max_new_tokens"):
+            kata.beam_search(FixedModel([0.0, 1.0]), [], bad, 0, 2)
+    for bad in (0, -1, 2.5, math.nan, True, 2.0):
+        with pytest.raises(ValueError, match="beam_width"):
+            kata.beam_search(FixedModel([0.0, 1.0]), [], 0, 0, bad)  # no new tokens: still checked
+
+
+@pytest.mark.task("speculative_decode")
+def test_speculative_refuses_every_bad_length_and_gamma(kata):
+    target, draft = spec_pair(1)
+    for bad in BAD_LENGTHS:
+        with pytest.raises(ValueError, match="max_new_tokens"):
+            kata.speculative_decode(target, draft, [], bad, 3, 2, random.Random(0))
+    for bad in (0, -1, 2.5, math.nan, True, 2.0):
+        with pytest.raises(ValueError, match="gamma"):
+            kata.speculative_decode(target, draft, [], 0, 3, bad, random.Random(0))  # no new tokens: still checked
+
+
+@pytest.mark.task("softmax_with_temperature")
+def test_temperature_refuses_nan_and_minus_zero(kata):
+    for bad in (math.nan, -0.0, -math.inf):
+        with pytest.raises(ValueError, match="temperature"):
+            kata.softmax_with_temperature([0.0, 1.0], bad)
+
+
+@pytest.mark.task("top_k_filter")
+def test_top_k_refuses_every_bad_k(kata):
+    for bad in (2.5, math.nan, True, 1.0):
+        with pytest.raises(ValueError, match=r"\bk\b"):
+            kata.top_k_filter([0.5, 0.5], bad)
+
+
+@pytest.mark.task("top_p_filter")
+def test_top_p_refuses_nan_and_just_above_one(kata):
+    for bad in (math.nan, 1.0 + 2**-52, math.inf):
+        with pytest.raises(ValueError, match=r"\bp\b"):
+            kata.top_p_filter([0.5, 0.5], bad)
+    assert_close(kata.top_p_filter([0.25, 0.75], 1.0), [0.25, 0.75], 1e-12, "top_p_filter([0.25, 0.75], p=1.0)",
+                 hint="p = 1 is allowed and keeps every token")
+
+
+@pytest.mark.task("residual_distribution")
+def test_residual_rejects_q_too_long(kata):
+    with pytest.raises(ValueError, match=r"\bq\b"):
+        kata.residual_distribution([0.5, 0.5], [0.25, 0.25, 0.5])
+
+
+@pytest.mark.task("speculative_verify")
+def test_verify_rejects_one_target_distribution_too_many(kata):
+    with pytest.raises(ValueError, match="target_probs"):
+        kata.speculative_verify([0], [[0.5, 0.5]], [[0.5, 0.5]] * 3, random.Random(0))
+    with pytest.raises(ValueError, match="target_probs"):
+        kata.speculative_verify([], [], [], random.Random(0))  # no draft tokens: still one target distribution
