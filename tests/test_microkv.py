@@ -63,6 +63,7 @@ CONFIGS = {
     "A": (11, 6, 2, 2, 10, 24, 3),
     "B": (13, 9, 3, 3, 7, 20, 11),
     "C": (7, 5, 2, 1, 9, 14, 5),
+    "D": (3, 8, 2, 2, 6, 9, 17),  # a vocabulary smaller than the hidden size
 }
 
 
@@ -187,7 +188,7 @@ def assert_cache_matches(cache, all_k, all_v, what, hint=""):
 
 
 @pytest.mark.task("forward_full")
-@pytest.mark.parametrize("name,length", [("A", 1), ("A", 7), ("B", 5), ("B", 20), ("C", 14)])
+@pytest.mark.parametrize("name,length", [("A", 1), ("A", 7), ("B", 5), ("B", 20), ("C", 14), ("D", 9)])
 def test_forward_full_matches_spec(kata, name, length):
     model = make_model(kata, name)
     tokens = prompt_for(name, length)
@@ -490,7 +491,7 @@ def test_prefill_rejects_overflow_and_bad_tokens(kata):
 # === task 6: generate_cached ===
 
 
-GENERATIONS = [("A", 1, 6), ("A", 4, 9), ("B", 3, 8), ("C", 2, 1), ("C", 5, 10)]
+GENERATIONS = [("A", 1, 6), ("A", 4, 9), ("B", 3, 8), ("C", 2, 1), ("C", 5, 10), ("D", 2, 8)]
 
 
 @pytest.mark.task("generate_cached")
@@ -498,16 +499,14 @@ GENERATIONS = [("A", 1, 6), ("A", 4, 9), ("B", 3, 8), ("C", 2, 1), ("C", 5, 10)]
 def test_cached_equals_uncached(kata, name, prompt_len, n_new):
     model = make_model(kata, name)
     prompt = prompt_for(name, prompt_len)
-    uncached_tokens, uncached_logits = kata.generate_uncached(model, list(prompt), n_new, CountingOps())
     tokens, logits = kata.generate_cached(model, list(prompt), n_new, CountingOps())
     what = f"generate_cached(config {name}, prompt of {prompt_len}, n_new {n_new})"
-    assert_close(logits, uncached_logits, TOL, f"{what} step logits vs generate_uncached",
-                 hint="compared with YOUR generate_uncached (pass its tests first); first logits: prefill's last row,"
-                 " then decode_step(previous NEW token), never the prompt again")
-    assert_equal(tokens, uncached_tokens, f"{what} tokens vs generate_uncached")
+    # Graded against the grader's own greedy decoder (the same tokens and logits generate_uncached must give),
+    # so it needs neither your generate_uncached nor its tests.
     want_tokens, want_logits = spec_greedy(model, name, prompt, n_new)
-    assert_close(logits, want_logits, TOL, f"{what} step logits vs the spec")
-    assert_equal(tokens, want_tokens, f"{what} tokens vs the spec")
+    assert_close(logits, want_logits, TOL, f"{what} step logits vs greedy decoding without a cache",
+                 hint="first logits: prefill's last row, then decode_step(previous NEW token), never the prompt again")
+    assert_equal(tokens, want_tokens, f"{what} tokens vs greedy decoding without a cache")
 
 
 @pytest.mark.task("generate_cached")
