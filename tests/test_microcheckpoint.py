@@ -192,6 +192,20 @@ def run_full(kata, monkeypatch, net, x):
     return loss, grads, store, meter
 
 
+def layerwise_backprop(kata, net, x):
+    """backward_full's protocol run by the grader with the kata's layer_forward / layer_backward: its floats
+    bit for bit, without the learner's backward_full (so backward_checkpointed is graded on its own)."""
+    hs = [list(x)]
+    for layer in net:
+        hs.append(kata.layer_forward(layer, hs[-1]))
+    grad = list(hs[-1])  # dL/dh_n = h_n for L = 0.5 ||h_n||^2
+    grads = [None] * len(net)
+    for i in reversed(range(len(net))):
+        grad, grad_W, grad_b = kata.layer_backward(net[i], hs[i], hs[i + 1], grad)
+        grads[i] = (grad_W, grad_b)
+    return grads
+
+
 def run_checkpointed(kata, monkeypatch, net, x, sizes):
     store = CountingStore()
     meter = Meter(kata, monkeypatch, net, store)
@@ -415,15 +429,15 @@ SEGMENTATIONS = [
 def test_checkpointed_gradients_identical_to_full(kata, monkeypatch, name, sizes):
     widths = [4, 3, 5, 2, 4, 3, 3, 4]  # 7 layers, widths vary
     net, x = inputs(17, widths)
-    full_loss, full_grads, _, _ = run_full(kata, monkeypatch, net, x)
+    full_grads = layerwise_backprop(kata, net, x)
     loss, grads, _, _ = run_checkpointed(kata, monkeypatch, net, x, sizes)
+    assert_close(loss, spec_backprop(net, x)[0], TOL, f"loss with segments {sizes}", hint="compute the loss from h_n")
     # Same floats in, same operations in the same order: the replayed
     # activations are the originals, so nothing may differ in any bit.
-    assert_equal(loss, full_loss, f"loss with segments {sizes} vs backward_full", hint="compute the loss from h_n")
     assert_equal(
         normal(grads),
         normal(full_grads),
-        f"gradients with segments {sizes} vs backward_full (compared with ==)",
+        f"gradients with segments {sizes} vs plain backprop through your layer_forward/layer_backward (==)",
         hint="replay the segment from its own checkpoint h_s through layer_forward; grads[i] is layer i's",
     )
 
@@ -562,23 +576,6 @@ def test_sqrt_schedule_uses_ceil_sqrt(kata, n):
         spec_sizes(n, ceil_sqrt(n)),
         f"sqrt_schedule({n}) with k = ceil(sqrt({n})) = {ceil_sqrt(n)}",
         hint="k = ceil(sqrt(n)) = isqrt(n - 1) + 1, then segments of k with the remainder last",
-    )
-
-
-@pytest.mark.task("sqrt_schedule")
-@pytest.mark.parametrize("n", [8, 15, 24])
-def test_sqrt_schedule_counted_peak_is_minimal(kata, monkeypatch, n):
-    net, x = inputs(n + 7, [3] * (n + 1))
-    counted = {}
-    for k in range(1, n + 1):
-        _, _, store, _ = run_checkpointed(kata, monkeypatch, net, x, spec_sizes(n, k))
-        counted[k] = store.peak
-    sizes = list(kata.sqrt_schedule(n))
-    _, _, store, _ = run_checkpointed(kata, monkeypatch, net, x, sizes)
-    assert_equal(
-        store.peak,
-        min(counted.values()),
-        f"counted peak of backward_checkpointed with sqrt_schedule({n}) = {sizes} vs every k in 1..{n} ({counted})",
     )
 
 
