@@ -375,6 +375,14 @@ def test_temperature_large_and_infinite_logits(kata):
         "softmax_with_temperature([1000, 998, -inf, 990], T=0.7)",
         hint="divide the logits by T, subtract the max before exp(); exp(-inf) is 0",
     )
+    # A spread above 745 inside one row (and 1600 after T = 0.5): exp(max - min) overflows, exp(min - max)
+    # underflows to 0; only the max-shifted form gets e/(1+e) and 1/(1+e) for the top two.
+    e = math.e
+    for logits, T in (([-800.0, 800.0, 799.0], 1.0), ([400.0, -400.0, 399.5], 0.5)):
+        got = kata.softmax_with_temperature(logits, T)
+        top = [0.0, e / (1 + e), 1 / (1 + e)] if T == 1.0 else [e / (1 + e), 0.0, 1 / (1 + e)]
+        assert_close(got, top, 1e-12, f"softmax_with_temperature({logits}, T={T})",
+                     hint="subtract the row's max (not its mean or min) before exp()")
 
 
 @pytest.mark.task("softmax_with_temperature")
