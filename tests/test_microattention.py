@@ -367,11 +367,12 @@ def test_gqa_with_all_kv_heads_is_mha(kata, n, d, h):
     X = matrix(random.Random(n + d), n, d)
     params = make_params(n * d, d, d)
     mask = spec_visible(n)
+    # The grader's MHA, not yours: GQA is graded before multi_head_attention is written.
     assert_close(
         kata.grouped_query_attention(X, params, h, h, mask),
-        kata.multi_head_attention(X, params, h, mask),
-        1e-12,
-        f"grouped_query_attention(n_kv_heads = n_heads = {h}) vs your multi_head_attention",
+        spec_mha(X, params, h, mask),
+        1e-9,
+        f"grouped_query_attention(n_kv_heads = n_heads = {h}) vs multi-head attention",
         hint="with one KV head per query head, GQA must be exactly MHA",
     )
 
@@ -382,11 +383,12 @@ def test_gqa_with_one_kv_head_is_mqa(kata, n, d, h):
     X = matrix(random.Random(n + 2 * d), n, d)
     params = make_params(n * d + 1, d, d // h)
     mask = spec_visible(n)
+    # The grader's MQA (every query head reads KV columns 0 .. head_dim - 1), not yours.
     assert_close(
         kata.grouped_query_attention(X, params, h, 1, mask),
-        kata.multi_query_attention(X, params, h, mask),
-        1e-12,
-        f"grouped_query_attention(n_kv_heads = 1, n_heads = {h}) vs your multi_query_attention",
+        spec_gqa(X, params, h, 1, mask),
+        1e-9,
+        f"grouped_query_attention(n_kv_heads = 1, n_heads = {h}) vs multi-query attention",
         hint="with a single KV head, every query head shares it: that is MQA",
     )
 
@@ -584,6 +586,9 @@ def test_window_is_exactly_the_receptive_field(kata, w):
     X = matrix(rng, n, d)
     params = make_params(41, d, d)
     base = kata.sliding_window_attention(X, params, h, w)
+    assert_close(base, spec_mha(X, params, h, spec_visible(n, w)), 1e-9,
+                 f"sliding_window_attention(window={w}) vs the spec",
+                 hint="grouped-query attention under sliding_window_mask(n, window)")
     for j in range(n):
         moved = copy.deepcopy(X)
         moved[j] = [x + 1.5 for x in moved[j]]
@@ -851,3 +856,132 @@ def test_mults_formula_is_an_exact_int(kata):
 def test_kv_floats_is_an_int(kata):
     got = kata.kv_cache_floats(4096, 4096, 32, 8, 1000)
     assert_equal(type(got), int, "type of kv_cache_floats(4096, 4096, 32, 8, 1000)", hint="head_dim = d_model // n_heads")
+    assert_equal(got, 2 * 1000 * 8 * (4096 // 32), "kv_cache_floats(4096, 4096, 32, 8, 1000)",
+                 hint="K and V x window positions x n_kv_heads x head_dim")
+
+
+# === validation, completely: every documented ValueError, both sides, NaN, 2.5 and True ===
+
+NOT_POSITIVE_INTS = [0, -1, 2.5, math.nan, True]
+
+
+@pytest.mark.task("scaled_dot_product_attention")
+def test_sdpa_rejects_every_wrong_shape_both_ways(kata):
+    Q, K, V = _sdpa_inputs()  # 3 x 4, 5 x 4, 5 x 2
+    cases = [
+        ((Q, [row + [0.0] for row in K], V), "K"),  # K rows wider than Q's
+        ((Q, K[:1] + [K[1][:3]] + K[2:], V), "K"),  # one K row narrower
+        ((Q, K, V + V[:1]), "V"),  # one V row too many
+        ((Q, K, V[:4]), "V"),  # one too few
+        ((Q, K, V, [[True] * 5] * 4), "mask"),  # one mask row too many
+        ((Q, K, V, [[True] * 5] * 2), "mask"),  # one too few
+        ((Q, K, V, [[True] * 6] * 3), "mask"),  # rows one key too long
+        ((Q, K, V, [[True] * 5, [True] * 4, [True] * 5]), "mask"),  # one row one key too short
+        ((Q, K, V, [[True] * 5, [True] * 5, [False] * 5]), "mask"),  # the last query sees no key
+        (([[1.0]], [[1.0]], [[2.0]], [[False]]), "mask"),  # the only query sees no key
+    ]
+    for args, name in cases:
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.scaled_dot_product_attention(*args)
+
+
+@pytest.mark.task("split_heads")
+def test_split_heads_rejects_each_bad_head_count(kata):
+    for bad in NOT_POSITIVE_INTS + [4, 7]:
+        with pytest.raises(ValueError, match="n_heads"):
+            kata.split_heads(matrix(random.Random(2), 3, 6), bad)
+
+
+@pytest.mark.task("multi_head_attention")
+def test_mha_rejects_non_int_head_counts(kata):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match="n_heads"):
+            kata.multi_head_attention(matrix(random.Random(1), 3, 6), make_params(1, 6, 6), bad)
+
+
+@pytest.mark.task("multi_query_attention")
+def test_mqa_rejects_non_int_head_counts(kata):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match="n_heads"):
+            kata.multi_query_attention(matrix(random.Random(1), 3, 6), make_params(1, 6, 6), bad)
+
+
+@pytest.mark.task("multi_query_attention")
+def test_mqa_rejects_kv_width_both_ways(kata):
+    for name in ("Wk", "Wv"):
+        for width in (2, 4):
+            params = make_params(1, 6, 3)  # 2 heads of head_dim 3
+            params[name] = [row[:width] if width < 3 else row + [0.5] for row in params[name]]
+            with pytest.raises(ValueError, match=name):
+                kata.multi_query_attention(matrix(random.Random(1), 3, 6), params, 2)
+
+
+@pytest.mark.task("grouped_query_attention")
+def test_gqa_rejects_non_int_head_counts(kata):
+    for bad in NOT_POSITIVE_INTS:
+        X = matrix(random.Random(1), 3, 6)
+        with pytest.raises(ValueError, match=r"\bn_heads\b"):
+            kata.grouped_query_attention(X, make_params(1, 6, 6), bad, 1)
+        with pytest.raises(ValueError, match="n_kv_heads"):
+            kata.grouped_query_attention(X, make_params(1, 6, 6), 3, bad)
+
+
+@pytest.mark.task("grouped_query_attention")
+def test_gqa_rejects_kv_width_too_wide(kata):
+    for name in ("Wk", "Wv"):
+        params = make_params(1, 12, 6)  # 3 KV heads of head_dim 2 need 6 columns
+        params[name] = [row + [0.5, 0.5] for row in params[name]]
+        with pytest.raises(ValueError, match=name):
+            kata.grouped_query_attention(matrix(random.Random(1), 3, 12), params, 6, 3)
+
+
+@pytest.mark.task("mean_pool_kv_heads")
+def test_mean_pool_rejects_non_int_head_counts(kata):
+    for bad in NOT_POSITIVE_INTS:
+        W = matrix(random.Random(1), 3, 12)
+        with pytest.raises(ValueError, match=r"\bn_heads\b"):
+            kata.mean_pool_kv_heads(W, bad, 1)
+        with pytest.raises(ValueError, match="n_kv_heads"):
+            kata.mean_pool_kv_heads(W, 6, bad)
+
+
+@pytest.mark.task("sliding_window_mask")
+def test_window_mask_rejects_non_int_sizes(kata):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match=r"\bn\b"):
+            kata.sliding_window_mask(bad, 2)
+        with pytest.raises(ValueError, match="window"):
+            kata.sliding_window_mask(1, bad)
+
+
+SIZE_NAMES = ["seq_len", "d_model", "n_heads", "n_kv_heads", "window"]
+
+
+def sizes_with(name, bad):
+    args = {"seq_len": 1, "d_model": 4, "n_heads": 2, "n_kv_heads": 1, "window": 1}  # the smallest sizes
+    args[name] = bad
+    return args
+
+
+@pytest.mark.task("attention_multiplications")
+@pytest.mark.parametrize("name", SIZE_NAMES)
+def test_mults_formula_rejects_each_bad_size(kata, name):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.attention_multiplications(**sizes_with(name, bad))
+
+
+@pytest.mark.task("kv_cache_floats")
+@pytest.mark.parametrize("name", SIZE_NAMES)
+def test_kv_floats_reject_each_bad_size(kata, name):
+    for bad in NOT_POSITIVE_INTS:
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.kv_cache_floats(**sizes_with(name, bad))
+
+
+@pytest.mark.task("kv_cache_floats")
+def test_kv_floats_reject_head_counts_that_do_not_divide(kata):
+    with pytest.raises(ValueError, match=r"\bn_heads\b"):
+        kata.kv_cache_floats(1, 12, 5, 1)
+    with pytest.raises(ValueError, match="n_kv_heads"):
+        kata.kv_cache_floats(1, 12, 6, 5)

@@ -439,3 +439,69 @@ def test_disaggregated_generate_at_the_context_limit(kata):
                  hint="the last generated token is never fed, so P + n_new - 1 positions must fit, not P + n_new")
     with pytest.raises(ValueError, match="n_new"):
         kata.disaggregated_generate(model, prompt, n_new + 1)
+
+
+# === validation, completely: both sides of every bound, NaN, 2.5 and True where an int is documented ===
+
+
+@pytest.mark.task("static_batching_schedule")
+def test_static_schedule_refuses_bools_and_nan(kata):
+    for bad in (True, math.nan, 2.0):
+        with pytest.raises(ValueError, match="batch_size"):
+            kata.static_batching_schedule([(1, 1)], bad)
+    for bad in ([(True, 2)], [(3, True)], [(3, 2, 1)], [(3, math.nan)]):
+        with pytest.raises(ValueError, match="requests"):
+            kata.static_batching_schedule(bad, 1)
+
+
+@pytest.mark.task("continuous_batching_schedule")
+def test_continuous_schedule_refuses_every_bad_size(kata):
+    good = {"requests": [(1, 1)], "max_batch": 1, "kv_pages": 1, "page_size": 1}  # the smallest valid problem
+    for name in ("max_batch", "kv_pages", "page_size"):
+        for bad in (True, math.nan, 2.0):
+            with pytest.raises(ValueError, match=name):
+                kata.continuous_batching_schedule(**{**good, name: bad})
+    for bad in (True, math.nan, 2.5, 2.0, 0):
+        with pytest.raises(ValueError, match="chunk_size"):
+            kata.continuous_batching_schedule(**{**good, "max_batch": 2}, chunk_size=bad)
+    # The other side of each bound: chunk_size == max_batch and a request that needs exactly the whole pool.
+    schedule = kata.continuous_batching_schedule(**{**good, "requests": [(3, 2)], "kv_pages": 2, "page_size": 2},
+                                                 chunk_size=1)
+    assert_equal(sum(n for step in schedule for _, kind, n in step if kind == "prefill"), 3,
+                 "prompt tokens prefilled for one (3, 2) request with chunk_size = max_batch = 1 and a 2-page pool",
+                 hint="chunk_size == max_batch is allowed; 3 + 2 - 1 = 4 positions fill 2 pages of 2 exactly")
+
+
+@pytest.mark.task("run_schedule")
+def test_run_schedule_refuses_bools_fractions_and_too_many_tokens(kata):
+    model = model_of(kata)  # max_len 40
+    requests = make_requests(5, [(3, 1)])
+    for schedule in ([[(True, "prefill", 3)]], [[(0, "prefill", True)], [(0, "prefill", 2)]],
+                     [[(0, "prefill", 1.0)], [(0, "prefill", 2)]], [[(0.0, "prefill", 3)]]):
+        with pytest.raises(ValueError, match="schedule"):
+            kata.run_schedule(model, requests, schedule)
+    prompt = requests[0][0]
+    for n_new in (True, 2.5, math.nan, -1, 39):  # 3 + 39 - 1 = 41 > max_len
+        with pytest.raises(ValueError, match="requests"):
+            kata.run_schedule(model, [(prompt, n_new)], [[(0, "prefill", 3)]])
+
+
+@pytest.mark.task("transfer_kv")
+def test_transfer_kv_rejects_values_too_big(kata):
+    keys = [[[1.0, 2.0]], [[3.0, 4.0]]]
+    with pytest.raises(ValueError, match="values"):
+        kata.transfer_kv(keys, keys + [[[5.0, 6.0]]])  # one layer too many
+    with pytest.raises(ValueError, match="values"):
+        kata.transfer_kv(keys, [[[1.0, 2.0]], [[3.0, 4.0], [5.0, 6.0]]])  # one position too many
+    with pytest.raises(ValueError, match="values"):
+        kata.transfer_kv([], [[]])  # no layers in keys, one in values
+
+
+@pytest.mark.task("disaggregated_generate")
+def test_disaggregated_generate_refuses_every_bad_n_new(kata):
+    model = model_of(kata)  # max_len 40
+    for bad in (-1, 2.5, math.nan, True, 2.0, 40):  # a prompt of 2 allows n_new up to 39
+        with pytest.raises(ValueError, match="n_new"):
+            kata.disaggregated_generate(model, [1, 2], bad)
+    with pytest.raises(ValueError, match="prompt"):
+        kata.disaggregated_generate(model, [1, True], 1)

@@ -375,6 +375,14 @@ def test_temperature_large_and_infinite_logits(kata):
         "softmax_with_temperature([1000, 998, -inf, 990], T=0.7)",
         hint="divide the logits by T, subtract the max before exp(); exp(-inf) is 0",
     )
+    # A spread above 745 inside one row (and 1600 after T = 0.5): exp(max - min) overflows, exp(min - max)
+    # underflows to 0; only the max-shifted form gets e/(1+e) and 1/(1+e) for the top two.
+    e = math.e
+    for logits, T in (([-800.0, 800.0, 799.0], 1.0), ([400.0, -400.0, 399.5], 0.5)):
+        got = kata.softmax_with_temperature(logits, T)
+        top = [0.0, e / (1 + e), 1 / (1 + e)] if T == 1.0 else [e / (1 + e), 0.0, 1 / (1 + e)]
+        assert_close(got, top, 1e-12, f"softmax_with_temperature({logits}, T={T})",
+                     hint="subtract the row's max (not its mean or min) before exp()")
 
 
 @pytest.mark.task("softmax_with_temperature")
@@ -587,11 +595,28 @@ def test_sample_decode_stops(kata):
 
 @pytest.mark.task("sample_decode")
 def test_sample_decode_is_reproducible(kata):
-    # All randomness comes from rng: the same seed gives the same tokens.
+    # All randomness comes from rng: the same seed gives the same tokens, whatever the global random
+    # state (disturbed between the two runs). Each run must also be a possible output: top_k = 4 drops
+    # token 2, and a run is 12 tokens long unless it stops right after end_token 4.
     model = FixedModel([0.3, 0.0, -0.2, 0.1, 0.25])
-    runs = [kata.sample_decode(model, [1], 12, 4, random.Random(seed), top_k=4) for seed in (7, 7)]
-    assert_equal(runs[1], runs[0], "sample_decode twice with random.Random(7)",
-                 hint="draw only from the rng argument (no module-level random.*)")
+    state = random.getstate()
+    try:
+        for seed in (7, 8, 9):
+            runs = []
+            for disturb in (1, 2):
+                random.seed(disturb)
+                runs.append(kata.sample_decode(model, [1], 12, 4, random.Random(seed), top_k=4))
+            what = f"sample_decode(max_new_tokens=12, end_token=4, top_k=4) with random.Random({seed})"
+            assert_equal(runs[1], runs[0], f"{what}, run twice",
+                         hint="draw only from the rng argument (no module-level random.*)")
+            tokens = runs[0]
+            assert isinstance(tokens, list) and all(t in (0, 1, 3, 4) for t in tokens), (
+                f"{what} returned {tokens!r}: expected a list of tokens from the top 4 (0, 1, 3, 4)")
+            stop = tokens.index(4) + 1 if 4 in tokens else 12
+            assert_equal(len(tokens), stop, f"{what}: number of tokens",
+                         hint="generate max_new_tokens tokens, or stop right after end_token")
+    finally:
+        random.setstate(state)
 
 
 # === task 7: beam search ===
@@ -815,6 +840,12 @@ def test_verify_rejects_a_token_the_target_forbids(kata):
         n_ok, nxt = kata.speculative_verify([0, 1], [[0.7, 0.3, 0.0], [0.5, 0.5, 0.0]],
                                             [[0.0, 0.5, 0.5], [0.2, 0.4, 0.4], [1.0, 0.0, 0.0]], rng)
         assert n_ok == 0 and nxt in (1, 2), f"p(x) = 0 must reject x at once; got ({n_ok}, {nxt})"
+    for _ in range(40):  # the outcome is certain: a few calls suffice
+        # The target forbids the SECOND draft token: the first (p = q) is always accepted.
+        n_ok, nxt = kata.speculative_verify([1, 0], [[0.2, 0.8, 0.0], [0.6, 0.1, 0.3]],
+                                            [[0.2, 0.8, 0.0], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], rng)
+        assert n_ok == 1 and nxt in (1, 2), (
+            f"draft [1, 0]: p(1) = q(1) accepts the first token, p(0) = 0 rejects the second; got ({n_ok}, {nxt})")
 
 
 @pytest.mark.task("speculative_verify")
@@ -887,10 +918,27 @@ def test_greedy_speculative_on_the_checkpoint(kata):
 
 @pytest.mark.task("speculative_decode")
 def test_speculative_is_reproducible(kata):
+    # Same seed, same (tokens, stats), whatever the global random state (disturbed between the runs).
+    # The end token 4 is banned, so each run is 9 tokens from 0..3 and its stats add up.
     target, draft = spec_pair(71, vocab=5, banned=[4])
-    runs = [kata.speculative_decode(target, draft, [], 9, 4, 2, random.Random(seed)) for seed in (5, 5)]
-    assert_equal(runs[1], runs[0], "speculative_decode twice with random.Random(5)",
-                 hint="draw only from the rng argument (no module-level random.*)")
+    state = random.getstate()
+    try:
+        for seed in (5, 6, 7):
+            runs = []
+            for disturb in (1, 2):
+                random.seed(disturb)
+                runs.append(kata.speculative_decode(target, draft, [], 9, 4, 2, random.Random(seed)))
+            what = f"speculative_decode(9 tokens, gamma=2) with random.Random({seed})"
+            assert_equal(runs[1], runs[0], f"{what}, run twice",
+                         hint="draw only from the rng argument (no module-level random.*)")
+            tokens, stats = runs[0]
+            assert isinstance(tokens, list) and all(t in range(4) for t in tokens), (
+                f"{what}: tokens {tokens!r}, expected tokens from 0..3 (4 is banned)")
+            assert_equal(len(tokens), 9, f"{what}: number of tokens")
+            assert_equal(stats["accepted"] + stats["rounds"], 9, f"{what}: accepted + rounds",
+                         hint="every round emits its accepted draft tokens plus one (residual or bonus) token")
+    finally:
+        random.setstate(state)
 
 
 @pytest.mark.task("speculative_decode")
@@ -972,3 +1020,80 @@ def test_checkpoint_regenerates(kata):
         prompt = shipped.encode(letter)
         assert_equal(kata.greedy_decode(regenerated, prompt, 10, 0), kata.greedy_decode(shipped, prompt, 10, 0),
                      f"greedy names from prompt {letter!r}: regenerated vs shipped checkpoint")
+
+
+# === validation, completely: both sides of every bound, NaN, 2.5 and True where an int is documented ===
+
+BAD_LENGTHS = (-1, 2.5, math.nan, True, 1.0)
+
+
+@pytest.mark.task("greedy_decode")
+def test_greedy_refuses_every_bad_length(kata):
+    for bad in BAD_LENGTHS:
+        with pytest.raises(ValueError, match="max_new_tokens"):
+            kata.greedy_decode(FixedModel([0.0, 1.0]), [], bad, 0)
+
+
+@pytest.mark.task("sample_decode")
+def test_sample_decode_refuses_every_bad_length(kata):
+    for bad in BAD_LENGTHS:
+        with pytest.raises(ValueError, match="max_new_tokens"):
+            kata.sample_decode(FixedModel([0.0, 1.0]), [], bad, 0, random.Random(1))
+
+
+@pytest.mark.task("beam_search")
+def test_beam_refuses_every_bad_length_and_width(kata):
+    for bad in BAD_LENGTHS:
+        with pytest.raises(ValueError, match="max_new_tokens"):
+            kata.beam_search(FixedModel([0.0, 1.0]), [], bad, 0, 2)
+    for bad in (0, -1, 2.5, math.nan, True, 2.0):
+        with pytest.raises(ValueError, match="beam_width"):
+            kata.beam_search(FixedModel([0.0, 1.0]), [], 0, 0, bad)  # no new tokens: still checked
+
+
+@pytest.mark.task("speculative_decode")
+def test_speculative_refuses_every_bad_length_and_gamma(kata):
+    target, draft = spec_pair(1)
+    for bad in BAD_LENGTHS:
+        with pytest.raises(ValueError, match="max_new_tokens"):
+            kata.speculative_decode(target, draft, [], bad, 3, 2, random.Random(0))
+    for bad in (0, -1, 2.5, math.nan, True, 2.0):
+        with pytest.raises(ValueError, match="gamma"):
+            kata.speculative_decode(target, draft, [], 0, 3, bad, random.Random(0))  # no new tokens: still checked
+
+
+@pytest.mark.task("softmax_with_temperature")
+def test_temperature_refuses_nan_and_minus_zero(kata):
+    for bad in (math.nan, -0.0, -math.inf):
+        with pytest.raises(ValueError, match="temperature"):
+            kata.softmax_with_temperature([0.0, 1.0], bad)
+
+
+@pytest.mark.task("top_k_filter")
+def test_top_k_refuses_every_bad_k(kata):
+    for bad in (2.5, math.nan, True, 1.0):
+        with pytest.raises(ValueError, match=r"\bk\b"):
+            kata.top_k_filter([0.5, 0.5], bad)
+
+
+@pytest.mark.task("top_p_filter")
+def test_top_p_refuses_nan_and_just_above_one(kata):
+    for bad in (math.nan, 1.0 + 2**-52, math.inf):
+        with pytest.raises(ValueError, match=r"\bp\b"):
+            kata.top_p_filter([0.5, 0.5], bad)
+    assert_close(kata.top_p_filter([0.25, 0.75], 1.0), [0.25, 0.75], 1e-12, "top_p_filter([0.25, 0.75], p=1.0)",
+                 hint="p = 1 is allowed and keeps every token")
+
+
+@pytest.mark.task("residual_distribution")
+def test_residual_rejects_q_too_long(kata):
+    with pytest.raises(ValueError, match=r"\bq\b"):
+        kata.residual_distribution([0.5, 0.5], [0.25, 0.25, 0.5])
+
+
+@pytest.mark.task("speculative_verify")
+def test_verify_rejects_one_target_distribution_too_many(kata):
+    with pytest.raises(ValueError, match="target_probs"):
+        kata.speculative_verify([0], [[0.5, 0.5]], [[0.5, 0.5]] * 3, random.Random(0))
+    with pytest.raises(ValueError, match="target_probs"):
+        kata.speculative_verify([], [], [], random.Random(0))  # no draft tokens: still one target distribution

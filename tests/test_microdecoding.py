@@ -333,18 +333,22 @@ def test_combine_lse_rejects_bad_arguments(kata):
 
 @pytest.mark.task("choose_num_splits")
 @pytest.mark.parametrize(
-    "batch,heads,sms,keys",
-    [(1, 4, 108, 4096), (1, 4, 108, 10), (4, 4, 108, 5000), (3, 5, 7, 100), (32, 4, 108, 4096), (1, 1, 1, 1), (2, 3, 13, 4)],
+    "cases",
+    # The all-ones edge (answer 1 = batch) is graded together with a case whose answer is not batch.
+    [[(1, 4, 108, 4096)], [(1, 4, 108, 10)], [(4, 4, 108, 5000)], [(3, 5, 7, 100)], [(32, 4, 108, 4096)],
+     [(1, 1, 1, 1), (1, 1, 5, 3)], [(2, 3, 13, 4)]],
+    ids=lambda cases: "+".join("-".join(map(str, case)) for case in cases),
 )
-def test_choose_num_splits_is_the_smallest_that_fills_the_chip(kata, batch, heads, sms, keys):
-    # Spec by search: the smallest s >= 1 with batch * heads * s >= sms, then capped at keys.
-    s = 1
-    while batch * heads * s < sms:
-        s += 1
-    expected = min(s, keys)
-    assert_equal(kata.choose_num_splits(batch, heads, sms, keys), expected,
-                 f"choose_num_splits(batch={batch}, n_heads={heads}, num_sms={sms}, n_keys={keys})",
-                 hint="a ceiling, not a floor, of num_sms / (batch * n_heads); at most n_keys")
+def test_choose_num_splits_is_the_smallest_that_fills_the_chip(kata, cases):
+    for batch, heads, sms, keys in cases:
+        # Spec by search: the smallest s >= 1 with batch * heads * s >= sms, then capped at keys.
+        s = 1
+        while batch * heads * s < sms:
+            s += 1
+        expected = min(s, keys)
+        assert_equal(kata.choose_num_splits(batch, heads, sms, keys), expected,
+                     f"choose_num_splits(batch={batch}, n_heads={heads}, num_sms={sms}, n_keys={keys})",
+                     hint="a ceiling, not a floor, of num_sms / (batch * n_heads); at most n_keys")
 
 
 @pytest.mark.task("choose_num_splits")
@@ -352,5 +356,59 @@ def test_choose_num_splits_rejects_bad_arguments(kata):
     good = {"batch": 1, "n_heads": 4, "num_sms": 108, "n_keys": 50}
     for name in good:
         for bad in (0, -2, 1.5):
+            with pytest.raises(ValueError, match=name):
+                kata.choose_num_splits(**{**good, name: bad})
+
+
+# === validation, completely: both sides of every bound, NaN, 2.5 and True where an int is documented ===
+
+
+@pytest.mark.task("split_bounds")
+def test_split_bounds_refuses_bools_nan_and_fractions(kata):
+    for bad in (2.5, math.nan, True, 1.0):
+        with pytest.raises(ValueError, match="n_keys"):
+            kata.split_bounds(bad, 1)
+        with pytest.raises(ValueError, match="num_splits"):
+            kata.split_bounds(1, bad)
+
+
+@pytest.mark.task("partial_attention")
+def test_partial_attention_rejects_every_shape_both_ways(kata):
+    query, keys, values = problem(2, 3, 4)  # d = 4, 3 keys
+    for args, name in (((query, keys, values + values[:1]), "values"),  # one value too many
+                       ((query, keys, values[:1] + [values[1][:3]] + values[2:]), "values"),  # a value too narrow
+                       ((query, keys, values[:2] + [values[2] + [0.5]]), "values"),  # a value too wide
+                       ((query, keys[:2] + [keys[2] + [0.5]], values), "keys")):  # a key too wide
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.partial_attention(*args, CountingOps())
+
+
+@pytest.mark.task("merge_partials")
+def test_merge_rejects_b_shorter_too(kata):
+    with pytest.raises(ValueError, match=r"\bb\b"):
+        kata.merge_partials((0.0, 1.0, [1.0, 2.0]), (0.0, 1.0, [1.0]))
+
+
+@pytest.mark.task("flash_decode")
+def test_flash_decode_refuses_every_bad_num_splits(kata):
+    query, keys, values = problem(5, 1, 2)  # one key: num_splits = 1 is the only valid count
+    for bad in (0, 2, -1, 2.5, math.nan, True, 1.0):
+        with pytest.raises(ValueError, match="num_splits"):
+            kata.flash_decode(query, keys, values, bad)
+
+
+@pytest.mark.task("combine_lse")
+def test_combine_lse_rejects_lses_too_long(kata):
+    with pytest.raises(ValueError, match="lses"):
+        kata.combine_lse([[1.0], [2.0]], [0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="outputs"):
+        kata.combine_lse([[1.0, 2.0], [1.0]], [0.0, 0.0])  # the second shorter
+
+
+@pytest.mark.task("choose_num_splits")
+def test_choose_num_splits_refuses_bools_and_nan(kata):
+    good = {"batch": 1, "n_heads": 1, "num_sms": 1, "n_keys": 1}
+    for name in good:
+        for bad in (math.nan, True, 2.0):
             with pytest.raises(ValueError, match=name):
                 kata.choose_num_splits(**{**good, name: bad})

@@ -332,10 +332,12 @@ def test_flash_never_holds_the_n_by_n_matrix(kata):
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
-        kata.flash_attention(Q, K, V, b, causal=False, hbm=CountingHBM())
+        O = kata.flash_attention(Q, K, V, b, causal=False, hbm=CountingHBM())
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    # The memory of a call that computed nothing earns nothing: the output must be right too.
+    assert_close(O, spec_attention(Q, K, V), TOL, f"flash_attention(N={n}, d={d}, block_size={b})")
     # A Python list of N*N floats needs at least 8 bytes per slot; a tiled
     # implementation needs O(N*d + B*B) floats, far below a quarter of that.
     quadratic = 8 * n * n
@@ -359,8 +361,9 @@ def test_flash_rejects_bad_block_size(kata, bad):
 def test_flash_leaves_inputs_alone(kata):
     Q, K, V = qkv(4, 6, 3)
     before = copy.deepcopy((Q, K, V))
-    kata.flash_attention(Q, K, V, 4, causal=True)
+    O = kata.flash_attention(Q, K, V, 4, causal=True)
     assert_equal((Q, K, V), before, "Q, K, V after flash_attention", hint="write results to a new O, not into the inputs")
+    assert_close(O, spec_attention(*before, causal=True), TOL, "flash_attention(N=6, d=3, block_size=4, causal=True)")
 
 
 # === task 4: the accounting ===
@@ -406,3 +409,36 @@ def test_sram_working_set(kata, d, b):
         f"flash_sram_floats(d={d}, block_size={b})",
         hint="three B x d tiles (Q, K, V), a B x B score tile, a B x d accumulator, B maxima and B sums",
     )
+
+
+# === validation, completely: every bad shape both ways, block_size 2.5 / NaN / True ===
+
+
+def bad_inputs():
+    """(Q, K, V, name) with N = 3, d = 2: each matrix one row short and one row long, rows too narrow and too wide."""
+    Q, K, V = qkv(7, 3, 2)
+    yield [], K, V, "Q"
+    yield [[] for _ in Q], K, V, "Q"
+    for name in ("K", "V"):
+        for wrong in (lambda M: M[:2], lambda M: M + M[:1], lambda M: [M[0][:1]] + M[1:], lambda M: M[:2] + [M[2] + [0.5]]):
+            args = {"Q": Q, "K": K, "V": V}
+            args[name] = wrong(args[name])
+            yield args["Q"], args["K"], args["V"], name
+
+
+@pytest.mark.task("standard_attention")
+def test_standard_rejects_every_bad_shape(kata):
+    for Q, K, V, name in bad_inputs():
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.standard_attention(Q, K, V)
+
+
+@pytest.mark.task("flash_attention")
+def test_flash_rejects_every_bad_shape_and_block_size(kata):
+    for Q, K, V, name in bad_inputs():
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            kata.flash_attention(Q, K, V, 2)
+    Q, K, V = qkv(8, 1, 2)  # N = 1: one tile whatever block_size is, the check must still run
+    for bad in (0, -1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match="block_size"):
+            kata.flash_attention(Q, K, V, bad)

@@ -161,10 +161,11 @@ def test_split_columns_rejects_a_width_not_divisible_by_p(kata, width, p):
 
 
 @pytest.mark.task("split_columns")
-@pytest.mark.parametrize("p", [0, -2])
-def test_split_columns_rejects_bad_p(kata, p):
-    with pytest.raises(ValueError, match=r"\bp\b"):
-        kata.split_columns(matrix(random.Random(2), 3, 6), p)
+def test_split_columns_rejects_bad_p(kata):
+    # 6 columns: p = True (== 1) would divide them; p is checked before W.
+    for p in (0, -2, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match=r"\bp\b"):
+            kata.split_columns(matrix(random.Random(2), 3, 6), p)
 
 
 @pytest.mark.task("split_columns")
@@ -201,10 +202,11 @@ def test_split_rows_rejects_a_height_not_divisible_by_p(kata, height, p):
 
 
 @pytest.mark.task("split_rows")
-@pytest.mark.parametrize("p", [0, -1])
-def test_split_rows_rejects_bad_p(kata, p):
-    with pytest.raises(ValueError, match=r"\bp\b"):
-        kata.split_rows(matrix(random.Random(5), 6, 3), p)
+def test_split_rows_rejects_bad_p(kata):
+    # 6 rows: p = True (== 1) would divide them; p is checked before W.
+    for p in (0, -1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match=r"\bp\b"):
+            kata.split_rows(matrix(random.Random(5), 6, 3), p)
 
 
 @pytest.mark.task("split_rows")
@@ -226,49 +228,65 @@ def vectors_for(seed, p, n):
     return [vector(rng, n, 3.0) for _ in range(p)]
 
 
+def check_reduce_scatter(got, vectors, what):
+    n, p = len(vectors[0]), len(vectors)
+    expected = [[math.fsum(v[i] for v in vectors) for i in range(start, stop)] for start, stop in spec_chunks(n, p)]
+    assert_close(
+        got,
+        expected,
+        TOL,
+        what,
+        hint="device k must end with chunk k (chunk_bounds) summed over ALL devices; "
+        "each receiver adds the incoming chunk to its own copy and forwards the running sum",
+    )
+
+
 @pytest.mark.task("ring_reduce_scatter")
 @pytest.mark.parametrize("p", range(1, 7))
 def test_reduce_scatter_leaves_chunk_k_summed_on_device_k(kata, p):
     for n in LENGTHS:
         vectors = vectors_for(10 * p + n, p, n)
         got = kata.ring_reduce_scatter(GraderNetwork(p), vectors)
-        expected = [
-            [math.fsum(v[i] for v in vectors) for i in range(start, stop)] for start, stop in spec_chunks(n, p)
-        ]
-        assert_close(
-            got,
-            expected,
-            TOL,
-            f"ring_reduce_scatter(p={p}, n={n})",
-            hint="device k must end with chunk k (chunk_bounds) summed over ALL devices; "
-            "each receiver adds the incoming chunk to its own copy and forwards the running sum",
-        )
+        check_reduce_scatter(got, vectors, f"ring_reduce_scatter(p={p}, n={n})")
 
 
 @pytest.mark.task("ring_reduce_scatter")
 @pytest.mark.parametrize("p,n", [(1, 5), (2, 6), (3, 12), (4, 12), (5, 13), (6, 7)])
 def test_reduce_scatter_traffic_is_one_ring_pass(kata, p, n):
     net = GraderNetwork(p)
-    kata.ring_reduce_scatter(net, vectors_for(p + n, p, n))
+    vectors = vectors_for(p + n, p, n)
+    got = kata.ring_reduce_scatter(net, vectors)
     what = f"ring_reduce_scatter(p={p}, n={n})"
+    check_reduce_scatter(got, vectors, what)  # traffic of a call that computed nothing earns nothing
     assert_ring_rounds(net, p - 1, what)
     assert_traffic(net, (p - 1) * n, (p - 1) * n // p if n % p == 0 else None, what)
 
 
+BAD_VECTORS = [
+    (3, vectors_for(1, 2, 4)),  # one too few
+    (2, vectors_for(1, 3, 4)),  # one too many
+    (2, []),  # none
+    (3, [[], []]),  # two empty vectors for three devices
+    (2, [[1.0, 2.0], [3.0]]),  # the second shorter
+    (2, [[1.0], [2.0, 3.0]]),  # the second longer
+    (3, [[], [], [1.0]]),  # the last longer than the empty ones
+]
+
+
 @pytest.mark.task("ring_reduce_scatter")
 def test_reduce_scatter_rejects_bad_inputs(kata):
-    with pytest.raises(ValueError, match="vectors"):
-        kata.ring_reduce_scatter(GraderNetwork(3), vectors_for(1, 2, 4))
-    with pytest.raises(ValueError, match="vectors"):
-        kata.ring_reduce_scatter(GraderNetwork(2), [[1.0, 2.0], [3.0]])
+    for p, vectors in BAD_VECTORS:
+        with pytest.raises(ValueError, match="vectors"):
+            kata.ring_reduce_scatter(GraderNetwork(p), vectors)
 
 
 @pytest.mark.task("ring_reduce_scatter")
 def test_reduce_scatter_leaves_inputs_alone(kata):
     vectors = vectors_for(2, 4, 9)
     before = copy.deepcopy(vectors)
-    kata.ring_reduce_scatter(GraderNetwork(4), vectors)
+    got = kata.ring_reduce_scatter(GraderNetwork(4), vectors)
     assert_equal(vectors, before, "vectors after ring_reduce_scatter", hint="work on copies of the inputs")
+    check_reduce_scatter(got, before, "ring_reduce_scatter(p=4, n=9)")
 
 
 # === task 3: ring all-gather ===
@@ -293,19 +311,44 @@ def test_all_gather_concatenates_in_rank_order(kata, p):
 @pytest.mark.parametrize("p,n", [(1, 4), (2, 6), (3, 12), (4, 12), (6, 30), (5, 15)])
 def test_all_gather_traffic(kata, p, n):
     net = GraderNetwork(p)
-    kata.ring_all_gather(net, [vector(random.Random(k), n // p) for k in range(p)])
+    shards = [vector(random.Random(k), n // p) for k in range(p)]
+    got = kata.ring_all_gather(net, shards)
     what = f"ring_all_gather(p={p}, {n // p} floats per shard)"
+    full = [x for shard in shards for x in shard]
+    assert_equal(got, [full] * p, what, hint="every device ends with shards[0] + shards[1] + ... in rank order")
     assert_ring_rounds(net, p - 1, what)
     assert_traffic(net, (p - 1) * n, (p - 1) * n // p, what)
 
 
 @pytest.mark.task("ring_all_gather")
 def test_all_gather_rejects_wrong_shard_count(kata):
-    with pytest.raises(ValueError, match="shards"):
-        kata.ring_all_gather(GraderNetwork(4), [[1.0], [2.0], [3.0]])
+    # one too few, one too many, none, two empty shards for three devices
+    for p, shards in [(4, [[1.0], [2.0], [3.0]]), (2, [[1.0], [2.0], [3.0]]), (2, []), (3, [[], []])]:
+        with pytest.raises(ValueError, match="shards"):
+            kata.ring_all_gather(GraderNetwork(p), shards)
 
 
 # === task 4: ring all-reduce ===
+
+
+def check_all_reduce(got, vectors, what):
+    n, p = len(vectors[0]), len(vectors)
+    total = [math.fsum(v[i] for v in vectors) for i in range(n)]
+    assert_close(
+        got,
+        [total] * p,
+        TOL,
+        what,
+        hint="every device must hold the sum over ALL p devices, not just its neighbours: reduce-scatter"
+        " must ADD each incoming chunk, and all-gather must place the chunks in rank order",
+    )
+    for k in range(1, p):
+        assert_equal(
+            got[k],
+            got[0],
+            f"{what}: device {k}'s floats vs device 0's",
+            hint="compute each chunk's sum once (reduce-scatter) and then only copy it (all-gather)",
+        )
 
 
 @pytest.mark.task("ring_all_reduce")
@@ -314,40 +357,35 @@ def test_all_reduce_gives_every_device_the_sum(kata, p):
     for n in LENGTHS + (20,):
         vectors = vectors_for(300 + 10 * p + n, p, n)
         got = kata.ring_all_reduce(GraderNetwork(p), vectors)
-        total = [math.fsum(v[i] for v in vectors) for i in range(n)]
-        assert_close(
-            got,
-            [total] * p,
-            TOL,
-            f"ring_all_reduce(p={p}, n={n})",
-            hint="every device must hold the sum over ALL p devices, not just its neighbours: reduce-scatter"
-            " must ADD each incoming chunk, and all-gather must place the chunks in rank order",
-        )
-        for k in range(1, p):
-            assert_equal(
-                got[k],
-                got[0],
-                f"ring_all_reduce(p={p}, n={n}): device {k}'s floats vs device 0's",
-                hint="compute each chunk's sum once (reduce-scatter) and then only copy it (all-gather)",
-            )
+        check_all_reduce(got, vectors, f"ring_all_reduce(p={p}, n={n})")
 
 
 @pytest.mark.task("ring_all_reduce")
 @pytest.mark.parametrize("p,n", [(1, 5), (2, 6), (3, 12), (4, 12), (4, 13), (6, 30), (5, 3)])
 def test_all_reduce_traffic_is_balanced_and_bandwidth_optimal(kata, p, n):
     net = GraderNetwork(p)
-    kata.ring_all_reduce(net, vectors_for(p * n, p, n))
+    vectors = vectors_for(p * n, p, n)
+    got = kata.ring_all_reduce(net, vectors)
     what = f"ring_all_reduce(p={p}, n={n})"
+    check_all_reduce(got, vectors, what)  # traffic of a call that computed nothing earns nothing
     assert_ring_rounds(net, 2 * (p - 1), what)
     assert_traffic(net, 2 * (p - 1) * n, 2 * (p - 1) * n // p if n % p == 0 else None, what)
+
+
+@pytest.mark.task("ring_all_reduce")
+def test_all_reduce_rejects_bad_inputs(kata):
+    for p, vectors in BAD_VECTORS:
+        with pytest.raises(ValueError, match="vectors"):
+            kata.ring_all_reduce(GraderNetwork(p), vectors)
 
 
 @pytest.mark.task("ring_all_reduce")
 def test_all_reduce_leaves_inputs_alone(kata):
     vectors = vectors_for(8, 3, 7)
     before = copy.deepcopy(vectors)
-    kata.ring_all_reduce(GraderNetwork(3), vectors)
+    got = kata.ring_all_reduce(GraderNetwork(3), vectors)
     assert_equal(vectors, before, "vectors after ring_all_reduce", hint="work on copies of the inputs")
+    check_all_reduce(got, before, "ring_all_reduce(p=3, n=7)")
 
 
 # === task 5: column-parallel linear ===
@@ -411,8 +449,14 @@ def test_column_parallel_rejects_wrong_shard_count(kata):
     with pytest.raises(ValueError, match="W_shards"):
         kata.column_parallel_linear(GraderNetwork(2), X, [W], [b[:2], b[2:]])
     W_shards = [[row[:2] for row in W], [row[2:] for row in W]]
+    with pytest.raises(ValueError, match="W_shards"):
+        kata.column_parallel_linear(GraderNetwork(2), X, W_shards + W_shards[1:], [b[:2], b[2:]])
     with pytest.raises(ValueError, match="b_shards"):
         kata.column_parallel_linear(GraderNetwork(2), X, W_shards, [b[:2], b[2:], b[2:]])
+    with pytest.raises(ValueError, match="b_shards"):
+        kata.column_parallel_linear(GraderNetwork(2), X, W_shards, [b[:2]])
+    with pytest.raises(ValueError, match="b_shards"):
+        kata.column_parallel_linear(GraderNetwork(2), [], W_shards, [], gather_output=True)  # batch 0: still checked
 
 
 # === task 6: row-parallel linear ===
@@ -447,10 +491,12 @@ def test_row_parallel_uses_one_all_reduce(kata, width, p, d_out):
     X, W, b = linear_case(width * p, batch, width, d_out)
     r = width // p
     net = GraderNetwork(p)
-    kata.row_parallel_linear(
+    outputs = kata.row_parallel_linear(
         net, [columns(X, k * r, (k + 1) * r) for k in range(p)], [W[k * r:(k + 1) * r] for k in range(p)], b
     )
     what = f"row_parallel_linear(batch={batch}, d_out={d_out}, p={p})"
+    assert_close(outputs, [spec_linear(X, W, b)] * p, TOL, what,
+                 hint="all-reduce the partial products X_k W_k, then add the bias once")
     assert_ring_rounds(net, 2 * (p - 1), what)
     n = batch * d_out
     assert_traffic(net, 2 * (p - 1) * n, 2 * (p - 1) * n // p if n % p == 0 else None, what)
@@ -462,8 +508,14 @@ def test_row_parallel_rejects_wrong_shard_count(kata):
     with pytest.raises(ValueError, match="X_shards"):
         kata.row_parallel_linear(GraderNetwork(2), [X], [W[:2], W[2:]], b)
     X_shards = [[row[:2] for row in X], [row[2:] for row in X]]
+    with pytest.raises(ValueError, match="X_shards"):
+        kata.row_parallel_linear(GraderNetwork(2), X_shards + X_shards[:1], [W[:2], W[2:]], b)
     with pytest.raises(ValueError, match="W_shards"):
         kata.row_parallel_linear(GraderNetwork(2), X_shards, [W[:2], W[2:], W[2:]], b)
+    with pytest.raises(ValueError, match="W_shards"):
+        kata.row_parallel_linear(GraderNetwork(2), X_shards, [W[:2]], b)
+    with pytest.raises(ValueError, match="W_shards"):
+        kata.row_parallel_linear(GraderNetwork(2), [[], []], [], b)  # batch 0: still checked
 
 
 # === task 7: the Megatron MLP ===
@@ -479,8 +531,11 @@ def mlp_case(seed, batch, d, h):
 def test_megatron_communicates_one_all_reduce_only(kata, p):
     batch, d, h = 3, 6, 12  # h = 2d: an extra gather of H would cost twice the output
     net = GraderNetwork(p)
-    kata.megatron_mlp(net, *mlp_case(p, batch, d, h))
+    case = mlp_case(p, batch, d, h)
+    outputs = kata.megatron_mlp(net, *case)
     what = f"megatron_mlp(batch={batch}, d={d}, h={h}, p={p})"
+    assert_close(outputs, [spec_mlp(*case)] * p, TOL, what,
+                 hint="Y = GeLU(X A + a) B + b on every device; the traffic of a wrong answer earns nothing")
     n = batch * d
     assert_equal(
         net.total(),
@@ -637,12 +692,26 @@ def test_measure_bubble_counts_idle_over_all_cells(kata, timeline, idle, total):
     )
 
 
+def spec_gpipe(p, m, tf=1, tb=2):
+    """The GPipe timeline in closed form: F(s, i) starts at (s + i) tf; after the flush at (m + p - 1) tf,
+    B(s, i) starts (p - 1 - s + i) tb later. Row length (m + p - 1)(tf + tb)."""
+    grid = [[None] * ((m + p - 1) * (tf + tb)) for _ in range(p)]
+    flush = (m + p - 1) * tf
+    for s in range(p):
+        for i in range(m):
+            for start, ticks, cell in (((s + i) * tf, tf, ("F", i)), (flush + (p - 1 - s + i) * tb, tb, ("B", i))):
+                for t in range(start, start + ticks):
+                    grid[s][t] = cell
+    return grid
+
+
 @pytest.mark.task("measure_bubble")
 @pytest.mark.parametrize("p,m", [(2, 3), (4, 4), (4, 8), (6, 5)])
 def test_measure_bubble_of_gpipe(kata, p, m):
-    timeline = kata.gpipe_schedule(p, m)
+    # The grader's own GPipe timeline: measure_bubble is graded before gpipe_schedule is written.
     assert_close(
-        kata.measure_bubble(timeline), (p - 1) / (m + p - 1), 1e-12, f"measure_bubble(gpipe_schedule(p={p}, m={m}))"
+        kata.measure_bubble(spec_gpipe(p, m)), (p - 1) / (m + p - 1), 1e-12,
+        f"measure_bubble of the GPipe timeline (p={p}, m={m})",
     )
 
 
@@ -672,12 +741,18 @@ def test_gpipe_bubble_closed_form(kata):
 @pytest.mark.task("gpipe_bubble")
 @pytest.mark.parametrize("p,m", [(3, 2), (4, 16), (8, 1), (5, 7)])
 def test_gpipe_bubble_matches_the_measured_timeline(kata, p, m):
-    assert_close(
-        kata.gpipe_bubble(p, m),
-        kata.measure_bubble(kata.gpipe_schedule(p, m)),
-        1e-12,
-        f"gpipe_bubble(p={p}, m={m}) vs measure_bubble(gpipe_schedule(p={p}, m={m}))",
-    )
+    # Measured by the grader on its own GPipe timeline, for several tick lengths: gpipe_bubble needs
+    # neither gpipe_schedule nor measure_bubble, and the tick lengths must cancel.
+    for tf, tb in ((1, 2), (1, 1), (3, 1)):
+        timeline = spec_gpipe(p, m, tf, tb)
+        idle = sum(cell is None for row in timeline for cell in row)
+        assert_close(
+            kata.gpipe_bubble(p, m),
+            idle / (p * len(timeline[0])),
+            1e-12,
+            f"gpipe_bubble(p={p}, m={m}) vs the idle fraction of the GPipe timeline with tick lengths {tf}, {tb}",
+            hint="idle cells over ALL cells; the tick lengths cancel",
+        )
 
 
 @pytest.mark.task("gpipe_bubble")
@@ -685,3 +760,21 @@ def test_gpipe_bubble_matches_the_measured_timeline(kata, p, m):
 def test_gpipe_bubble_rejects_bad_arguments(kata, p, m, name):
     with pytest.raises(ValueError, match=rf"\b{name}\b"):
         kata.gpipe_bubble(p, m)
+
+
+@pytest.mark.task("gpipe_schedule")
+def test_gpipe_rejects_non_int_counts(kata):
+    for bad in (-1, 2.5, math.nan, True):
+        for args, name in [((bad, 1), "p"), ((1, bad), "m"), ((1, 1, bad, 1), "forward_ticks"),
+                           ((1, 1, 1, bad), "backward_ticks")]:
+            with pytest.raises(ValueError, match=rf"\b{name}\b"):
+                kata.gpipe_schedule(*args)
+
+
+@pytest.mark.task("gpipe_bubble")
+def test_gpipe_bubble_rejects_non_int_counts(kata):
+    for bad in (-1, 2.5, math.nan, True):
+        with pytest.raises(ValueError, match=r"\bp\b"):
+            kata.gpipe_bubble(bad, 1)
+        with pytest.raises(ValueError, match=r"\bm\b"):
+            kata.gpipe_bubble(1, bad)

@@ -49,6 +49,17 @@ def spec_absmax_scale(values, bits):
     return max(abs(v) for v in values) / grid(bits)[1]
 
 
+def spec_quantize(values, scale, bits, zero_point=0):
+    """The grader's quantize (any nearest rounding will do here): codes for the dequantize and zero-point tests,
+    so they grade before your quantize is written."""
+    qmin, qmax = grid(bits)
+    return [min(qmax, max(qmin, round(v / scale) + zero_point)) for v in values]
+
+
+def spec_dequantize(codes, scale, zero_point=0):
+    return [scale * (q - zero_point) for q in codes]
+
+
 def spec_zero_point_range(values, bits):
     """(lo, hi, scale): the range stretched to hold 0, spread over 2^bits - 1 steps."""
     lo, hi = min(0.0, *values), max(0.0, *values)
@@ -255,9 +266,8 @@ def test_dequantize_closed_form(kata):
 def test_absmax_round_trip_within_half_a_step(kata, bits):
     for n in (1, 9, 64):
         values = vector(random.Random(7 * n + bits), n, scale=0.8)
-        scale = kata.absmax_scale(values, bits)
-        codes = kata.quantize(values, scale, bits)
-        check_codes(codes, [v / scale for v in values], bits, f"absmax codes ({n} values, bits={bits})")
+        scale = spec_absmax_scale(values, bits)
+        codes = spec_quantize(values, scale, bits)
         check_round_trip(
             values,
             kata.dequantize(codes, scale),
@@ -275,14 +285,13 @@ def test_absmax_round_trip_within_half_a_step(kata, bits):
     ids=["zero", "zeros", "single+", "single-", "const+", "const-", "const-tiny"],
 )
 def test_absmax_constant_zero_and_single_tensors(kata, values):
-    for bits in (8, 4):
-        scale = kata.absmax_scale(values, bits)
-        codes = kata.quantize(values, scale, bits)
-        qmax = grid(bits)[1]
+    # Each case beside a constant one whose codes are not its values (+-qmax): an all-zero tensor's codes
+    # ARE its values, so a dequantize that returns its codes must still fail here.
+    for values, bits in [(values, 8), (values, 4), ([-0.45] * 2, 4)]:
         top = abs(values[0])
-        what = f"absmax round trip of {values} (bits={bits})"
-        ideal = [v / top * qmax if top else 0.0 for v in values]
-        check_codes(codes, ideal, bits, what, hint="the largest |v| maps to +-qmax; all zeros map to 0")
+        scale = top / grid(bits)[1] if top else 1.0
+        codes = spec_quantize(values, scale, bits)
+        what = f"absmax round trip of {values} (bits={bits}): dequantize({codes}, {scale!r})"
         # Exact where possible: a constant tensor sits exactly on a grid point.
         assert_close(
             kata.dequantize(codes, scale),
@@ -369,9 +378,9 @@ def test_zero_point_round_trip_within_half_a_step(kata, kind):
         rng = random.Random(len(kind) * 17 + bits)
         values = [rng.uniform(low, high) for _ in range(37)] + [0.0]
         scale, zero_point = kata.zero_point_params(values, bits)
-        codes = kata.quantize(values, scale, bits, zero_point)
-        check_codes(codes, [v / scale + zero_point for v in values], bits, f"zero-point codes ({kind}, bits={bits})")
-        back = kata.dequantize(codes, scale, zero_point)
+        # The grader's quantize and dequantize: zero_point_params is graded on its own.
+        codes = spec_quantize(values, scale, bits, zero_point)
+        back = spec_dequantize(codes, scale, zero_point)
         check_round_trip(
             values, back, scale, f"zero-point round trip ({kind}, bits={bits})",
             hint="dequantize subtracts the zero-point: v' = scale * (q - zero_point)",
@@ -413,9 +422,9 @@ def check_zero_point_constant(kata, bits, values):
         raise Mismatch(f"{what}: scale {scale!r} must be positive and finite (never 0/0)")
     if type(zero_point) is not int or not qmin <= zero_point <= qmax:
         raise Mismatch(f"{what}: zero_point {zero_point!r} must be a Python int in [{qmin}, {qmax}]")
-    codes = kata.quantize(values, scale, bits, zero_point)
+    codes = spec_quantize(values, scale, bits, zero_point)  # the grader's: zero_point_params is graded on its own
     assert_close(
-        kata.dequantize(codes, scale, zero_point),
+        spec_dequantize(codes, scale, zero_point),
         values,
         1e-12 * max(abs(values[0]), 1.0),
         what,
@@ -667,11 +676,10 @@ def test_quantized_bytes_closed_form(kata, per_channel, zero_point):
 @pytest.mark.task("quantized_bytes")
 @pytest.mark.parametrize("per_channel", [False, True], ids=["tensor", "channel"])
 def test_bytes_count_what_quantize_matrix_stores(kata, per_channel):
-    W = uneven_matrix(11, 5, 7)
     for bits in (8, 4, 3):
-        codes, scales = kata.quantize_matrix(W, bits, per_channel)
-        stored = sum(len(row) for row in codes)
-        honest = -(-stored * bits // 8) + 4 * len(scales)
+        # What quantize_matrix returns for a 5 x 7 matrix: 35 codes and one scale per row (or one in all).
+        stored, n_scales = 5 * 7, 5 if per_channel else 1
+        honest = -(-stored * bits // 8) + 4 * n_scales
         assert_equal(
             kata.quantized_bytes(5, 7, bits, per_channel),
             honest,
@@ -705,3 +713,76 @@ def test_quantized_bytes_rejects_bad_shapes(kata):
             kata.quantized_bytes(rows, cols, 8, True)
     with pytest.raises(ValueError, match="bits"):
         kata.quantized_bytes(3, 4, 1, True)
+
+
+# === validation, completely: both sides of every bound, NaN, 2.5 and True where an int is documented ===
+
+BAD_BITS = (1, 0, -1, 2.5, 8.0, math.nan, True)
+
+
+@pytest.mark.task("int_range")
+def test_int_range_refuses_every_bad_bits(kata):
+    for bits in BAD_BITS:
+        with pytest.raises(ValueError, match="bits"):
+            kata.int_range(bits)
+    assert_equal(tuple(kata.int_range(2)), (-2, 1), "int_range(2)", hint="bits = 2 is the smallest valid width")
+
+
+@pytest.mark.task("absmax_scale")
+def test_absmax_scale_refuses_every_bad_bits(kata):
+    for bits in BAD_BITS:
+        with pytest.raises(ValueError, match="bits"):
+            kata.absmax_scale([0.0], bits)  # all zeros: the shortcut answer 1.0 must not skip the check
+
+
+@pytest.mark.task("zero_point_params")
+def test_zero_point_params_refuses_every_bad_bits(kata):
+    for bits in BAD_BITS:
+        with pytest.raises(ValueError, match="bits"):
+            kata.zero_point_params([0.0], bits)
+
+
+@pytest.mark.task("quantize")
+def test_quantize_checks_everything_even_for_no_values(kata):
+    for bits in BAD_BITS:
+        with pytest.raises(ValueError, match="bits"):
+            kata.quantize([], 0.5, bits)
+    for scale in (0.0, -1.0, math.inf, -math.inf, math.nan):
+        with pytest.raises(ValueError, match="scale"):
+            kata.quantize([], scale, 8)
+    for zero_point in (-129, 128, 2.5, math.nan, True, 0.0):
+        with pytest.raises(ValueError, match="zero_point"):
+            kata.quantize([], 0.5, 8, zero_point)
+
+
+@pytest.mark.task("dequantize")
+def test_dequantize_refuses_every_bad_scale_even_for_no_codes(kata):
+    for scale in (0.0, -1.0, math.inf, -math.inf, math.nan):
+        with pytest.raises(ValueError, match="scale"):
+            kata.dequantize([], scale)
+        with pytest.raises(ValueError, match="scale"):
+            kata.dequantize([3, -2], scale, 1)
+
+
+@pytest.mark.task("quantize_matrix")
+def test_quantize_matrix_refuses_every_bad_argument(kata):
+    for W in ([[1.0], [2.0, 3.0]], [[1.0, 2.0], []]):
+        for per_channel in (True, False):
+            with pytest.raises(ValueError, match=r"\bW\b"):
+                kata.quantize_matrix(W, 8, per_channel=per_channel)
+    for bits in BAD_BITS:
+        for per_channel in (True, False):
+            with pytest.raises(ValueError, match="bits"):
+                kata.quantize_matrix([[0.0]], bits, per_channel=per_channel)
+
+
+@pytest.mark.task("quantized_bytes")
+def test_quantized_bytes_refuses_every_bad_argument(kata):
+    for bad in (0, -1, 2.5, math.nan, True, 3.0):
+        with pytest.raises(ValueError, match="rows"):
+            kata.quantized_bytes(bad, 1, 8, False)
+        with pytest.raises(ValueError, match="cols"):
+            kata.quantized_bytes(1, bad, 8, True)
+    for bits in BAD_BITS:
+        with pytest.raises(ValueError, match="bits"):
+            kata.quantized_bytes(1, 1, bits, False)

@@ -114,14 +114,14 @@ def test_frequencies_default_base_is_10000(kata):
 
 
 @pytest.mark.task("rope_frequencies")
-@pytest.mark.parametrize("d", [7, 1, 0, -4, 6.0, True])
+@pytest.mark.parametrize("d", [7, 1, 0, -4, -2, 6.0, 2.5, math.nan, True], ids=str)
 def test_frequencies_reject_bad_d(kata, d):
     with pytest.raises(ValueError, match=r"\bd\b"):
         kata.rope_frequencies(d)
 
 
 @pytest.mark.task("rope_frequencies")
-@pytest.mark.parametrize("base", [1.0, 0.5, -10000.0])
+@pytest.mark.parametrize("base", [1.0, 0.5, -10000.0, 0.0, math.nan], ids=str)
 def test_frequencies_reject_bad_base(kata, base):
     with pytest.raises(ValueError, match="base"):
         kata.rope_frequencies(6, base)
@@ -224,6 +224,7 @@ def test_rotation_leaves_input_alone(kata, layout):
     out = rotate_with(kata, layout)(x, 12)
     assert_equal(x, before, f"x after rotate_{layout}(x, 12)", hint="build and return a new list")
     assert out is not x, f"rotate_{layout} must return a new list, not x itself"
+    assert_close(out, spec_rotate(before, 12, layout=layout), TOL, f"rotate_{layout}(x, 12) with d=10")
 
 
 @pytest.mark.task("rotate_half_split")
@@ -233,12 +234,12 @@ def test_layouts_agree_after_permutation(kata, d):
     perm = spec_permutation(d)
     x = vec(50 + d, d)
     for m in [0, 3, -11, 10**4, 2.25]:
-        inter = kata.rotate_interleaved(x, m)
+        inter = spec_rotate(x, m)  # the grader's interleaved rotation: graded before rotate_interleaved exists
         assert_close(
             kata.rotate_half_split([x[p] for p in perm], m),
             [inter[p] for p in perm],
             TOL,
-            f"rotate_half_split(perm x, {m}) vs perm(rotate_interleaved(x, {m})) with d={d}",
+            f"rotate_half_split(perm x, {m}) vs perm(interleaved rotation of x by {m}) with d={d}",
             hint="half-split pair i is (x[i], x[i + d/2]) and turns at theta_i, like interleaved pair i",
         )
 
@@ -276,7 +277,7 @@ def test_permutation_maps_layouts(kata, d):
 
 
 @pytest.mark.task("half_split_permutation")
-@pytest.mark.parametrize("d", [5, 0, -2, 4.0, True])
+@pytest.mark.parametrize("d", [5, 1, 0, -2, 4.0, 2.5, math.nan, True], ids=str)
 def test_permutation_rejects_bad_d(kata, d):
     with pytest.raises(ValueError, match=r"\bd\b"):
         kata.half_split_permutation(d)
@@ -341,6 +342,8 @@ def test_scores_are_shift_invariant_at_large_positions(kata):
     shift = 10**4
     near = kata.rope_scores(Q, K, q_pos, k_pos)
     far = kata.rope_scores(Q, K, [p + shift for p in q_pos], [p + shift for p in k_pos])
+    assert_close(near, spec_scores(Q, K, q_pos, k_pos), TOL, "rope_scores (unshifted positions) vs <R_m q, R_n k> / sqrt(d)",
+                 hint="rotate q by its position and k by its position (interleaved layout), dot, divide by sqrt(d)")
     assert_close(
         far,
         near,
@@ -389,26 +392,38 @@ def test_scores_reject_bad_inputs(kata):
         kata.rope_scores([], K)
     with pytest.raises(ValueError, match=r"\bK\b"):
         kata.rope_scores(Q, [])
+    # Both sides of every length: a Q row that differs from Q[0], K rows longer than Q's, positions lists
+    # one too short and one too long.
+    with pytest.raises(ValueError, match=r"\bQ\b"):
+        kata.rope_scores([Q[0], Q[1][:4]], K)
+    with pytest.raises(ValueError, match=r"\bK\b"):
+        kata.rope_scores(Q, [row + [0.5, 0.5] for row in K])
+    with pytest.raises(ValueError, match="q_positions"):
+        kata.rope_scores(Q, K, [0], [0, 1, 2])
+    with pytest.raises(ValueError, match="k_positions"):
+        kata.rope_scores(Q, K, [0, 1], [0, 1, 2, 3])
+    with pytest.raises(ValueError, match="q_positions"):
+        kata.rope_scores(Q, K, [], None)
 
 
 # === task 6: NTK-aware base ===
 
 
 @pytest.mark.task("ntk_scaled_base")
-@pytest.mark.parametrize("scale", [1.0, 2.0, 2.5, 4.0, 8.0])
 @pytest.mark.parametrize("d", [4, 6, 14, 128])
-def test_ntk_keeps_fastest_and_slows_slowest_by_scale(kata, d, scale):
+def test_ntk_keeps_fastest_and_slows_slowest_by_scale(kata, d):
     base = 10000.0
-    new = spec_thetas(d, kata.ntk_scaled_base(base, scale, d))
     old = spec_thetas(d, base)
-    assert_close(new[0], 1.0, 1e-15, f"theta_0 with ntk_scaled_base(s={scale}, d={d})")
-    assert_close(
-        new[-1] / old[-1],
-        1.0 / scale,
-        1e-12,
-        f"slowest frequency ratio theta'_(d/2-1) / theta_(d/2-1) with ntk_scaled_base(s={scale}, d={d})",
-        hint="solve b'^(-(d-2)/d) = base^(-(d-2)/d) / s for b': the exponent on s is d/(d-2), not 1 nor (d-2)/d",
-    )
+    for scale in (2.0, 1.0, 2.5, 4.0, 8.0):  # s = 1 (base unchanged) alongside cases where it must move
+        new = spec_thetas(d, kata.ntk_scaled_base(base, scale, d))
+        assert_close(new[0], 1.0, 1e-15, f"theta_0 with ntk_scaled_base(s={scale}, d={d})")
+        assert_close(
+            new[-1] / old[-1],
+            1.0 / scale,
+            1e-12,
+            f"slowest frequency ratio theta'_(d/2-1) / theta_(d/2-1) with ntk_scaled_base(s={scale}, d={d})",
+            hint="solve b'^(-(d-2)/d) = base^(-(d-2)/d) / s for b': the exponent on s is d/(d-2), not 1 nor (d-2)/d",
+        )
 
 
 @pytest.mark.task("ntk_scaled_base")
@@ -428,10 +443,10 @@ def test_ntk_base_closed_form(kata, base, scale, d):
 
 @pytest.mark.task("ntk_scaled_base")
 def test_ntk_rejects_bad_inputs(kata):
-    for scale in (0.5, 0.0, -2.0):
+    for scale in (0.5, 0.0, -2.0, 1.0 - 2**-52, math.nan):
         with pytest.raises(ValueError, match="scale"):
             kata.ntk_scaled_base(10000.0, scale, 8)
-    for d in (2, 7, 0, 8.0, True):
+    for d in (2, 7, 0, -4, 8.0, 4.5, math.nan, True):
         with pytest.raises(ValueError, match=r"\bd\b"):
             kata.ntk_scaled_base(10000.0, 2.0, d)
 
@@ -531,8 +546,12 @@ def test_extended_rejects_bad_inputs(kata):
     x = vec(160, 6)
     with pytest.raises(ValueError, match="method"):
         kata.rotate_extended(x, 10, 2.0, "yarn")
-    with pytest.raises(ValueError, match="scale"):
-        kata.rotate_extended(x, 10, 0.5, "pi")
+    for scale in (0.5, 1.0 - 2**-52, math.nan):
+        for method in ("pi", "ntk"):
+            with pytest.raises(ValueError, match="scale"):
+                kata.rotate_extended(x, 10, scale, method)
+    with pytest.raises(ValueError, match="method"):
+        kata.rotate_extended(x, 0, 1.0, "yarn")  # position 0 and scale 1 change nothing: still checked
     with pytest.raises(ValueError, match=r"\b(x|d)\b"):
         kata.rotate_extended(vec(161, 7), 10, 2.0, "pi")
     with pytest.raises(ValueError, match=r"\bd\b"):

@@ -260,6 +260,11 @@ def test_combine_is_associative(kata):
     left = kata.combine(kata.combine(e[0], e[1]), e[2])
     right = kata.combine(e[0], kata.combine(e[1], e[2]))
     assert_close([list(left[0]), list(left[1])], [list(right[0]), list(right[1])], 1e-12, "(e0 o e1) o e2 vs e0 o (e1 o e2)")
+    (a0, b0), (a1, b1), (a2, b2) = e
+    expected = [[x * y * z for x, y, z in zip(a0, a1, a2)],
+                [z * (y * u + v) + w for y, z, u, v, w in zip(a1, a2, b0, b1, b2)]]
+    assert_close([list(left[0]), list(left[1])], expected, 1e-12, "(e0 o e1) o e2 vs h -> a2 (a1 (a0 h + b0) + b1) + b2",
+                 hint="first (a1, b1) then (a2, b2): h -> a2 (a1 h + b1) + b2")
 
 
 def concat(left, right):
@@ -326,3 +331,29 @@ def test_parallel_selective_scan_rejects_bad_delta(kata):
     x, delta, A, B, C = problem(2, 3, 2)
     with pytest.raises(ValueError, match="delta"):
         kata.selective_scan_parallel(x, [0.1, -1.0, 0.1], A, B, C)
+
+
+# === validation, completely: every length one short and one long, delta 0, negative and NaN ===
+
+
+def bad_sequences():
+    x, delta, A, B, C = problem(3, 4, 2)  # L = 4, N = 2
+    yield x, delta[:3], A, B, C, "delta"
+    yield x, delta + [0.1], A, B, C, "delta"
+    for step in (0.0, -0.1, math.nan):
+        yield x, delta[:2] + [step] + delta[3:], A, B, C, "delta"
+    yield x, delta, A, B + B[:1], C, "B"
+    yield x, delta, A, [B[0] + [0.5]] + B[1:], C, "B"
+    yield x, delta, A, B, C[:3], "C"
+    yield x, delta, A, B, C[:3] + [C[3][:1]], "C"
+    yield [], [0.1], A, [], [], "delta"  # no tokens, but a step size: still a mismatch
+
+
+SCANS = [pytest.param(name, marks=pytest.mark.task(name), id=name) for name in ("selective_scan", "selective_scan_parallel")]
+
+
+@pytest.mark.parametrize("task", SCANS)
+def test_scans_reject_every_bad_sequence(kata, task):
+    for x, delta, A, B, C, name in bad_sequences():
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            getattr(kata, task)(x, delta, A, B, C)

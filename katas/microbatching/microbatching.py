@@ -87,7 +87,7 @@ def init_model(config: Config, seed: int = 42) -> Model:
     """A seeded random-weight model, exactly microkv's init_model."""
     for name in ("vocab_size", "d_model", "n_layer", "n_head", "d_ff", "max_len"):
         value = getattr(config, name)
-        if not isinstance(value, int) or value <= 0:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"config.{name} must be a positive integer, got {value!r}")
     if config.d_model % config.n_head:
         raise ValueError(f"config.n_head = {config.n_head} must divide d_model = {config.d_model}")
@@ -269,7 +269,8 @@ def static_batching_schedule(requests, batch_size: int):
     until all members are finished. The next batch starts in the next step.
     No KV budget applies. Returns the schedule: a list of steps, each a list
     of (request_index, kind, n_tokens). Raises ValueError naming requests
-    (see check_requests) or batch_size unless it is an integer >= 1.
+    (see check_requests) or batch_size unless it is an int >= 1 (a bool or a
+    float is refused).
     """
     raise KataTodo('microbatching.static_batching_schedule: Schedule requests in fixed batches that run until their longest member finishes.')
 
@@ -310,9 +311,9 @@ def continuous_batching_schedule(requests, max_batch: int, kv_pages: int, page_s
     n_tokens) in the order the rules produce them); it ends with the step in
     which the last request finishes. Raises ValueError naming requests (bad
     entries, or one whose lifetime pages exceed kv_pages: it could never
-    run), max_batch, kv_pages or page_size unless integers >= 1, and
-    chunk_size unless None or an integer >= max_batch (the decodes of a full
-    batch must fit in a step).
+    run), max_batch, kv_pages or page_size unless ints >= 1, and chunk_size
+    unless None or an int >= max_batch (the decodes of a full batch must fit
+    in a step); a bool or a float is refused.
     """
     raise KataTodo('microbatching.continuous_batching_schedule: Schedule requests with iteration-level batching under a KV-page budget (rules above).')
 
@@ -341,7 +342,9 @@ def run_schedule(model: Model, requests, schedule):
     unknown kind, an empty prefill (n < 1) or one past the prompt, a decode
     before the prompt is complete or after n_new tokens, or if some request
     ends with fewer than n_new tokens; naming requests for bad prompts
-    (check_tokens) or n_new.
+    (check_tokens) or an n_new that is not an int (a bool or a float is
+    refused) with 1 <= n_new and len(prompt) + n_new - 1 <= max_len. Request
+    indices and prefill counts in the schedule are ints too (not bools).
     """
     raise KataTodo("microbatching.run_schedule: Execute a schedule on the model; return each request's generated tokens (a list per request).")
 
@@ -381,7 +384,8 @@ def disaggregated_generate(model: Model, prompt, n_new: int):
     Decode machine: feed each new token with forward_chunk on the TRANSFERRED
     lists until n_new tokens exist (the last is never fed back). Returns
     (tokens, floats_moved). Raises ValueError naming prompt (check_tokens)
-    or n_new unless 1 <= n_new and len(prompt) + n_new - 1 <= max_len.
+    or n_new unless it is an int (a bool or a float is refused) with
+    1 <= n_new and len(prompt) + n_new - 1 <= max_len.
     """
     raise KataTodo('microbatching.disaggregated_generate: Generate n_new greedy tokens with prefill on one machine and decode on another.')
 

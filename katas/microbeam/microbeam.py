@@ -81,7 +81,7 @@ def ranked(probs: list[float]) -> list[int]:
 
 
 def check_length(max_new_tokens) -> None:
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
 
 
@@ -105,7 +105,8 @@ def greedy_decode(model, prompt: list[int], max_new_tokens: int, end_token: int)
     model: callable prefix -> logits. prompt: the tokens to continue.
     Returns the generated tokens (not the prompt): at most max_new_tokens of
     them, ending with end_token if it was generated. Raises ValueError
-    naming max_new_tokens if it is negative.
+    naming max_new_tokens unless it is an int >= 0 (a bool or a float is
+    refused).
     """
     raise KataTodo('microbeam.greedy_decode: Generate by always taking the most likely next token (ties: lowest id, see ``argmax``).')
 
@@ -124,7 +125,8 @@ def softmax_with_temperature(logits: list[float], temperature: float = 1.0) -> l
     """Return softmax(logits / temperature) as a list of probabilities summing to 1.
 
     Stable for logits of any size (subtract the max); -inf logits get
-    probability 0. Raises ValueError naming temperature unless it is > 0.
+    probability 0. Raises ValueError naming temperature unless it is > 0
+    (NaN is not).
     """
     raise KataTodo('microbeam.softmax_with_temperature: Return softmax(logits / temperature) as a list of probabilities summing to 1.')
 
@@ -157,7 +159,8 @@ def top_k_filter(probs: list[float], k: int) -> list[float]:
 
     probs: a distribution (non-negative, sums to 1). k >= len(probs) keeps
     everything. Returns a new list of the same length summing to 1. Raises
-    ValueError naming k unless k is an integer >= 1.
+    ValueError naming k unless k is an int >= 1 (a bool or a float is
+    refused).
     """
     raise KataTodo('microbeam.top_k_filter: Keep the k most likely tokens (ties: lower id first), zero the rest, renormalise.')
 
@@ -169,7 +172,7 @@ def top_p_filter(probs: list[float], p: float) -> list[float]:
     running mass is summed in ranking order, and the token that brings it to
     >= p is kept. If rounding keeps the total below p, everything is kept.
     Returns a new list summing to 1. Raises ValueError naming p unless
-    0 < p <= 1.
+    0 < p <= 1 (NaN is not).
     """
     raise KataTodo('microbeam.top_p_filter: Keep the shortest prefix of the ranking with mass >= p (the nucleus), zero the rest, renormalise.')
 
@@ -207,7 +210,8 @@ def sample_decode(
     then top_k_filter if top_k is not None, then top_p_filter if top_p is not
     None, then sample_token with rng. Stops like greedy_decode (max_new_tokens,
     or right after end_token). Returns the generated tokens only. Raises
-    ValueError naming max_new_tokens if it is negative.
+    ValueError naming max_new_tokens unless it is an int >= 0 (a bool or a
+    float is refused).
     """
     raise KataTodo('microbeam.sample_decode: Generate by sampling; each step applies temperature, then top-k, then top-p, then samples.')
 
@@ -255,8 +259,8 @@ def beam_search(
     the hypothesis finished that way; logprob: the plain sum of their
     log-probabilities (natural log, before any length penalty). The model is
     called once per live hypothesis per step. Raises ValueError naming
-    beam_width unless it is an integer >= 1, naming max_new_tokens if it is
-    negative.
+    beam_width unless it is an int >= 1, naming max_new_tokens unless it is
+    an int >= 0 (a bool or a float is refused for either).
     """
     raise KataTodo('microbeam.beam_search: Return (tokens, logprob): the best finished hypothesis under the rule above.')
 
@@ -370,8 +374,8 @@ def speculative_decode(
       "target_calls": target evaluations, drafted + 1 per round;
       "draft_calls": draft evaluations, one per drafted token;
       "drafted": draft tokens proposed; "accepted": draft tokens accepted.
-    Raises ValueError naming gamma unless it is an integer >= 1, naming
-    max_new_tokens if it is negative.
+    Raises ValueError naming gamma unless it is an int >= 1, naming
+    max_new_tokens unless it is an int >= 0 (a bool or a float is refused).
     """
     raise KataTodo('microbeam.speculative_decode: Generate with a draft proposing gamma tokens per round and the target verifying them.')
 

@@ -179,7 +179,7 @@ def segment_sizes(n, k):
     Returns a list of positive ints summing to n: ceil(n/k) segments, all of
     size k except the LAST, which holds the remainder when k does not divide
     n. k >= n gives one segment [n]. Raises ValueError naming n or k when it
-    is not a positive integer.
+    is not a positive int (a bool or a float is refused), n checked first.
     """
     raise KataTodo('microcheckpoint.segment_sizes: Uniform segmentation: sizes of consecutive segments of k layers from the input.')
 
@@ -224,7 +224,7 @@ def backward_checkpointed(net, x, sizes, store):
     and keep activations only in the store, apart from the one in flight.
     grads[i] is the tuple (grad_W, grad_b) of layer i, equal (==) to what
     backward_full returns. Raises ValueError naming sizes when they are not
-    positive integers summing to len(net).
+    positive ints (a bool or a float is refused) summing to len(net).
     """
     raise KataTodo('microcheckpoint.backward_checkpointed: Backprop with checkpoints at segment boundaries. Returns (loss, grads).')
 
@@ -250,7 +250,7 @@ def checkpoint_cost(n, k):
     n-layer net: the peak of the store's live count and the number of
     layer_forward calls beyond n. k >= n means one segment. O(1): no loop
     over layers or segments. Raises ValueError naming n or k when it is not
-    a positive integer.
+    a positive int (a bool or a float is refused), n checked first.
     """
     raise KataTodo('microcheckpoint.checkpoint_cost: Closed form: (peak stored activations, extra layer_forward calls) for uniform segments of k.')
 
@@ -276,7 +276,8 @@ def sqrt_schedule(n):
     """The sqrt(n) schedule: segment_sizes(n, k) with k = ceil(sqrt(n)), computed exactly.
 
     Use integer arithmetic (math.isqrt), not a float square root. Raises
-    ValueError naming n when it is not a positive integer.
+    ValueError naming n when it is not a positive int (a bool or a float is
+    refused).
     """
     raise KataTodo('microcheckpoint.sqrt_schedule: The sqrt(n) schedule: segment_sizes(n, k) with k = ceil(sqrt(n)), computed exactly.')
 

@@ -122,8 +122,8 @@ def split_bounds(n_keys: int, num_splits: int) -> list[tuple[int, int]]:
     in order with no gap and no overlap. Sizes differ by at most one: with
     n_keys = q * num_splits + r (0 <= r < num_splits), the first r splits
     hold q + 1 keys and the rest q. Raises ValueError naming n_keys unless it
-    is an integer >= 1, and naming num_splits unless it is an integer in
-    1 .. n_keys (an empty split has no max to report).
+    is an int >= 1, and naming num_splits unless it is an int in 1 .. n_keys
+    (an empty split has no max to report); a bool or a float is refused.
     """
     raise KataTodo('microdecoding.split_bounds: Cut positions 0 .. n_keys-1 into num_splits contiguous, balanced (start, end) ranges.')
 
@@ -203,7 +203,7 @@ def flash_decode(query, keys, values, num_splits: int):
     output = acc / l of the merged partial (len(query) floats) and
     split_mults[i] is the multiplications split i counted. Raises ValueError
     naming query, keys or values for bad shapes and num_splits unless it is
-    an integer in 1 .. len(keys).
+    an int in 1 .. len(keys) (a bool or a float is refused).
     """
     raise KataTodo('microdecoding.flash_decode: Attention of one query over all keys, computed in num_splits parallel splits and merged.')
 
@@ -252,7 +252,8 @@ def choose_num_splits(batch: int, n_heads: int, num_sms: int, n_keys: int) -> in
     """Smallest number of splits s with batch * n_heads * s >= num_sms, capped at n_keys.
 
     Returns an int in 1 .. n_keys. Raises ValueError naming batch, n_heads,
-    num_sms or n_keys unless each is an integer >= 1.
+    num_sms or n_keys unless each is an int >= 1 (a bool or a float is
+    refused).
     """
     raise KataTodo('microdecoding.choose_num_splits: Smallest number of splits s with batch * n_heads * s >= num_sms, capped at n_keys.')
 

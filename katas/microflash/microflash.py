@@ -95,7 +95,8 @@ def standard_attention(Q, K, V, causal=False, hbm=None):
 
     Q, K, V: N x d lists of lists. causal: position i attends to keys 0..i only.
     hbm: an HBM-like counter (load/store); a fresh HBM() when None.
-    Returns O, N x d.
+    Returns O, N x d. Raises ValueError naming Q, K or V for empty or
+    mismatched inputs (use check_inputs).
     """
     raise KataTodo('microflash.standard_attention: Compute softmax(QK^T/sqrt(d))V the standard way, round-tripping S and P through hbm.')
 
@@ -150,10 +151,11 @@ def online_softmax_update(m, l, acc, scores, values):
 def flash_attention(Q, K, V, block_size, causal=False, hbm=None):
     """Compute attention tile by tile with the online softmax; the N x N matrix never exists.
 
-    Q, K, V: N x d lists of lists; block_size: rows per tile (B >= 1, need not
-    divide N). Load every tile with hbm.load and store each finished output
+    Q, K, V: N x d lists of lists; block_size: rows per tile (an int B >= 1,
+    need not divide N; a bool or a float is refused). Load every tile with hbm.load and store each finished output
     block once with hbm.store. causal: skip key blocks entirely above the
-    diagonal. Raises ValueError for block_size <= 0 or mismatched inputs.
+    diagonal. Raises ValueError naming block_size when it is not an int >= 1,
+    and naming Q, K or V for mismatched inputs (use check_inputs).
     Returns O, N x d.
     """
     raise KataTodo('microflash.flash_attention: Compute attention tile by tile with the online softmax; the N x N matrix never exists.')

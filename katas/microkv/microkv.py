@@ -89,7 +89,7 @@ def init_model(config: Config, seed: int = 42) -> Model:
     """A seeded random-weight model (uniform entries); no training needed for caching."""
     for name in ("vocab_size", "d_model", "n_layer", "n_head", "d_ff", "max_len"):
         value = getattr(config, name)
-        if not isinstance(value, int) or value <= 0:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"config.{name} must be a positive integer, got {value!r}")
     if config.d_model % config.n_head:
         raise ValueError(f"config.n_head = {config.n_head} must divide d_model = {config.d_model}")
@@ -232,12 +232,13 @@ def lm_logits(model: Model, x: list[float], ops: Ops) -> list[float]:
 
 def check_tokens(model: Model, tokens: list[int], name: str, start: int = 0) -> None:
     """Raise ValueError naming ``name`` unless tokens is a non-empty list of valid ids
-    that fits at positions start .. start+len-1 < max_len."""
+    (ints in 0..vocab_size-1; a bool or a float is refused) that fits at
+    positions start .. start+len-1 < max_len."""
     config = model.config
     if not isinstance(tokens, (list, tuple)) or not tokens:
         raise ValueError(f"{name} must be a non-empty list of token ids, got {tokens!r}")
     for token in tokens:
-        if not isinstance(token, int) or not 0 <= token < config.vocab_size:
+        if not isinstance(token, int) or isinstance(token, bool) or not 0 <= token < config.vocab_size:
             raise ValueError(f"{name} holds {token!r}, not a token id in 0..{config.vocab_size - 1}")
     if start + len(tokens) > config.max_len:
         raise ValueError(
@@ -285,7 +286,8 @@ def generate_uncached(model: Model, prompt: list[int], n_new: int, ops: Ops | No
     tokens. Returns (new_tokens, step_logits): n_new token ids and, for each,
     the logits it was chosen from. ops: counts the work (a fresh Ops if None).
     Raises ValueError naming "prompt" for a bad prompt and "n_new" unless
-    1 <= n_new and len(prompt) + n_new - 1 <= config.max_len.
+    it is an int (a bool or a float is refused) with 1 <= n_new and
+    len(prompt) + n_new - 1 <= config.max_len.
     """
     raise KataTodo('microkv.generate_uncached: Greedy decoding that recomputes everything each step (one forward_full per new token).')
 
@@ -321,7 +323,7 @@ class KVCache:
         Sets self.n_layer, self.d_model, self.keys and self.values, where keys
         and values are lists of n_layer empty lists, none shared with
         another. Raises ValueError naming "n_layer" or "d_model" unless each
-        is a positive integer.
+        is a positive int (a bool or a float is refused).
         """
         raise KataTodo('microkv.KVCache.__init__: Make an empty cache: separate key and value lists for each of n_layer layers.')
 
@@ -336,7 +338,8 @@ class KVCache:
     def append(self, layer: int, k: list[float], v: list[float]) -> None:
         """Append one position's key and value vectors to one layer's lists.
 
-        layer: 0 <= layer < n_layer, else ValueError naming "layer"; k and v:
+        layer: an int with 0 <= layer < n_layer (a bool or a float is
+        refused), else ValueError naming "layer"; k and v:
         d_model floats each, else ValueError naming "k" or "v". Only this
         layer's lists grow, by one entry each; nothing stored earlier changes.
         """
@@ -453,7 +456,7 @@ def step_mults(config: Config, position: int, cached: bool) -> tuple[int, int]:
     cached=True: one decode_step of the token at ``position`` (position
     entries already cached). Counted as in Ops: weight_mults from matvec,
     attention_mults from dot and weighted_sum. Raises ValueError naming
-    "position" unless it is an integer >= 0.
+    "position" unless it is an int >= 0 (a bool or a float is refused).
     """
     raise KataTodo('microkv.step_mults: Return (weight_mults, attention_mults) of the decoding step that produces logits at ``position``.')
 
@@ -462,8 +465,8 @@ def kv_cache_floats(n_layer: int, d_model: int, n_positions: int) -> int:
     """Floats a KV cache holds after ``n_positions`` tokens (all layers, keys and values).
 
     d_model is the width of one cached k (or v) vector. Raises ValueError
-    naming "n_layer" or "d_model" unless positive integers, and naming
-    "n_positions" unless an integer >= 0.
+    naming "n_layer" or "d_model" unless positive ints, and naming
+    "n_positions" unless an int >= 0 (a bool or a float is refused).
     """
     raise KataTodo('microkv.kv_cache_floats: Floats a KV cache holds after ``n_positions`` tokens (all layers, keys and values).')
 

@@ -65,8 +65,9 @@ def dot(a: list[float], b: list[float]) -> float:
 def pages_needed(num_tokens, page_size):
     """Return how many pages of page_size slots hold num_tokens tokens (0 tokens need 0 pages).
 
-    num_tokens: an int >= 0; page_size: an int >= 1. Raises ValueError naming
-    page_size or num_tokens when it is out of range.
+    num_tokens: an int >= 0; page_size: an int >= 1 (a bool or a float is
+    refused). Raises ValueError naming page_size or num_tokens when it is out
+    of range.
     """
     raise KataTodo('micropaged.pages_needed: Return how many pages of page_size slots hold num_tokens tokens (0 tokens need 0 pages).')
 
@@ -91,7 +92,7 @@ class PageAllocator:
     """A fixed pool of physical pages: a free list (a stack) and a refcount per page."""
 
     def __init__(self, num_pages: int) -> None:
-        if not isinstance(num_pages, int) or num_pages <= 0:
+        if not isinstance(num_pages, int) or isinstance(num_pages, bool) or num_pages <= 0:
             raise ValueError(f"num_pages must be a positive integer, got {num_pages!r}")
         self.num_pages = num_pages
         # Reversed so that a fresh pool hands out pages 0, 1, 2, ... in order.
@@ -114,17 +115,18 @@ class PageAllocator:
     def share(self, page: int) -> None:
         """Add one reference to a page that is in use (a second block table now points at it).
 
-        Raises ValueError naming the page when it is out of range or free
-        (refcount 0): sharing a free page would resurrect it behind the
-        allocator's back.
+        Raises ValueError naming the page when it is not an int in
+        0..num_pages-1 (a bool or a float is refused) or free (refcount 0):
+        sharing a free page would resurrect it behind the allocator's back.
         """
         raise KataTodo('micropaged.PageAllocator.share: Add one reference to a page that is in use (a second block table now points at it).')
 
     def release(self, page: int) -> None:
         """Drop one reference to page; when none is left, push it onto the END of free_list.
 
-        Raises ValueError naming the page when it is out of range or already
-        free (refcount 0): that would be a double free.
+        Raises ValueError naming the page when it is not an int in
+        0..num_pages-1 (a bool or a float is refused) or already free
+        (refcount 0): that would be a double free.
         """
         raise KataTodo('micropaged.PageAllocator.release: Drop one reference to page; when none is left, push it onto the END of free_list.')
 
@@ -157,9 +159,9 @@ class PagedKVCache:
     """Block tables over a shared pool of KV pages, with refcounted sharing."""
 
     def __init__(self, num_pages: int, page_size: int, head_dim: int) -> None:
-        if not isinstance(page_size, int) or page_size <= 0:
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size <= 0:
             raise ValueError(f"page_size must be a positive integer, got {page_size!r}")
-        if not isinstance(head_dim, int) or head_dim <= 0:
+        if not isinstance(head_dim, int) or isinstance(head_dim, bool) or head_dim <= 0:
             raise ValueError(f"head_dim must be a positive integer, got {head_dim!r}")
         self.allocator = PageAllocator(num_pages)
         self.page_size = page_size
@@ -183,7 +185,8 @@ class PagedKVCache:
         Token p lives in logical block p // page_size at slot p % page_size;
         the block table maps the logical block to its physical page. Raises
         ValueError naming seq_id when the sequence is unknown, and naming
-        position unless 0 <= position < the sequence's length.
+        position unless it is an int (a bool or a float is refused) with
+        0 <= position < the sequence's length.
         """
         raise KataTodo('micropaged.PagedKVCache.slot_of: Return (physical page, slot) where token `position` of sequence seq_id is stored.')
 
@@ -274,7 +277,8 @@ def reservation_slots(lengths, page_size, max_len):
     lengths: final token counts of the requests, each 0 <= L <= max_len.
     Paged: every request holds whole pages of page_size slots. Naive: every
     request reserves max_len slots up front. Raises ValueError naming
-    page_size, max_len or lengths when out of range.
+    page_size, max_len or lengths when out of range (page_size, max_len: ints
+    >= 1; each length an int; a bool or a float is refused).
     """
     raise KataTodo('micropaged.reservation_slots: Return (paged_slots, naive_slots): KV slots reserved for requests of these lengths.')
 
@@ -286,7 +290,8 @@ def parallel_sampling_pages(prompt_len, gen_len, num_samples, page_size):
     times; then each of the num_samples sequences appends gen_len tokens, in
     any interleaving. Counts follow PagedKVCache.append's rules. Raises
     ValueError naming page_size, num_samples, prompt_len or gen_len when out
-    of range (page_size, num_samples >= 1; prompt_len, gen_len >= 0).
+    of range (ints: page_size, num_samples >= 1; prompt_len, gen_len >= 0; a
+    bool or a float is refused).
     """
     raise KataTodo('micropaged.parallel_sampling_pages: Return (pages in use, copy-on-write copies) for parallel sampling with shared prompt pages.')
 

@@ -56,7 +56,7 @@ class Network:
     """p simulated devices joined by point-to-point links; counts every float sent."""
 
     def __init__(self, p: int) -> None:
-        if not isinstance(p, int) or p <= 0:
+        if not isinstance(p, int) or isinstance(p, bool) or p <= 0:
             raise ValueError(f"p (the number of devices) must be a positive integer, got {p!r}")
         self.p = p
         self.sent = [0] * p
@@ -170,8 +170,9 @@ def split_columns(W, p):
 
     Returns a list of p matrices; block k holds columns
     [k * d_out/p, (k+1) * d_out/p) of every row, as new lists (W is not
-    changed). Raises ValueError naming p when p is not a positive integer,
-    and naming W when d_out is not divisible by p.
+    changed). Raises ValueError naming p when p is not a positive int (a
+    float or a bool is refused), checked first, and naming W when d_out is
+    not divisible by p.
     """
     raise KataTodo('microparallel.split_columns: Split W (d_in x d_out) into p contiguous column blocks, one per device.')
 
@@ -181,8 +182,8 @@ def split_rows(W, p):
 
     Returns a list of p matrices; block k holds rows
     [k * d_in/p, (k+1) * d_in/p), as new lists (W is not changed). Raises
-    ValueError naming p when p is not a positive integer, and naming W when
-    d_in is not divisible by p.
+    ValueError naming p when p is not a positive int (a float or a bool is
+    refused), checked first, and naming W when d_in is not divisible by p.
     """
     raise KataTodo('microparallel.split_rows: Split W (d_in x d_out) into p contiguous row blocks, one per device.')
 
@@ -365,7 +366,8 @@ def gpipe_schedule(p, m, forward_ticks=1, backward_ticks=2):
     has finished; B(s, i) only after B(s+1, i) has finished; the last stage
     starts B0 only after its last forward (the flush). Every operation starts
     at the earliest tick these rules allow. Raises ValueError naming p, m,
-    forward_ticks or backward_ticks when one is not a positive integer.
+    forward_ticks or backward_ticks when one is not a positive int (a float
+    or a bool is refused).
     """
     raise KataTodo('microparallel.gpipe_schedule: The GPipe timeline for p stages and m micro-batches, each operation as early as allowed.')
 
@@ -384,7 +386,7 @@ def gpipe_bubble(p, m):
     """The closed form for the idle fraction of the GPipe timeline: p stages, m micro-batches.
 
     Returns a float. Raises ValueError naming p or m when one is not a
-    positive integer.
+    positive int (a float or a bool is refused).
     """
     raise KataTodo('microparallel.gpipe_bubble: The closed form for the idle fraction of the GPipe timeline: p stages, m micro-batches.')
 

@@ -54,7 +54,7 @@ def check_sequence(x, delta, B, C, N):
             if len(row) != N:
                 raise ValueError(f"{name} row {t} has {len(row)} entries, expected N = {N} (len(A))")
     for t, step in enumerate(delta):
-        if step <= 0:
+        if not step > 0:  # NaN too: it compares False with everything
             raise ValueError(f"delta[{t}] = {step!r}: step sizes must be > 0")
 
 
@@ -115,7 +115,9 @@ def selective_scan(x, delta, A, B, C):
 
     x: L inputs; delta: L step sizes (> 0); A: N diagonal entries (< 0 for a
     stable memory); B, C: L rows of N floats (B_t, C_t for token t). The
-    state starts at zero. Raises ValueError on mismatched lengths or delta <= 0.
+    state starts at zero. Raises ValueError naming the argument on mismatched
+    lengths (delta, B, C against x; rows of B, C against len(A)), and naming
+    delta for a step that is not > 0 (NaN included); use check_sequence.
     """
     raise KataTodo('microssm.selective_scan: Run the recurrence token by token (ZOH at every step); return y, a list of L floats.')
 
@@ -179,7 +181,11 @@ def parallel_scan(elements, combine=combine):
 
 
 def selective_scan_parallel(x, delta, A, B, C):
-    """The selective scan computed with parallel_scan over (A_bar_t, B_bar_t * x_t); same result as selective_scan."""
+    """The selective scan computed with parallel_scan over (A_bar_t, B_bar_t * x_t); same result as selective_scan.
+
+    Same arguments and the same ValueErrors as selective_scan (check_sequence),
+    checked even when x is empty.
+    """
     raise KataTodo('microssm.selective_scan_parallel: The selective scan computed with parallel_scan over (A_bar_t, B_bar_t * x_t); same result as selective_scan.')
 
 

@@ -157,11 +157,12 @@ def split_heads(X, n_heads):
 
     Head h gets columns [h*head_dim, (h+1)*head_dim), in order. Returns a new
     list of n_heads lists of lists (the input is not modified). Raises
-    ValueError naming n_heads when it is not a positive divisor of the width.
+    ValueError naming n_heads when it is not a positive int (a float or a
+    bool is refused) dividing the width.
     """
     # BEGIN SOLUTION
     width = len(X[0]) if X else 0
-    if not isinstance(n_heads, int) or n_heads <= 0 or width % n_heads:
+    if not isinstance(n_heads, int) or isinstance(n_heads, bool) or n_heads <= 0 or width % n_heads:
         raise ValueError(f"n_heads must be a positive divisor of the width {width}, got {n_heads!r}")
     size = width // n_heads
     return [[list(row[h * size:(h + 1) * size]) for row in X] for h in range(n_heads)]
@@ -183,15 +184,16 @@ def multi_head_attention(X, params, n_heads, mask=None, counter=None):
     """Multi-head attention: project, split into heads, attend per head, concat, project out.
 
     X: n x d_model. params: {"Wq", "Wk", "Wv", "Wo"}, each d_model x d_model
-    (input rows x output columns, so Q = matmul(X, Wq)). n_heads must divide
-    d_model (ValueError naming n_heads otherwise). mask: as in
+    (input rows x output columns, so Q = matmul(X, Wq)). n_heads must be a
+    positive int dividing d_model (ValueError naming n_heads otherwise; a
+    float or a bool is refused). mask: as in
     scaled_dot_product_attention, shared by all heads. Every product goes
     through matmul / scaled_dot_product_attention with `counter`.
     Returns n x d_model.
     """
     # BEGIN SOLUTION
     d_model = len(X[0])
-    if not isinstance(n_heads, int) or n_heads <= 0 or d_model % n_heads:
+    if not isinstance(n_heads, int) or isinstance(n_heads, bool) or n_heads <= 0 or d_model % n_heads:
         raise ValueError(f"n_heads must be a positive divisor of d_model = {d_model}, got {n_heads!r}")
     # Three projections first, then cut each into heads: one big product is
     # what GPUs like, and the split is free (a reshape).
@@ -223,13 +225,13 @@ def multi_query_attention(X, params, n_heads, mask=None, counter=None):
 
     X: n x d_model. params: Wq and Wo are d_model x d_model; Wk and Wv are
     d_model x head_dim with head_dim = d_model // n_heads (ValueError naming
-    n_heads when it does not divide d_model, naming Wk/Wv when their width is
-    not head_dim). Project K and V once and reuse them for every query head.
+    n_heads unless it is a positive int dividing d_model, a float or a bool
+    refused; naming Wk/Wv when their width is not head_dim). Project K and V once and reuse them for every query head.
     Returns n x d_model.
     """
     # BEGIN SOLUTION
     d_model = len(X[0])
-    if not isinstance(n_heads, int) or n_heads <= 0 or d_model % n_heads:
+    if not isinstance(n_heads, int) or isinstance(n_heads, bool) or n_heads <= 0 or d_model % n_heads:
         raise ValueError(f"n_heads must be a positive divisor of d_model = {d_model}, got {n_heads!r}")
     head_dim = d_model // n_heads
     for name in ("Wk", "Wv"):
@@ -268,14 +270,15 @@ def grouped_query_attention(X, params, n_heads, n_kv_heads, mask=None, counter=N
     with 6 query heads and 2 KV heads, heads 0,1,2 share KV head 0. Project
     K and V once (n_kv_heads heads, not one copy per query head).
     Raises ValueError naming n_kv_heads when it is not a positive divisor of
-    n_heads, naming n_heads when n_heads does not divide d_model, naming Wk
+    n_heads, naming n_heads when n_heads does not divide d_model (head counts
+    are positive ints: a float or a bool is refused), naming Wk
     or Wv when its width is not n_kv_heads * head_dim. Returns n x d_model.
     """
     # BEGIN SOLUTION
     d_model = len(X[0])
-    if not isinstance(n_heads, int) or n_heads <= 0 or d_model % n_heads:
+    if not isinstance(n_heads, int) or isinstance(n_heads, bool) or n_heads <= 0 or d_model % n_heads:
         raise ValueError(f"n_heads must be a positive divisor of d_model = {d_model}, got {n_heads!r}")
-    if not isinstance(n_kv_heads, int) or n_kv_heads <= 0 or n_heads % n_kv_heads:
+    if not isinstance(n_kv_heads, int) or isinstance(n_kv_heads, bool) or n_kv_heads <= 0 or n_heads % n_kv_heads:
         raise ValueError(
             f"n_kv_heads must divide n_heads = {n_heads} (each KV head serves a whole group), got {n_kv_heads!r}"
         )
@@ -312,13 +315,14 @@ def mean_pool_kv_heads(W, n_heads, n_kv_heads):
     whose KV head g is the mean of query heads g*group .. (g+1)*group - 1,
     group = n_heads // n_kv_heads (the grouping grouped_query_attention uses).
     Raises ValueError naming n_kv_heads when it does not divide n_heads, and
-    naming n_heads when it does not divide W's width.
+    naming n_heads when it does not divide W's width (head counts are positive
+    ints: a float or a bool is refused; n_heads is checked first).
     """
     # BEGIN SOLUTION
     width = len(W[0])
-    if not isinstance(n_heads, int) or n_heads <= 0 or width % n_heads:
+    if not isinstance(n_heads, int) or isinstance(n_heads, bool) or n_heads <= 0 or width % n_heads:
         raise ValueError(f"n_heads must be a positive divisor of W's width {width}, got {n_heads!r}")
-    if not isinstance(n_kv_heads, int) or n_kv_heads <= 0 or n_heads % n_kv_heads:
+    if not isinstance(n_kv_heads, int) or isinstance(n_kv_heads, bool) or n_kv_heads <= 0 or n_heads % n_kv_heads:
         raise ValueError(f"n_kv_heads must divide n_heads = {n_heads}, got {n_kv_heads!r}")
     head_dim = width // n_heads
     group = n_heads // n_kv_heads
@@ -354,12 +358,12 @@ def sliding_window_mask(n, window):
     Query i sees the `window` most recent positions including itself
     (min(i + 1, window) keys); window >= n gives the plain causal mask, and
     window = 1 lets each position see only itself. Raises ValueError naming
-    n or window when it is not a positive integer.
+    n or window when it is not a positive int (a float or a bool is refused).
     """
     # BEGIN SOLUTION
-    if not isinstance(n, int) or n <= 0:
+    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not isinstance(window, int) or window <= 0:
+    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
         raise ValueError(f"window must be a positive integer, got {window!r}")
     # The left edge is strict: i - window itself is the first position that
     # has slid out, leaving exactly `window` keys i-window+1 .. i.
@@ -400,9 +404,9 @@ def sliding_window_attention(X, params, n_heads, window, n_kv_heads=None, counte
 def check_sizes(seq_len, d_model, n_heads, n_kv_heads, window):
     """Provided: the argument checks of the two closed forms; raises ValueError naming the bad one."""
     for name, value in (("seq_len", seq_len), ("d_model", d_model), ("n_heads", n_heads), ("n_kv_heads", n_kv_heads)):
-        if not isinstance(value, int) or value <= 0:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if window is not None and (not isinstance(window, int) or window <= 0):
+    if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window <= 0):
         raise ValueError(f"window must be a positive integer or None, got {window!r}")
     if d_model % n_heads:
         raise ValueError(f"n_heads = {n_heads} must divide d_model = {d_model}")
@@ -417,7 +421,9 @@ def attention_multiplications(seq_len, d_model, n_heads, n_kv_heads, window=None
     to its counter with mask = sliding_window_mask(seq_len, window or
     seq_len): projections plus attention over the visible pairs. window None
     means plain causal. Returns an int (a count is exact). Raises ValueError
-    for sizes <= 0 or head counts that do not divide (call check_sizes first).
+    naming the argument for sizes that are not positive ints (a float or a
+    bool is refused) or head counts that do not divide (call check_sizes
+    first).
     """
     # BEGIN SOLUTION
     check_sizes(seq_len, d_model, n_heads, n_kv_heads, window)
@@ -437,7 +443,8 @@ def kv_cache_floats(seq_len, d_model, n_heads, n_kv_heads, window=None):
     K and V, head_dim floats each, for each of the n_kv_heads heads and each
     position still visible to the current or a later query (all of them
     causal; the last `window` with a sliding window). window None means plain
-    causal. Returns an int. Raises ValueError for sizes <= 0 or head counts
+    causal. Returns an int. Raises ValueError naming the argument for sizes
+    that are not positive ints (a float or a bool is refused) or head counts
     that do not divide (call check_sizes first).
     """
     # BEGIN SOLUTION

@@ -82,7 +82,7 @@ def init_model(config: Config, seed: int = 42) -> Model:
     """A seeded random-weight model, exactly microkv's init_model."""
     for name in ("vocab_size", "d_model", "n_layer", "n_head", "d_ff", "max_len"):
         value = getattr(config, name)
-        if not isinstance(value, int) or value <= 0:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"config.{name} must be a positive integer, got {value!r}")
     if config.d_model % config.n_head:
         raise ValueError(f"config.n_head = {config.n_head} must divide d_model = {config.d_model}")
@@ -264,11 +264,12 @@ def static_batching_schedule(requests, batch_size: int):
     until all members are finished. The next batch starts in the next step.
     No KV budget applies. Returns the schedule: a list of steps, each a list
     of (request_index, kind, n_tokens). Raises ValueError naming requests
-    (see check_requests) or batch_size unless it is an integer >= 1.
+    (see check_requests) or batch_size unless it is an int >= 1 (a bool or a
+    float is refused).
     """
     # BEGIN SOLUTION
     check_requests(requests)
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     schedule = []
     for first in range(0, len(requests), batch_size):
@@ -319,16 +320,16 @@ def continuous_batching_schedule(requests, max_batch: int, kv_pages: int, page_s
     n_tokens) in the order the rules produce them); it ends with the step in
     which the last request finishes. Raises ValueError naming requests (bad
     entries, or one whose lifetime pages exceed kv_pages: it could never
-    run), max_batch, kv_pages or page_size unless integers >= 1, and
-    chunk_size unless None or an integer >= max_batch (the decodes of a full
-    batch must fit in a step).
+    run), max_batch, kv_pages or page_size unless ints >= 1, and chunk_size
+    unless None or an int >= max_batch (the decodes of a full batch must fit
+    in a step); a bool or a float is refused.
     """
     # BEGIN SOLUTION
     check_requests(requests)
     for name, value in (("max_batch", max_batch), ("kv_pages", kv_pages), ("page_size", page_size)):
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < max_batch):
+    if chunk_size is not None and (not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < max_batch):
         raise ValueError(f"chunk_size must be None or an integer >= max_batch = {max_batch}, got {chunk_size!r}")
     need = [pages_needed(p + n - 1, page_size) for p, n in requests]
     for i, pages in enumerate(need):
@@ -402,12 +403,14 @@ def run_schedule(model: Model, requests, schedule):
     unknown kind, an empty prefill (n < 1) or one past the prompt, a decode
     before the prompt is complete or after n_new tokens, or if some request
     ends with fewer than n_new tokens; naming requests for bad prompts
-    (check_tokens) or n_new.
+    (check_tokens) or an n_new that is not an int (a bool or a float is
+    refused) with 1 <= n_new and len(prompt) + n_new - 1 <= max_len. Request
+    indices and prefill counts in the schedule are ints too (not bools).
     """
     # BEGIN SOLUTION
     for prompt, n_new in requests:
         check_tokens(model, prompt, "requests")
-        if not isinstance(n_new, int) or n_new < 1 or len(prompt) + n_new - 1 > model.config.max_len:
+        if not isinstance(n_new, int) or isinstance(n_new, bool) or n_new < 1 or len(prompt) + n_new - 1 > model.config.max_len:
             raise ValueError(f"requests holds n_new = {n_new!r}: need 1 <= n_new and P + n_new - 1 <= max_len")
     kv = [empty_kv(model) for _ in requests]
     fed = [0] * len(requests)
@@ -415,11 +418,11 @@ def run_schedule(model: Model, requests, schedule):
     ops = Ops()
     for t, step in enumerate(schedule):
         for i, kind, n in step:
-            if not isinstance(i, int) or not 0 <= i < len(requests):
+            if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(requests):
                 raise ValueError(f"schedule step {t} names request {i!r}, which does not exist")
             prompt, n_new = requests[i]
             if kind == "prefill":
-                if not isinstance(n, int) or n < 1 or fed[i] + n > len(prompt):
+                if not isinstance(n, int) or isinstance(n, bool) or n < 1 or fed[i] + n > len(prompt):
                     raise ValueError(f"schedule step {t} prefills {n!r} tokens of request {i} past its prompt")
                 rows = forward_chunk(model, list(prompt[fed[i]:fed[i] + n]), *kv[i], ops)
                 fed[i] += n
@@ -481,11 +484,12 @@ def disaggregated_generate(model: Model, prompt, n_new: int):
     Decode machine: feed each new token with forward_chunk on the TRANSFERRED
     lists until n_new tokens exist (the last is never fed back). Returns
     (tokens, floats_moved). Raises ValueError naming prompt (check_tokens)
-    or n_new unless 1 <= n_new and len(prompt) + n_new - 1 <= max_len.
+    or n_new unless it is an int (a bool or a float is refused) with
+    1 <= n_new and len(prompt) + n_new - 1 <= max_len.
     """
     # BEGIN SOLUTION
     check_tokens(model, prompt, "prompt")
-    if not isinstance(n_new, int) or n_new < 1 or len(prompt) + n_new - 1 > model.config.max_len:
+    if not isinstance(n_new, int) or isinstance(n_new, bool) or n_new < 1 or len(prompt) + n_new - 1 > model.config.max_len:
         raise ValueError(f"n_new must satisfy 1 <= n_new and len(prompt) + n_new - 1 <= max_len, got {n_new!r}")
     ops = Ops()
     keys, values = empty_kv(model)

@@ -76,7 +76,7 @@ def ranked(probs: list[float]) -> list[int]:
 
 
 def check_length(max_new_tokens) -> None:
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
 
 
@@ -100,7 +100,8 @@ def greedy_decode(model, prompt: list[int], max_new_tokens: int, end_token: int)
     model: callable prefix -> logits. prompt: the tokens to continue.
     Returns the generated tokens (not the prompt): at most max_new_tokens of
     them, ending with end_token if it was generated. Raises ValueError
-    naming max_new_tokens if it is negative.
+    naming max_new_tokens unless it is an int >= 0 (a bool or a float is
+    refused).
     """
     # BEGIN SOLUTION
     check_length(max_new_tokens)
@@ -130,7 +131,8 @@ def softmax_with_temperature(logits: list[float], temperature: float = 1.0) -> l
     """Return softmax(logits / temperature) as a list of probabilities summing to 1.
 
     Stable for logits of any size (subtract the max); -inf logits get
-    probability 0. Raises ValueError naming temperature unless it is > 0.
+    probability 0. Raises ValueError naming temperature unless it is > 0
+    (NaN is not).
     """
     # BEGIN SOLUTION
     if not temperature > 0:
@@ -171,10 +173,11 @@ def top_k_filter(probs: list[float], k: int) -> list[float]:
 
     probs: a distribution (non-negative, sums to 1). k >= len(probs) keeps
     everything. Returns a new list of the same length summing to 1. Raises
-    ValueError naming k unless k is an integer >= 1.
+    ValueError naming k unless k is an int >= 1 (a bool or a float is
+    refused).
     """
     # BEGIN SOLUTION
-    if not isinstance(k, int) or k < 1:
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     keep = ranked(probs)[:k]
     kept_mass = sum(probs[token] for token in keep)
@@ -192,7 +195,7 @@ def top_p_filter(probs: list[float], p: float) -> list[float]:
     running mass is summed in ranking order, and the token that brings it to
     >= p is kept. If rounding keeps the total below p, everything is kept.
     Returns a new list summing to 1. Raises ValueError naming p unless
-    0 < p <= 1.
+    0 < p <= 1 (NaN is not).
     """
     # BEGIN SOLUTION
     if not 0 < p <= 1:
@@ -256,7 +259,8 @@ def sample_decode(
     then top_k_filter if top_k is not None, then top_p_filter if top_p is not
     None, then sample_token with rng. Stops like greedy_decode (max_new_tokens,
     or right after end_token). Returns the generated tokens only. Raises
-    ValueError naming max_new_tokens if it is negative.
+    ValueError naming max_new_tokens unless it is an int >= 0 (a bool or a
+    float is refused).
     """
     # BEGIN SOLUTION
     check_length(max_new_tokens)
@@ -320,12 +324,12 @@ def beam_search(
     the hypothesis finished that way; logprob: the plain sum of their
     log-probabilities (natural log, before any length penalty). The model is
     called once per live hypothesis per step. Raises ValueError naming
-    beam_width unless it is an integer >= 1, naming max_new_tokens if it is
-    negative.
+    beam_width unless it is an int >= 1, naming max_new_tokens unless it is
+    an int >= 0 (a bool or a float is refused for either).
     """
     # BEGIN SOLUTION
     check_length(max_new_tokens)
-    if not isinstance(beam_width, int) or beam_width < 1:
+    if not isinstance(beam_width, int) or isinstance(beam_width, bool) or beam_width < 1:
         raise ValueError(f"beam_width must be an integer >= 1, got {beam_width!r}")
     live: list[tuple[float, list[int]]] = [(0.0, [])]
     finished: list[tuple[float, list[int]]] = []
@@ -493,12 +497,12 @@ def speculative_decode(
       "target_calls": target evaluations, drafted + 1 per round;
       "draft_calls": draft evaluations, one per drafted token;
       "drafted": draft tokens proposed; "accepted": draft tokens accepted.
-    Raises ValueError naming gamma unless it is an integer >= 1, naming
-    max_new_tokens if it is negative.
+    Raises ValueError naming gamma unless it is an int >= 1, naming
+    max_new_tokens unless it is an int >= 0 (a bool or a float is refused).
     """
     # BEGIN SOLUTION
     check_length(max_new_tokens)
-    if not isinstance(gamma, int) or gamma < 1:
+    if not isinstance(gamma, int) or isinstance(gamma, bool) or gamma < 1:
         raise ValueError(f"gamma must be an integer >= 1, got {gamma!r}")
 
     def distribution(model, prefix):

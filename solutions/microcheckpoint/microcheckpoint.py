@@ -209,12 +209,12 @@ def segment_sizes(n, k):
     Returns a list of positive ints summing to n: ceil(n/k) segments, all of
     size k except the LAST, which holds the remainder when k does not divide
     n. k >= n gives one segment [n]. Raises ValueError naming n or k when it
-    is not a positive integer.
+    is not a positive int (a bool or a float is refused), n checked first.
     """
     # BEGIN SOLUTION
-    if not isinstance(n, int) or n <= 0:
+    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
         raise ValueError(f"n must be a positive integer (number of layers), got {n!r}")
-    if not isinstance(k, int) or k <= 0:
+    if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
         raise ValueError(f"k must be a positive integer (layers per segment), got {k!r}")
     k = min(k, n)
     full, rest = divmod(n, k)
@@ -262,11 +262,11 @@ def backward_checkpointed(net, x, sizes, store):
     and keep activations only in the store, apart from the one in flight.
     grads[i] is the tuple (grad_W, grad_b) of layer i, equal (==) to what
     backward_full returns. Raises ValueError naming sizes when they are not
-    positive integers summing to len(net).
+    positive ints (a bool or a float is refused) summing to len(net).
     """
     # BEGIN SOLUTION
     n = len(net)
-    if not sizes or any(not isinstance(s, int) or s <= 0 for s in sizes) or sum(sizes) != n:
+    if not sizes or any(not isinstance(s, int) or isinstance(s, bool) or s <= 0 for s in sizes) or sum(sizes) != n:
         raise ValueError(f"sizes must be positive integers summing to the {n} layers, got {sizes!r}")
     # b_0 .. b_{m-1}: where each segment starts.
     starts = [0]
@@ -323,12 +323,12 @@ def checkpoint_cost(n, k):
     n-layer net: the peak of the store's live count and the number of
     layer_forward calls beyond n. k >= n means one segment. O(1): no loop
     over layers or segments. Raises ValueError naming n or k when it is not
-    a positive integer.
+    a positive int (a bool or a float is refused), n checked first.
     """
     # BEGIN SOLUTION
-    if not isinstance(n, int) or n <= 0:
+    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
         raise ValueError(f"n must be a positive integer (number of layers), got {n!r}")
-    if not isinstance(k, int) or k <= 0:
+    if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
         raise ValueError(f"k must be a positive integer (layers per segment), got {k!r}")
     k = min(k, n)
     m = -(-n // k)  # ceil(n / k) segments
@@ -369,10 +369,11 @@ def sqrt_schedule(n):
     """The sqrt(n) schedule: segment_sizes(n, k) with k = ceil(sqrt(n)), computed exactly.
 
     Use integer arithmetic (math.isqrt), not a float square root. Raises
-    ValueError naming n when it is not a positive integer.
+    ValueError naming n when it is not a positive int (a bool or a float is
+    refused).
     """
     # BEGIN SOLUTION
-    if not isinstance(n, int) or n <= 0:
+    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
         raise ValueError(f"n must be a positive integer (number of layers), got {n!r}")
     # ceil(sqrt(n)) == isqrt(n - 1) + 1 for n >= 1, with no float rounding.
     k = math.isqrt(n - 1) + 1

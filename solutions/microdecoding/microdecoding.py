@@ -117,13 +117,13 @@ def split_bounds(n_keys: int, num_splits: int) -> list[tuple[int, int]]:
     in order with no gap and no overlap. Sizes differ by at most one: with
     n_keys = q * num_splits + r (0 <= r < num_splits), the first r splits
     hold q + 1 keys and the rest q. Raises ValueError naming n_keys unless it
-    is an integer >= 1, and naming num_splits unless it is an integer in
-    1 .. n_keys (an empty split has no max to report).
+    is an int >= 1, and naming num_splits unless it is an int in 1 .. n_keys
+    (an empty split has no max to report); a bool or a float is refused.
     """
     # BEGIN SOLUTION
-    if not isinstance(n_keys, int) or n_keys < 1:
+    if not isinstance(n_keys, int) or isinstance(n_keys, bool) or n_keys < 1:
         raise ValueError(f"n_keys must be an integer >= 1, got {n_keys!r}")
-    if not isinstance(num_splits, int) or not 1 <= num_splits <= n_keys:
+    if not isinstance(num_splits, int) or isinstance(num_splits, bool) or not 1 <= num_splits <= n_keys:
         raise ValueError(f"num_splits must be an integer in 1..n_keys = {n_keys}, got {num_splits!r}")
     base, extra = divmod(n_keys, num_splits)
     bounds, start = [], 0
@@ -239,7 +239,7 @@ def flash_decode(query, keys, values, num_splits: int):
     output = acc / l of the merged partial (len(query) floats) and
     split_mults[i] is the multiplications split i counted. Raises ValueError
     naming query, keys or values for bad shapes and num_splits unless it is
-    an integer in 1 .. len(keys).
+    an int in 1 .. len(keys) (a bool or a float is refused).
     """
     # BEGIN SOLUTION
     check_kv(query, keys, values)
@@ -314,11 +314,12 @@ def choose_num_splits(batch: int, n_heads: int, num_sms: int, n_keys: int) -> in
     """Smallest number of splits s with batch * n_heads * s >= num_sms, capped at n_keys.
 
     Returns an int in 1 .. n_keys. Raises ValueError naming batch, n_heads,
-    num_sms or n_keys unless each is an integer >= 1.
+    num_sms or n_keys unless each is an int >= 1 (a bool or a float is
+    refused).
     """
     # BEGIN SOLUTION
     for name, value in (("batch", batch), ("n_heads", n_heads), ("num_sms", num_sms), ("n_keys", n_keys)):
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     workers = batch * n_heads
     # s = ceil(num_sms / workers), as an integer ceiling -(-a // b): floor

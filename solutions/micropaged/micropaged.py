@@ -60,13 +60,14 @@ def dot(a: list[float], b: list[float]) -> float:
 def pages_needed(num_tokens, page_size):
     """Return how many pages of page_size slots hold num_tokens tokens (0 tokens need 0 pages).
 
-    num_tokens: an int >= 0; page_size: an int >= 1. Raises ValueError naming
-    page_size or num_tokens when it is out of range.
+    num_tokens: an int >= 0; page_size: an int >= 1 (a bool or a float is
+    refused). Raises ValueError naming page_size or num_tokens when it is out
+    of range.
     """
     # BEGIN SOLUTION
-    if not isinstance(page_size, int) or page_size <= 0:
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size <= 0:
         raise ValueError(f"page_size must be a positive integer, got {page_size!r}")
-    if not isinstance(num_tokens, int) or num_tokens < 0:
+    if not isinstance(num_tokens, int) or isinstance(num_tokens, bool) or num_tokens < 0:
         raise ValueError(f"num_tokens must be an integer >= 0, got {num_tokens!r}")
     # Ceiling division without floats: -(-n // B). Floor division would drop
     # the last, partly filled page; n // B + 1 would add a page too many
@@ -95,7 +96,7 @@ class PageAllocator:
     """A fixed pool of physical pages: a free list (a stack) and a refcount per page."""
 
     def __init__(self, num_pages: int) -> None:
-        if not isinstance(num_pages, int) or num_pages <= 0:
+        if not isinstance(num_pages, int) or isinstance(num_pages, bool) or num_pages <= 0:
             raise ValueError(f"num_pages must be a positive integer, got {num_pages!r}")
         self.num_pages = num_pages
         # Reversed so that a fresh pool hands out pages 0, 1, 2, ... in order.
@@ -124,12 +125,12 @@ class PageAllocator:
     def share(self, page: int) -> None:
         """Add one reference to a page that is in use (a second block table now points at it).
 
-        Raises ValueError naming the page when it is out of range or free
-        (refcount 0): sharing a free page would resurrect it behind the
-        allocator's back.
+        Raises ValueError naming the page when it is not an int in
+        0..num_pages-1 (a bool or a float is refused) or free (refcount 0):
+        sharing a free page would resurrect it behind the allocator's back.
         """
         # BEGIN SOLUTION
-        if not isinstance(page, int) or not 0 <= page < self.num_pages:
+        if not isinstance(page, int) or isinstance(page, bool) or not 0 <= page < self.num_pages:
             raise ValueError(f"page must be in 0..{self.num_pages - 1}, got {page!r}")
         if self.refcount[page] == 0:
             raise ValueError(f"page {page} is free: only a page in use can be shared")
@@ -139,11 +140,12 @@ class PageAllocator:
     def release(self, page: int) -> None:
         """Drop one reference to page; when none is left, push it onto the END of free_list.
 
-        Raises ValueError naming the page when it is out of range or already
-        free (refcount 0): that would be a double free.
+        Raises ValueError naming the page when it is not an int in
+        0..num_pages-1 (a bool or a float is refused) or already free
+        (refcount 0): that would be a double free.
         """
         # BEGIN SOLUTION
-        if not isinstance(page, int) or not 0 <= page < self.num_pages:
+        if not isinstance(page, int) or isinstance(page, bool) or not 0 <= page < self.num_pages:
             raise ValueError(f"page must be in 0..{self.num_pages - 1}, got {page!r}")
         if self.refcount[page] == 0:
             raise ValueError(f"page {page} is already free: double free")
@@ -183,9 +185,9 @@ class PagedKVCache:
     """Block tables over a shared pool of KV pages, with refcounted sharing."""
 
     def __init__(self, num_pages: int, page_size: int, head_dim: int) -> None:
-        if not isinstance(page_size, int) or page_size <= 0:
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size <= 0:
             raise ValueError(f"page_size must be a positive integer, got {page_size!r}")
-        if not isinstance(head_dim, int) or head_dim <= 0:
+        if not isinstance(head_dim, int) or isinstance(head_dim, bool) or head_dim <= 0:
             raise ValueError(f"head_dim must be a positive integer, got {head_dim!r}")
         self.allocator = PageAllocator(num_pages)
         self.page_size = page_size
@@ -209,13 +211,14 @@ class PagedKVCache:
         Token p lives in logical block p // page_size at slot p % page_size;
         the block table maps the logical block to its physical page. Raises
         ValueError naming seq_id when the sequence is unknown, and naming
-        position unless 0 <= position < the sequence's length.
+        position unless it is an int (a bool or a float is refused) with
+        0 <= position < the sequence's length.
         """
         # BEGIN SOLUTION
         if seq_id not in self.block_tables:
             raise ValueError(f"seq_id {seq_id!r} is not in the cache")
         length = self.lengths[seq_id]
-        if not isinstance(position, int) or not 0 <= position < length:
+        if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position < length:
             raise ValueError(f"position must be in 0..{length - 1} for seq_id {seq_id!r}, got {position!r}")
         # divmod splits an absolute position into (which block, where in it);
         # only the block goes through the table: offsets are the same in the
@@ -392,15 +395,16 @@ def reservation_slots(lengths, page_size, max_len):
     lengths: final token counts of the requests, each 0 <= L <= max_len.
     Paged: every request holds whole pages of page_size slots. Naive: every
     request reserves max_len slots up front. Raises ValueError naming
-    page_size, max_len or lengths when out of range.
+    page_size, max_len or lengths when out of range (page_size, max_len: ints
+    >= 1; each length an int; a bool or a float is refused).
     """
     # BEGIN SOLUTION
-    if not isinstance(page_size, int) or page_size <= 0:
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size <= 0:
         raise ValueError(f"page_size must be a positive integer, got {page_size!r}")
-    if not isinstance(max_len, int) or max_len <= 0:
+    if not isinstance(max_len, int) or isinstance(max_len, bool) or max_len <= 0:
         raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
     for length in lengths:
-        if not isinstance(length, int) or not 0 <= length <= max_len:
+        if not isinstance(length, int) or isinstance(length, bool) or not 0 <= length <= max_len:
             raise ValueError(f"lengths must lie in 0..max_len = {max_len}, got {length!r}")
     # Paged waste per request is < page_size (its last page); naive waste is
     # max_len - L, which is most of max_len for a typical short request.
@@ -416,15 +420,16 @@ def parallel_sampling_pages(prompt_len, gen_len, num_samples, page_size):
     times; then each of the num_samples sequences appends gen_len tokens, in
     any interleaving. Counts follow PagedKVCache.append's rules. Raises
     ValueError naming page_size, num_samples, prompt_len or gen_len when out
-    of range (page_size, num_samples >= 1; prompt_len, gen_len >= 0).
+    of range (ints: page_size, num_samples >= 1; prompt_len, gen_len >= 0; a
+    bool or a float is refused).
     """
     # BEGIN SOLUTION
-    if not isinstance(page_size, int) or page_size <= 0:
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size <= 0:
         raise ValueError(f"page_size must be a positive integer, got {page_size!r}")
-    if not isinstance(num_samples, int) or num_samples <= 0:
+    if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
     for name, value in (("prompt_len", prompt_len), ("gen_len", gen_len)):
-        if not isinstance(value, int) or value < 0:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     if gen_len == 0:
         # Nobody writes, so nobody copies: all samples share every page.

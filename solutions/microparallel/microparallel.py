@@ -51,7 +51,7 @@ class Network:
     """p simulated devices joined by point-to-point links; counts every float sent."""
 
     def __init__(self, p: int) -> None:
-        if not isinstance(p, int) or p <= 0:
+        if not isinstance(p, int) or isinstance(p, bool) or p <= 0:
             raise ValueError(f"p (the number of devices) must be a positive integer, got {p!r}")
         self.p = p
         self.sent = [0] * p
@@ -165,11 +165,12 @@ def split_columns(W, p):
 
     Returns a list of p matrices; block k holds columns
     [k * d_out/p, (k+1) * d_out/p) of every row, as new lists (W is not
-    changed). Raises ValueError naming p when p is not a positive integer,
-    and naming W when d_out is not divisible by p.
+    changed). Raises ValueError naming p when p is not a positive int (a
+    float or a bool is refused), checked first, and naming W when d_out is
+    not divisible by p.
     """
     # BEGIN SOLUTION
-    if not isinstance(p, int) or p <= 0:
+    if not isinstance(p, int) or isinstance(p, bool) or p <= 0:
         raise ValueError(f"p (the number of devices) must be a positive integer, got {p!r}")
     cols = len(W[0])
     if cols % p:
@@ -184,11 +185,11 @@ def split_rows(W, p):
 
     Returns a list of p matrices; block k holds rows
     [k * d_in/p, (k+1) * d_in/p), as new lists (W is not changed). Raises
-    ValueError naming p when p is not a positive integer, and naming W when
-    d_in is not divisible by p.
+    ValueError naming p when p is not a positive int (a float or a bool is
+    refused), checked first, and naming W when d_in is not divisible by p.
     """
     # BEGIN SOLUTION
-    if not isinstance(p, int) or p <= 0:
+    if not isinstance(p, int) or isinstance(p, bool) or p <= 0:
         raise ValueError(f"p (the number of devices) must be a positive integer, got {p!r}")
     rows = len(W)
     if rows % p:
@@ -464,11 +465,12 @@ def gpipe_schedule(p, m, forward_ticks=1, backward_ticks=2):
     has finished; B(s, i) only after B(s+1, i) has finished; the last stage
     starts B0 only after its last forward (the flush). Every operation starts
     at the earliest tick these rules allow. Raises ValueError naming p, m,
-    forward_ticks or backward_ticks when one is not a positive integer.
+    forward_ticks or backward_ticks when one is not a positive int (a float
+    or a bool is refused).
     """
     # BEGIN SOLUTION
     for name, value in (("p", p), ("m", m), ("forward_ticks", forward_ticks), ("backward_ticks", backward_ticks)):
-        if not isinstance(value, int) or value <= 0:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
     free_at = [0] * p  # the tick at which each stage finishes its last operation
@@ -528,11 +530,11 @@ def gpipe_bubble(p, m):
     """The closed form for the idle fraction of the GPipe timeline: p stages, m micro-batches.
 
     Returns a float. Raises ValueError naming p or m when one is not a
-    positive integer.
+    positive int (a float or a bool is refused).
     """
     # BEGIN SOLUTION
     for name, value in (("p", p), ("m", m)):
-        if not isinstance(value, int) or value <= 0:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     # Each stage is busy m (tf + tb) ticks out of (m + p - 1)(tf + tb): the
     # tick lengths cancel, and so does p, leaving fill + drain over the span.

@@ -62,7 +62,8 @@ def int_range(bits):
     """Return (qmin, qmax), the smallest and largest signed ``bits``-bit integer codes.
 
     INT8: (-128, 127). INT4: (-8, 7). bits must be an int >= 2 (one bit
-    leaves no positive code); raises ValueError naming ``bits`` otherwise.
+    leaves no positive code; a bool or a float such as 8.0 is refused);
+    raises ValueError naming ``bits`` otherwise.
     """
     # BEGIN SOLUTION
     if not isinstance(bits, int) or isinstance(bits, bool) or bits < 2:

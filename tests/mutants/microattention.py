@@ -63,9 +63,10 @@ MUTANTS = [
     Mutant(
         "gqa_no_divisibility_check",
         "does not check that n_kv_heads divides n_heads (crashes or silently drops heads)",
-        "if not isinstance(n_kv_heads, int) or n_kv_heads <= 0 or n_heads % n_kv_heads:\n"
+        "if not isinstance(n_kv_heads, int) or isinstance(n_kv_heads, bool) or n_kv_heads <= 0 or n_heads % n_kv_heads:\n"
         "        raise ValueError(\n",
-        "if not isinstance(n_kv_heads, int) or n_kv_heads <= 0:\n        raise ValueError(\n",
+        "if not isinstance(n_kv_heads, int) or isinstance(n_kv_heads, bool) or n_kv_heads <= 0:\n"
+        "        raise ValueError(\n",
     ),
     Mutant(
         "pool_sums_heads",
