@@ -23,7 +23,8 @@ for it) so that every function a graded test calls through it is checked:
   ``*_rng``, ``*_seed``) that is not None, or leaves one at a default that
   is not None, a draw from the global ``random``
   module by the kata's code is a failure naming the kata's line (in-process
-  only: isolated workers are not watched).
+  only: isolated workers are not watched). The ``random`` module's functions
+  are routed through behaviour-preserving traps for that (see ``_install_traps``).
 
 Classes are handed back unwrapped (a method may well change its object), and
 so is anything that is not a plain function. Attribute writes (pytest's
@@ -300,67 +301,79 @@ _GLOBAL_DRAWS = {
 }  # fmt: skip
 
 
-class _GlobalRandomWatch:
-    """While active, every call of a global ``random`` function is recorded with the kata line that made it.
+_ACTIVE: list = [None]  # the watch of the guarded call now running (None: no rng was given)
+_TRAPS: dict[int, object] = {}  # id(global random function) -> its trap
 
-    The ``random`` module's functions are replaced for the duration of the
-    call, and so are names the kata's module imported from it (``from random
-    import gauss``). A draw is blamed on the kata when the line that made it
-    is in the kata's file; draws made by code the test handed in (a callback,
-    a stub rng) are not. The generator's state is compared as well, to see
-    draws no replaced name made.
+
+def _trap(name: str, original):
+    """``original`` (a global ``random`` function) that, while a watch is active, records kata lines calling it."""
+
+    def draw(*args, **kwargs):
+        watch = _ACTIVE[0]
+        if watch is not None:
+            frame = sys._getframe(1)  # the line that called random.<name>()
+            if frame.f_code.co_filename == watch.kata_file:
+                watch.draws.append((name, frame.f_lineno))
+        return original(*args, **kwargs)
+
+    draw.__wrapped__ = original
+    draw.__name__ = draw.__qualname__ = name
+    draw.__doc__ = original.__doc__
+    return draw
+
+
+def _install_traps(module_globals: dict) -> None:
+    """Route the global ``random`` functions, and the kata's own names for them, through their traps.
+
+    Done once per process for the ``random`` module (and once per wrapped
+    function for the names a kata imported: ``from random import gauss``).
+    A trap behaves exactly like the function it wraps: it draws from the same
+    global generator; it only records who called it while a watch is active.
+    This keeps a watched call as cheap as setting one variable.
+    """
+    if not _TRAPS:
+        for name, original in _GLOBAL_DRAWS.items():
+            trap = _trap(name, original)
+            _TRAPS[id(original)] = trap
+            if getattr(random, name) is original:
+                setattr(random, name, trap)
+    for key, value in list(module_globals.items()):
+        trap = _TRAPS.get(id(value))
+        if trap is not None and trap.__wrapped__ is value:
+            module_globals[key] = trap
+
+
+class _GlobalRandomWatch:
+    """Records draws from the global ``random`` module made by the kata's own lines during one call.
+
+    The ``random`` module's functions, and names the kata's module imported
+    from it, are routed through traps (``_install_traps``). A draw is blamed
+    on the kata when the line that made it is in the kata's file; draws made
+    by code the test handed in (a callback, a stub rng) are not. (A draw
+    through a reference the kata took some other way, e.g. a default argument
+    ``r=random.random``, is not seen.)
     """
 
-    def __init__(self, kata_file: str, module_globals: dict) -> None:
+    __slots__ = ("kata_file", "draws", "previous")
+
+    def __init__(self, kata_file: str) -> None:
         self.kata_file = kata_file
-        self.module_globals = module_globals
-        self.draws: list[tuple[str, str, int]] = []
-        self.calls = 0
-        self.saved: list[tuple[dict | object, str, object]] = []
-
-    def _trap(self, name, original):
-        def draw(*args, **kwargs):
-            self.calls += 1
-            frame = sys._getframe(1)  # the line that called random.<name>()
-            if frame.f_code.co_filename == self.kata_file:
-                self.draws.append((name, frame.f_code.co_filename, frame.f_lineno))
-            return original(*args, **kwargs)
-
-        draw.__wrapped__ = original
-        return draw
+        self.draws: list[tuple[str, int]] = []
 
     def __enter__(self):
-        self.state = random.getstate()
-        for name, original in _GLOBAL_DRAWS.items():
-            if getattr(random, name) is original:
-                self.saved.append((random, name, original))
-                setattr(random, name, self._trap(name, original))
-        originals = {id(f): n for n, f in _GLOBAL_DRAWS.items()}
-        for key, value in list(self.module_globals.items()):
-            name = originals.get(id(value))
-            if name is not None and value is _GLOBAL_DRAWS[name]:
-                self.saved.append((self.module_globals, key, value))
-                self.module_globals[key] = self._trap(name, value)
+        self.previous = _ACTIVE[0]
+        _ACTIVE[0] = self
         return self
 
     def __exit__(self, *exc):
-        for target, name, original in reversed(self.saved):
-            if isinstance(target, dict):
-                target[name] = original
-            else:
-                setattr(target, name, original)
-        self.saved.clear()
-        self.changed_unseen = not self.calls and random.getstate() != self.state
+        _ACTIVE[0] = self.previous
         return False
 
     def problem(self, name: str, given: str) -> str | None:
-        if not self.draws and not self.changed_unseen:
+        if not self.draws:
             return None
-        if self.draws:
-            function, path, line = self.draws[0]
-            where = f"random.{function}() at {_shown(path)}:{line}"
-        else:
-            where = "the global random module (through a name the check could not see)"
+        function, line = self.draws[0]
+        where = f"random.{function}() at {_shown(self.kata_file)}:{line}"
         source = "the rng you were given" if "rng" in given else f"the rng you make from it: random.Random({given})"
         return (
             f"{name}() drew from the global random module although it was given {given!r}: {where}\n"
@@ -408,6 +421,8 @@ def check_calls(function, name: str, spec: tuple[str, list[str]] | None = None):
     # an rng or seed parameter with a default other than None is given on every call
     defaults = _defaults(function) if rng_parameters else {}
     by_default = [p for p in parameters if p in rng_parameters and defaults.get(p) is not None]
+    if rng_parameters:
+        _install_traps(function.__globals__)
     if not (check_inputs or check_new or promised or rng_parameters):
         return function
 
@@ -423,7 +438,7 @@ def check_calls(function, name: str, spec: tuple[str, list[str]] | None = None):
             passed = {arg for arg, _ in named}
             given = next((p for p in by_default if p not in passed), None)
         if given is not None:
-            watch = _GlobalRandomWatch(code.co_filename, function.__globals__)
+            watch = _GlobalRandomWatch(code.co_filename)
             try:
                 with watch:
                     result = function(*args, **kwargs)

@@ -855,11 +855,16 @@ def tally(outcomes: list[Outcome], known: dict[str, dict]) -> dict:
 
 def write_results(root: Path) -> Path:
     """``tests/mutants/auto/RESULTS.md``: the per-kata table of the last full sweeps."""
-    rows = []
+    rows, new_rows, unswept = [], [], []
     for kata in discover(root):
         data = load_survivors(root, kata.name)
         if "sweep" not in data:
             continue
+        new_row = _new_operator_row(kata.name, data)
+        if new_row is None:
+            unswept.append(kata.name)
+        else:
+            new_rows.append(new_row)
         b, s = data["baseline"], dict(data["sweep"])
         # The reasons may have been written after the sweep: count them as they stand now.
         survivors = data.get("survivors", [])
@@ -882,10 +887,31 @@ def write_results(root: Path) -> Path:
         "out of its score as well. *Now* is the last full sweep (`sweep` in each kata's file).\n\n"
         "| kata | mutants | killed | timed out | survived (open) | equivalent | score before | score now |\n"
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n" + "\n".join(rows) + "\n"
+        "\n## The operators of issue 18: argument ignored, keyword not passed on, rng replaced\n\n"
+        "Swept with `python -m workbook.mutate <kata> --operators new --write`. *First sweep*: the\n"
+        "survivors of these operators when the kata was first swept with them (`baseline_by_operator`);\n"
+        "*now*: as the file stands (open survivors count against the score, equivalent ones do not).\n\n"
+        "| kata | mutants | survivors at first sweep | killed now | survived (open) now | equivalent now |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: |\n" + "\n".join(new_rows) + "\n"
+        + (f"\nNot yet swept with them: {', '.join(unswept)}.\n" if unswept else "")
     )
     path = root / AUTO / "RESULTS.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _new_operator_row(kata: str, data: dict) -> str | None:
+    """The RESULTS.md row of issue 18's operators for one kata (None: not swept with all of them yet)."""
+    if not set(NEW_OPERATORS) <= set(swept_operators(data)):
+        return None
+    now = [(data.get("by_operator") or {}).get(name, _zero()) for name in NEW_OPERATORS]
+    first = [(data.get("baseline_by_operator") or {}).get(name, _zero()) for name in NEW_OPERATORS]
+    survivors = [e for e in data.get("survivors", []) if operator_of(e["id"]) in NEW_OPERATORS]
+    equivalent = sum(1 for e in survivors if e.get("equivalent"))
+    return (
+        f"| {kata} | {sum(c['mutants'] for c in now)} | {sum(c['survived'] + c['equivalent'] for c in first)} "
+        f"| {sum(c['killed'] + c['timeout'] for c in now)} | {len(survivors) - equivalent} | {equivalent} |"
+    )
 
 
 def _pct(value) -> str:

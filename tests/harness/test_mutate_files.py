@@ -92,3 +92,27 @@ def test_a_partial_sweep_merges_into_the_file_keeping_the_other_operators(tmp_pa
     final = mutate.update_survivors(tmp_path, "microtoy", [_op_outcome("t | workbook/KeywordDropped | g(k=2) | #1", "killed")])
     assert final["by_operator"]["workbook/KeywordDropped"] == {
         "mutants": 2, "killed": 1, "timeout": 1, "survived": 0, "equivalent": 0}  # fmt: skip
+
+
+def test_results_list_the_new_operators_per_kata(tmp_path, monkeypatch):
+    class Kata:
+        def __init__(self, name):
+            self.name = name
+
+    monkeypatch.setattr(mutate, "discover", lambda root: [Kata("microa"), Kata("microb")])
+    counts = {"mutants": 4, "killed": 2, "timeout": 0, "survived": 1, "equivalent": 1, "score": 66.7}
+    first = {"mutants": 2, "killed": 0, "timeout": 0, "survived": 2, "equivalent": 0}
+    now = {"mutants": 2, "killed": 1, "timeout": 0, "survived": 0, "equivalent": 1}
+    (tmp_path / mutate.AUTO).mkdir(parents=True)
+    mutate.survivor_file(tmp_path, "microa").write_text(json.dumps({
+        "kata": "microa", "baseline": counts, "sweep": counts,
+        "operators": mutate.FIRST_OPERATORS + mutate.NEW_OPERATORS,
+        "by_operator": {"workbook/ArgumentIgnored": now},
+        "baseline_by_operator": {"workbook/ArgumentIgnored": first},
+        "survivors": [{"id": "t | workbook/ArgumentIgnored | lr = 1.0 | #1", "mutant": "m", "equivalent": "same"}],
+    }))  # fmt: skip
+    mutate.survivor_file(tmp_path, "microb").write_text(json.dumps({
+        "kata": "microb", "baseline": counts, "sweep": counts, "survivors": []}))  # fmt: skip
+    text = mutate.write_results(tmp_path).read_text()
+    assert "| microa | 2 | 2 | 1 | 0 | 1 |" in text
+    assert "Not yet swept with them: microb." in text
