@@ -52,6 +52,7 @@ import shlex
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from .build import find_tasks
@@ -703,7 +704,8 @@ def score(counts: dict) -> float | None:
     return None if relevant <= 0 else (counts["killed"] + counts["timeout"]) / relevant
 
 
-def write_survivors(root: Path, kata: str, outcomes: list[Outcome], swept: list[str] | None = None) -> dict:
+def write_survivors(root: Path, kata: str, outcomes: list[Outcome], swept: list[str] | None = None,
+                    operators: Iterable[str] = ()) -> dict:
     """Rewrite ``tests/mutants/auto/<kata>.json`` from a sweep.
 
     Keeps the reasons already written for survivors that still survive, adds
@@ -716,6 +718,8 @@ def write_survivors(root: Path, kata: str, outcomes: list[Outcome], swept: list[
     it the sweep is a full one and replaces everything. The file records
     which operators were swept (``operators``), the counts per operator
     (``by_operator``) and each operator's first counts (``baseline_by_operator``).
+    ``operators`` names every operator a full sweep ran, including those with
+    no site in this kata (swept all the same: nothing to find).
     """
     old = load_survivors(root, kata)
     known = listed(old)
@@ -736,7 +740,7 @@ def write_survivors(root: Path, kata: str, outcomes: list[Outcome], swept: list[
     by_operator = tally_by_operator(outcomes, {s["id"]: s for s in survivors})
     if swept_set is None:
         counts = tally(outcomes, {s["id"]: s for s in survivors})
-        operators_now = sorted({o.site.operator for o in outcomes} | set(by_operator))
+        operators_now = sorted({o.site.operator for o in outcomes} | set(by_operator) | set(operators))
         old_by_operator = {}
     else:
         old_by_operator = dict(old.get("by_operator") or {})
@@ -1001,7 +1005,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.write and args.survivors:
             data = update_survivors(root, kata, outcomes)
         elif args.write:
-            data = write_survivors(root, kata, outcomes, swept=list(used) if args.operators else None)
+            data = write_survivors(root, kata, outcomes, swept=list(used) if args.operators else None, operators=used)
         if args.survivors:
             now_killed = sum(1 for o in outcomes if o.status in ("killed", "timeout"))
             print(f"   {kata}: {now_killed} of {len(chosen)} listed survivors now killed", flush=True)
