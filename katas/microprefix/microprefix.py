@@ -380,8 +380,10 @@ def cached_prefill(model: Model, cache: PrefixCache, seq_id, tokens, ops: Ops):
     n_layer vectors (one per layer). Returns (rows, c): rows holds
     len(tokens) - c logit rows, the last one for the last prompt token.
     Raises ValueError naming tokens for bad ids or a prompt past max_len
-    (check_tokens, before allocating), naming seq_id as allocate does, and
-    naming cache when its stored vectors do not match the model's n_layer.
+    (check_tokens), naming seq_id as allocate does, and naming cache when
+    a position it would reuse does not hold n_layer vectors (a cache filled
+    by another model). Every check comes BEFORE allocate: a rejected call
+    leaves the cache unchanged, so the next correct call works.
     """
     raise KataTodo('microprefix.cached_prefill: Prefill a prompt through the prefix cache; return (logits of the computed positions, c).')
 
