@@ -204,6 +204,20 @@ def test_ternarize_exact_halves_go_away_from_zero(kata):
 
 
 @pytest.mark.task("ternarize")
+def test_ternarize_just_below_a_half_rounds_to_zero(kata):
+    # gamma = (0.9999999999999999 + 3) / 2 and 0.9999999999999999 / gamma is
+    # 0.49999999999999994, the float just below 0.5: nearest is 0. floor(x + 0.5)
+    # gets 1, because x + 0.5 rounds to 1.0 in floating point.
+    a = 0.9999999999999999
+    assert a / (math.fsum([a, 3.0]) / 2) == 0.49999999999999994
+    for W, want in (([[a, 3.0]], [[0, 1]]), ([[-a], [3.0]], [[0], [1]]), ([[3.0, 0.5]], [[1, 0]])):
+        codes, _ = kata.ternarize(W, eps=0.0)
+        assert_equal(codes, want, f"ternarize({W}, eps=0): codes",
+                     hint="0.49999999999999994 is below a half: round to 0 (floor(|x| + 0.5) rounds it up; "
+                          "compare |x| - floor(|x|) with 0.5 instead)")
+
+
+@pytest.mark.task("ternarize")
 def test_ternarize_all_zero_matrix(kata):
     for eps in (0.0, 1e-5):
         codes, gamma = kata.ternarize([[0.0, -0.0], [0.0, 0.0]], eps)
