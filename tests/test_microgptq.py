@@ -60,8 +60,9 @@ def spec_damped(H, percdamp):
 
 
 def spec_round(x):
-    """Half away from zero, written with math.copysign."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+    """Half away from zero, written with math.copysign and math.modf (exact, unlike floor(|x| + 0.5))."""
+    frac, whole = math.modf(abs(x))
+    return int(math.copysign(whole + (1 if frac >= 0.5 else 0), x))
 
 
 def spec_quant(v, s, bits):
@@ -233,6 +234,21 @@ def test_gptq_with_identity_hessian_is_round_to_nearest(kata, bits):
                      hint="with H = I the factor U is diagonal, so no error feeds forward: every code is RTN's")
         assert_close(list(scales), spec_scales(W, bits), 1e-15, f"gptq_quantize(H=I, bits={bits}): scales",
                      hint="per-row absmax of the original W")
+
+
+@pytest.mark.task("gptq_quantize")
+@pytest.mark.parametrize("bits,top,just_below", [(8, 1.328125, 0.005228838582677165), (4, 1.171875, 0.08370535714285712)])
+def test_gptq_rounds_just_below_a_half_down(kata, bits, top, just_below):
+    # just_below / (top / qmax) is 0.49999999999999994, the float under 0.5: its
+    # nearest integer is 0, but floor(x + 0.5) gives 1 (x + 0.5 rounds to 1.0).
+    qmax = 2 ** (bits - 1) - 1
+    assert just_below / (top / qmax) == 0.49999999999999994
+    W = [[just_below, top, -just_below, 0.25 * top], [top, 0.5 * top / qmax, -top, 0.0]]
+    codes, _ = kata.gptq_quantize(W, identity(4), bits)
+    assert_equal(codes, spec_rtn_codes(W, bits), f"gptq_quantize(H=I, bits={bits}) of a row holding {just_below}",
+                 hint="0.49999999999999994 rounds to 0: floor(|x| + 0.5) rounds it up, because |x| + 0.5 == 1.0 "
+                      "in floating point (round_half_away is provided)")
+    assert_equal([codes[0][0], codes[0][2], codes[1][1]], [0, 0, 1], "codes of +-0.49999999999999994 and of an exact half")
 
 
 @pytest.mark.task("gptq_quantize")
