@@ -379,14 +379,19 @@ def test_step_leaves_inputs_alone(kata, stage):
     states_before, batches_before = copy.deepcopy(states), copy.deepcopy(batches)
     net = GraderNetwork(2)
     if stage == 0:
-        kata.data_parallel_step(net, states, batches, 1, 0.05)
+        new_states, _ = kata.data_parallel_step(net, states, batches, 1, 0.05)
     elif stage == 3:
-        kata.zero3_step(net, states, batches, psi, 1, 0.05)
+        new_states, _ = kata.zero3_step(net, states, batches, psi, 1, 0.05)
     else:
-        kata.zero12_step(net, states, batches, 1, 0.05, stage)
+        new_states, _ = kata.zero12_step(net, states, batches, 1, 0.05, stage)
     assert_equal(states, states_before, f"stage {stage}: the states passed in, after the step",
                  hint="build new states; do not update the caller's lists in place")
     assert_equal(batches, batches_before, f"stage {stage}: the batches after the step")
+    # ... and the step did its work: the returned parameters are one full-batch Adam step.
+    full = [pair for batch in batches for pair in batch]
+    want, _, _ = spec_adam(init, spec_grad(init, full, len(full)), [0.0] * psi, [0.0] * psi, 1, 0.05)
+    assert_close(full_params(new_states, stage, psi), want, TOL, f"stage {stage}: parameters returned by the step",
+                 hint="return (new states, losses): the new parameters are one Adam step on the full-batch gradient")
 
 
 @pytest.mark.parametrize("stage", [ALL_STAGES[0], ALL_STAGES[1], ALL_STAGES[3]])
