@@ -114,8 +114,29 @@ def test_basis_full_rank_is_identity(kata):
 @pytest.mark.task("galore_basis")
 def test_basis_is_deterministic(kata):
     G = matrix(random.Random(9), 5, 8)
-    assert_equal(kata.galore_basis(G, 2), kata.galore_basis(G, 2), "galore_basis called twice on the same G",
+    first = kata.galore_basis(G, 2)
+    random.seed(12345)  # disturb the global rng between the two calls
+    random.random()
+    assert_equal(kata.galore_basis(G, 2), first, "galore_basis called twice on the same G",
                  hint="seed a private random.Random(seed); never the global rng")
+    assert_close(mm(tr(first), first), [[1.0, 0.0], [0.0, 1.0]], 1e-10, "P^T P of galore_basis(5x8 G, 2)",
+                 hint="return the orthonormal basis, not None")
+
+
+@pytest.mark.task("galore_basis")
+def test_basis_error_shrinks_at_the_stated_rate(kata):
+    # The docstring's limit: P P^T approaches the exact projector like
+    # (sigma_{r+1} / sigma_r)^(2 iters). Here sigma_3 / sigma_2 = 1/1.05 (no real gap):
+    # 10 rounds are far from the SVD's subspace, 250 rounds are within 1e-6.
+    G, U = known_svd(17, 8, 10, [5.0, 2.1, 2.0, 0.7, 0.2])
+    U2 = [row[:2] for row in U]
+    exact = mm(U2, tr(U2))
+    few = mm(*(lambda P: (P, tr(P)))(kata.galore_basis(G, 2)))
+    assert max(abs(a - b) for ra, rb in zip(few, exact) for a, b in zip(ra, rb)) > 1e-3, \
+        "fixture: 10 rounds should not reach the exact subspace without a gap"
+    P = kata.galore_basis(G, 2, iters=250)
+    assert_close(mm(P, tr(P)), exact, 1e-6, "projector of galore_basis(8x10 G, 2, iters=250), sigma_3/sigma_2 = 1/1.05",
+                 hint="run exactly `iters` rounds (the argument, not POWER_ITERS): without a gap it takes hundreds")
 
 
 @pytest.mark.task("galore_basis")
@@ -198,6 +219,7 @@ def test_stochastic_round_exact_expectation(kata, x):
     outcomes = [kata.stochastic_round(x, ScriptedRng([u])) for u in grid]
     low = math.floor(x)
     assert set(outcomes) <= {low, low + 1}, f"stochastic_round({x}) gave {sorted(set(outcomes))}: only floor or floor + 1"
+    assert all(type(o) is int for o in outcomes), f"stochastic_round({x}) returned {outcomes[0]!r}: the docstring promises an int"
     assert_close(math.fsum(outcomes) / 64, x, 1e-15, f"E[stochastic_round({x})] over a uniform grid of draws",
                  hint="round up exactly when u < x - floor(x); nearest rounding is biased")
 
@@ -221,7 +243,10 @@ def test_stochastic_round_threshold_and_one_draw(kata):
 def test_stochastic_round_empirical_mean(kata, x):
     rng = random.Random(42)
     n = 4000
-    mean = sum(kata.stochastic_round(x, rng) for _ in range(n)) / n
+    draws = [kata.stochastic_round(x, rng) for _ in range(n)]
+    assert set(draws) <= {math.floor(x), math.floor(x) + 1} and all(type(d) is int for d in draws), \
+        f"stochastic_round({x}) gave {sorted(set(draws))[:4]}: only the ints floor(x) or floor(x) + 1"
+    mean = sum(draws) / n
     frac = x - math.floor(x)
     bound = 5 * math.sqrt(frac * (1 - frac) / n)  # 5 sigma of a Bernoulli mean
     assert abs(mean - x) <= bound, f"mean of {n} stochastic_round({x}) = {mean}, outside x +- {bound:.4f}"
