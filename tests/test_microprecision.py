@@ -339,6 +339,26 @@ def test_unscale_divides_in_fp32(kata):
 
 
 @pytest.mark.task("unscale_gradients")
+def test_unscale_agrees_with_gradscaler_only_for_powers_of_two(kata):
+    # torch.amp.GradScaler multiplies by inv_scale = fp32(1/S); this kata divides.
+    # The stated limit: equal for S = 2^k, up to one fp32 ulp apart otherwise.
+    grads16 = [-898.0, 17600.0, -29968.0, 15584.0, 0.0009765625, -7.5]
+    for k in (-3, 0, 7, 16, 24):
+        S = 2.0 ** k
+        got, _ = kata.unscale_gradients(grads16, S)
+        inv = struct_round(1.0 / S, "f")
+        assert_equal(list(got), [struct_round(g * inv, "f") for g in grads16], f"unscale_gradients(grads, 2^{k}) vs GradScaler's g * fp32(1/S)",
+                     hint="for a power-of-two scale the quotient is exact: divide and round to fp32")
+    got, _ = kata.unscale_gradients(grads16, 3.0)
+    inv = struct_round(1.0 / 3.0, "f")
+    differ = [i for i, g in enumerate(grads16) if struct_round(g / 3.0, "f") != struct_round(g * inv, "f")]
+    assert differ, "fixture: some gradient must tell division from GradScaler's reciprocal multiply at S = 3"
+    assert_equal(list(got), [struct_round(g / 3.0, "f") for g in grads16], "unscale_gradients(grads, 3.0)",
+                 hint="this kata divides by S (then rounds to fp32); multiplying by fp32(1/S), as GradScaler does, "
+                      f"is one ulp off for gradients {[grads16[i] for i in differ]}")
+
+
+@pytest.mark.task("unscale_gradients")
 def test_unscale_detects_inf_and_nan(kata):
     for bad in (math.inf, -math.inf, math.nan):
         grads = [0.5, 1.25, bad, -3.0]
