@@ -252,12 +252,13 @@ def test_block_hash_separates_parents_and_tokens(kata):
 
 @pytest.mark.task("block_hash")
 def test_block_hash_rejects_bad_arguments(kata):
-    for bad in (0, 1.5, ["ab"]):
+    for bad in (0, 1.5, ["ab"], True, math.nan, b"ab"):
         with pytest.raises(ValueError, match="parent_hash"):
             kata.block_hash(bad, [1, 2])
-    for bad in ([], "12", [1, -1], [1, 2.0], None):
+    for bad in ([], (), "12", [1, -1], [1, 2.0], [2.5], [True], [math.nan], None):
         with pytest.raises(ValueError, match="block_tokens"):
             kata.block_hash(None, bad)
+    assert HEX64.match(kata.block_hash(None, [0])), "block_hash(None, [0]): token 0 is a valid id (the bound is >= 0)"
 
 
 # === hash_blocks ===
@@ -289,11 +290,14 @@ def test_equal_blocks_after_different_prefixes_never_collide(kata):
 
 @pytest.mark.task("hash_blocks")
 def test_hash_blocks_rejects_bad_arguments(kata):
-    for bad in (0, -2, 1.5):
-        with pytest.raises(ValueError, match="block_size"):
-            kata.hash_blocks([1, 2, 3], bad)
-    with pytest.raises(ValueError, match="tokens"):
-        kata.hash_blocks(None, 2)
+    for tokens in ([1, 2, 3], []):  # [] would return [] before any block: validate first
+        for bad in (0, -2, 1.5, 2.5, True, math.nan, None):
+            with pytest.raises(ValueError, match="block_size"):
+                kata.hash_blocks(tokens, bad)
+    for bad in (None, 7, "123"):
+        with pytest.raises(ValueError, match="tokens"):
+            kata.hash_blocks(bad, 2)
+    assert_equal(len(kata.hash_blocks([1, 2, 3], 1)), 3, "hash_blocks(3 tokens, block_size=1): 1 is allowed")
 
 
 # === PrefixCache.lookup ===
@@ -329,8 +333,10 @@ def test_lookup_always_leaves_the_last_token_to_compute(kata):
     assert_equal(cache.lookup(prompt), 1, "lookup of a cached 6-token prompt with B = 3",
                  hint="the block holding the last prompt token is recomputed: its logits are needed")
     assert_equal(cache.lookup(prompt + [7]), 2, "lookup of the same prompt plus one token")
-    with pytest.raises(ValueError, match="tokens"):
-        cache.lookup([])
+    for bad in ([], (), None, "123", 5):
+        with pytest.raises(ValueError, match="tokens"):
+            cache.lookup(bad)
+    assert_equal(cache.lookup((1, 2, 3, 4)), 1, "lookup of a tuple prompt", hint="a list or a tuple of ids is a prompt")
 
 
 # === PrefixCache.take_free_block ===
@@ -600,11 +606,15 @@ def test_cached_prefill_never_reuses_equal_blocks_after_different_prefixes(kata)
 def test_cached_prefill_rejects_bad_arguments(kata):
     model = make_model(kata)
     cache = kata.PrefixCache(20, 3)
-    with pytest.raises(ValueError, match="tokens"):
-        kata.cached_prefill(model, cache, "x", [1, 99], CountingOps())
-    assert_equal(dict(cache.tables), {}, "block tables after a rejected prompt", hint="validate before allocating")
+    # vocab 11: ids 0..10; max_len 40: at most 40 tokens
+    for bad in ([1, 99], [1, 11], [-1, 2], [2.5], [True, 1], [math.nan], [], None):
+        with pytest.raises(ValueError, match="tokens"):
+            kata.cached_prefill(model, cache, "x", bad, CountingOps())
+        assert_equal(dict(cache.tables), {}, f"block tables after rejecting the prompt {bad!r}", hint="validate before allocating")
     with pytest.raises(ValueError, match="tokens"):
         kata.cached_prefill(model, cache, "x", [1] * 41, CountingOps())
+    rows, c = kata.cached_prefill(model, cache, "edge", [0, 10] * 20, CountingOps())  # ids 0 and 10, 40 tokens: all valid
+    assert_equal((len(rows), c), (40, 0), "(rows, tokens reused) for a valid 40-token prompt of ids 0 and 10")
     kata.cached_prefill(model, cache, "x", [1, 2], CountingOps())
     with pytest.raises(ValueError, match="seq_id"):
         kata.cached_prefill(model, cache, "x", [1, 2], CountingOps())

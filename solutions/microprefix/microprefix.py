@@ -261,10 +261,11 @@ def hash_blocks(tokens, block_size: int) -> list[str]:
     h_0 = block_hash(None, tokens[0:B]); h_i = block_hash(h_{i-1},
     tokens[iB:(i+1)B]). A last, partly filled block gets no hash (its
     content is not final). Raises ValueError naming block_size unless it is
-    an integer >= 1, and naming tokens unless it is a list/tuple.
+    an integer >= 1 (a bool is not), and naming tokens unless it is a
+    list/tuple.
     """
     # BEGIN SOLUTION
-    if not isinstance(block_size, int) or block_size < 1:
+    if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1:
         raise ValueError(f"block_size must be an integer >= 1, got {block_size!r}")
     if not isinstance(tokens, (list, tuple)):
         raise ValueError(f"tokens must be a list of token ids, got {tokens!r}")
@@ -309,7 +310,7 @@ class PrefixCache:
 
     def __init__(self, num_blocks: int, block_size: int) -> None:
         for name, value in (("num_blocks", num_blocks), ("block_size", block_size)):
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         self.num_blocks = num_blocks
         self.block_size = block_size
