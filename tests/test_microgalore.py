@@ -140,16 +140,22 @@ def test_basis_error_shrinks_at_the_stated_rate(kata):
 
 
 @pytest.mark.task("galore_basis")
-@pytest.mark.parametrize("rank", [0, 6, -1], ids=["zero", "above-min-m-n", "negative"])
+@pytest.mark.parametrize("rank", [0, 6, -1, 2.5, True, math.nan, None],
+                         ids=["zero", "above-min-m-n", "negative", "2.5", "True", "nan", "None"])
 def test_basis_rejects_bad_rank(kata, rank):
     with pytest.raises(ValueError, match=named("rank")):
         kata.galore_basis(matrix(random.Random(1), 5, 8), rank)
+    with pytest.raises(ValueError, match=named("rank")):  # a one-row G: rank True == 1 == m is no shortcut
+        kata.galore_basis(matrix(random.Random(2), 1, 3), rank)
 
 
 @pytest.mark.task("galore_basis")
-def test_basis_rejects_negative_iters(kata):
+@pytest.mark.parametrize("iters", [-1, 2.5, True, math.nan, None], ids=["-1", "2.5", "True", "nan", "None"])
+def test_basis_rejects_bad_iters(kata, iters):
     with pytest.raises(ValueError, match=named("iters")):
-        kata.galore_basis(matrix(random.Random(1), 5, 8), 2, iters=-1)
+        kata.galore_basis(matrix(random.Random(1), 5, 8), 2, iters=iters)
+    with pytest.raises(ValueError, match=named("iters")):  # rank == m would return the identity: check first
+        kata.galore_basis(matrix(random.Random(1), 5, 8), 5, iters=iters)
 
 
 @pytest.mark.task("galore_basis")
@@ -311,7 +317,7 @@ def test_quantize_basis_is_unbiased(kata):
 
 
 @pytest.mark.task("quantize_basis")
-@pytest.mark.parametrize("bits", [1, 9, 0, 4.5], ids=["bits1", "bits9", "bits0", "bits4.5"])
+@pytest.mark.parametrize("bits", [1, 9, 0, 4.5, True, math.nan, None], ids=["bits1", "bits9", "bits0", "bits4.5", "True", "nan", "None"])
 def test_quantize_basis_rejects_bad_bits(kata, bits):
     with pytest.raises(ValueError, match=named("bits")):
         kata.quantize_basis([[0.5, -0.25], [0.1, 0.9]], bits, random.Random(1))
@@ -411,7 +417,11 @@ def test_galore_step_leaves_inputs_alone(kata):
     ("rank", {"rank": 5}), ("rank", {"rank": 0}), ("alpha", {"alpha": 1.5}), ("alpha", {"alpha": -0.1}),
     ("bits", {"bits": 1}), ("bits", {"bits": 9}), ("refresh_every", {"refresh_every": 0}), ("t", {"t": 0}),
     ("refresh_every", {"refresh_every": 1.5}), ("t", {"t": 2.0}),
-], ids=["rank>min", "rank0", "alpha>1", "alpha<0", "bits1", "bits9", "refresh0", "t0", "refresh1.5", "t2.0"])
+    ("rank", {"rank": True}), ("rank", {"rank": 2.5}), ("alpha", {"alpha": math.nan}), ("bits", {"bits": True}),
+    ("bits", {"bits": 2.5}), ("refresh_every", {"refresh_every": True}), ("t", {"t": True}), ("t", {"t": math.nan}),
+    ("t", {"t": -1}),
+], ids=["rank>min", "rank0", "alpha>1", "alpha<0", "bits1", "bits9", "refresh0", "t0", "refresh1.5", "t2.0",
+        "rankTrue", "rank2.5", "alphaNaN", "bitsTrue", "bits2.5", "refreshTrue", "tTrue", "tNaN", "t-1"])
 def test_galore_step_rejects_bad_arguments(kata, name, kwargs):
     args = {"W": zeros(4, 6), "G": matrix(random.Random(3), 4, 6), "state": kata.new_state(), "t": 1,
             "lr": 0.01, "rank": 2, "refresh_every": 2, "rng": random.Random(1)}

@@ -127,7 +127,8 @@ def galore_basis(G, rank, iters=POWER_ITERS, seed=BASIS_SEED):
     Z[i][j] = rng.gauss(0.0, 1.0) drawn row by row (i outer, j inner);
     Q = gram_schmidt(Z); then ``iters`` times Q = gram_schmidt(G (G^T Q)).
     Returns Q as a new list of rows. Raises ValueError naming ``rank`` when it
-    is not an int in 1..min(m, n), ``iters`` when it is negative.
+    is not an int in 1..min(m, n), ``iters`` when it is not an int >= 0 (a
+    bool is not an int here), both checked before the rank == m shortcut.
 
     Limit: P P^T approaches the SVD's projector like
     (sigma_{rank+1} / sigma_rank)^(2 iters). The default 10 rounds are exact
@@ -137,7 +138,7 @@ def galore_basis(G, rank, iters=POWER_ITERS, seed=BASIS_SEED):
     """
     # BEGIN SOLUTION
     check_rank(rank, G)
-    if not isinstance(iters, int) or iters < 0:
+    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 0:
         raise ValueError(f"iters must be a non-negative integer, got {iters!r}")
     m = len(G)
     if rank == m:
