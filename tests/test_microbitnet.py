@@ -241,8 +241,11 @@ def test_ternary_codes_and_error_bound(kata):
 
 @pytest.mark.task("ternarize")
 def test_ternarize_rejects_bad_arguments(kata):
-    with pytest.raises(ValueError, match="eps"):
-        kata.ternarize([[1.0]], -1e-3)
+    for eps in (-1e-3, -1e-300, math.nan, None, "0"):
+        with pytest.raises(ValueError, match="eps"):
+            kata.ternarize([[1.0]], eps)
+        with pytest.raises(ValueError, match="eps"):  # an all-zero W would return zeros at once: validate first
+            kata.ternarize([[0.0, 0.0]], eps)
     for W in ([], [[1.0], [2.0, 3.0]]):
         with pytest.raises(ValueError, match="W"):
             kata.ternarize(W)
@@ -308,9 +311,11 @@ def test_ste_is_identity_inside_the_clip_range(kata, clip):
 
 @pytest.mark.task("ste_gradient")
 def test_ste_rejects_bad_arguments(kata):
-    for clip in (0.0, -1.0):
+    for clip in (0.0, -1.0, -1e-300, math.nan, None):
         with pytest.raises(ValueError, match="clip"):
             kata.ste_gradient([0.1], [1.0], clip)
+        with pytest.raises(ValueError, match="clip"):  # empty lists: nothing to clip, but validate first
+            kata.ste_gradient([], [], clip)
     with pytest.raises(ValueError, match="upstream"):
         kata.ste_gradient([0.1, 0.2], [1.0], 1.0)
 

@@ -129,9 +129,10 @@ def test_outlier_columns_single_token(kata):
 
 @pytest.mark.task("outlier_columns")
 def test_outlier_columns_rejects_bad_arguments(kata):
-    for threshold in (0.0, -6.0):
+    for threshold in (0.0, -6.0, -1e-300, math.nan, None):
         with pytest.raises(ValueError, match="threshold"):
             kata.outlier_columns([[1.0]], threshold)
+    assert_equal(list(kata.outlier_columns([[1e-300, 0.0]], 1e-300)), [0], "outlier_columns(threshold=1e-300): any positive threshold")
     for X in ([], [[1.0, 2.0], [3.0]]):
         with pytest.raises(ValueError, match="X"):
             kata.outlier_columns(X)
@@ -167,9 +168,11 @@ def test_decompose_single_token_single_output(kata):
 @pytest.mark.task("decompose")
 def test_decompose_rejects_bad_arguments(kata):
     X, W = planted(4)
-    for cols in ([11], [-1], [2, 2]):
+    for cols in ([11], [-1], [2, 2], [True], [1.0], [2.5], [math.nan], [None]):
         with pytest.raises(ValueError, match="cols"):
             kata.decompose(X, W, cols)
+    X_out, _, X_reg, _ = kata.decompose(X, W, [0, 10])  # both ends of the range are valid
+    assert_equal((len(X_out[0]), len(X_reg[0])), (2, 9), "decompose(cols=[0, 10]) of 11 columns: widths")
     with pytest.raises(ValueError, match="W"):
         kata.decompose(X, [row[:-1] for row in W], [1])
     with pytest.raises(ValueError, match="X"):
@@ -404,7 +407,8 @@ def test_smooth_does_not_mutate_and_rejects_bad_scales(kata):
     X0, W0 = [list(r) for r in X], [list(r) for r in W]
     kata.smooth(X, W, [2.0] * 11)
     assert_equal((X, W), (X0, W0), "X and W after smooth()", hint="return new matrices")
-    for scales in ([1.0] * 10, [1.0] * 10 + [0.0], [1.0] * 10 + [-2.0]):
+    for scales in ([1.0] * 10, [1.0] * 12, [1.0] * 10 + [0.0], [1.0] * 10 + [-2.0], [1.0] * 10 + [math.nan],
+                   [1.0] * 10 + [math.inf]):
         with pytest.raises(ValueError, match="scales"):
             kata.smooth(X, W, scales)
 
@@ -468,10 +472,10 @@ def test_awq_ties_pick_the_smallest_alpha(kata):
 @pytest.mark.task("awq_search")
 def test_awq_search_rejects_bad_arguments(kata):
     X, W = planted(22)
-    for bits in (1, 9, 4.0, 0):
+    for bits in (1, 9, 4.0, 0, True, math.nan, None):
         with pytest.raises(ValueError, match="bits"):
             kata.awq_search(X, W, bits, 5)
-    for grid in (0, -3, 2.5):
+    for grid in (0, -3, 2.5, True, math.nan, None):
         with pytest.raises(ValueError, match="grid"):
             kata.awq_search(X, W, 4, grid)
     with pytest.raises(ValueError, match="W"):

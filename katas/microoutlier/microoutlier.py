@@ -147,7 +147,8 @@ def decompose(X, W, cols):
     column, in increasing order. A part with no columns is a list of empty
     rows ([[]] * T, [[]] * n). X_out W_out^T + X_reg W_reg^T = X W^T.
     Raises ValueError naming ``X`` or ``W`` (empty, ragged, or W's width
-    differs from X's) or ``cols`` (an index out of range or repeated).
+    differs from X's) or ``cols`` (an index out of range, repeated, or not
+    an int: a bool is not a column index).
     """
     raise KataTodo('microoutlier.decompose: Split the input channels: return (X_out, W_out, X_reg, W_reg).')
 
@@ -235,8 +236,8 @@ def smooth(X, W, scales):
     """Apply SmoothQuant: return (X_hat, W_hat) with X_hat[t][j] = X[t][j] / s_j and W_hat[o][j] = W[o][j] * s_j.
 
     X_hat W_hat^T equals X W^T up to float rounding. Returns new matrices.
-    Raises ValueError naming ``scales`` (wrong length or an entry not
-    positive) or ``X``/``W``.
+    Raises ValueError naming ``scales`` (wrong length or an entry not a
+    positive finite number: 0, negative, inf or NaN) or ``X``/``W``.
     """
     raise KataTodo('microoutlier.smooth: Apply SmoothQuant: return (X_hat, W_hat) with X_hat[t][j] = X[t][j] / s_j and W_hat[o][j] = W[o][j] * s_j.')
 

@@ -125,8 +125,8 @@ def ternarize(W, eps=1e-5):
     """
     # BEGIN SOLUTION
     check_matrix(W)
-    if not eps >= 0:
-        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
     gamma = math.fsum(abs(v) for row in W for v in row) / (len(W) * len(W[0]))
     denominator = gamma + eps
     if denominator == 0:

@@ -147,7 +147,8 @@ def decompose(X, W, cols):
     column, in increasing order. A part with no columns is a list of empty
     rows ([[]] * T, [[]] * n). X_out W_out^T + X_reg W_reg^T = X W^T.
     Raises ValueError naming ``X`` or ``W`` (empty, ragged, or W's width
-    differs from X's) or ``cols`` (an index out of range or repeated).
+    differs from X's) or ``cols`` (an index out of range, repeated, or not
+    an int: a bool is not a column index).
     """
     # BEGIN SOLUTION
     check_matrix(X, "X")
@@ -155,7 +156,7 @@ def decompose(X, W, cols):
     d = len(X[0])
     if len(W[0]) != d:
         raise ValueError(f"W has {len(W[0])} columns but X has {d}")
-    if len(set(cols)) != len(cols) or any(not isinstance(j, int) or not 0 <= j < d for j in cols):
+    if len(set(cols)) != len(cols) or any(not isinstance(j, int) or isinstance(j, bool) or not 0 <= j < d for j in cols):
         raise ValueError(f"cols must be distinct column indices in [0, {d}), got {cols!r}")
     outliers = sorted(cols)
     chosen = set(outliers)
@@ -277,14 +278,14 @@ def smooth(X, W, scales):
     """Apply SmoothQuant: return (X_hat, W_hat) with X_hat[t][j] = X[t][j] / s_j and W_hat[o][j] = W[o][j] * s_j.
 
     X_hat W_hat^T equals X W^T up to float rounding. Returns new matrices.
-    Raises ValueError naming ``scales`` (wrong length or an entry not
-    positive) or ``X``/``W``.
+    Raises ValueError naming ``scales`` (wrong length or an entry not a
+    positive finite number: 0, negative, inf or NaN) or ``X``/``W``.
     """
     # BEGIN SOLUTION
     check_matrix(X, "X")
     check_matrix(W, "W")
-    if len(scales) != len(X[0]) or len(W[0]) != len(X[0]) or any(not s > 0 for s in scales):
-        raise ValueError(f"scales must hold {len(X[0])} positive numbers, one per input channel")
+    if len(scales) != len(X[0]) or len(W[0]) != len(X[0]) or any(not 0 < s < math.inf for s in scales):
+        raise ValueError(f"scales must hold {len(X[0])} positive finite numbers, one per input channel")
     return [[v / s for v, s in zip(row, scales)] for row in X], [[v * s for v, s in zip(row, scales)] for row in W]
     # END SOLUTION
 
