@@ -300,9 +300,12 @@ def test_gptq_does_not_modify_w_and_first_column_is_rtn(kata):
 def test_gptq_rejects_bad_arguments(kata):
     X, W = correlated(31)
     H = spec_hessian(X)
-    for bits in (1, 9, 4.0):
+    for bits in (1, 9, 4.0, 2.5, True, math.nan, None):
         with pytest.raises(ValueError, match="bits"):
             kata.gptq_quantize(W, H, bits)
+    for percdamp in (-0.01, -1e-300, math.nan):
+        with pytest.raises(ValueError, match="percdamp"):
+            kata.gptq_quantize(W, H, 4, percdamp)
     with pytest.raises(ValueError, match="H"):
         kata.gptq_quantize(W, identity(4), 4)
     with pytest.raises(ValueError, match="W"):
@@ -385,16 +388,17 @@ def test_weighted_kmeans_ties_and_constant_values(kata):
 
 @pytest.mark.task("weighted_kmeans")
 def test_weighted_kmeans_rejects_bad_arguments(kata):
-    for bits in (1, 9, 2.5):
+    for bits in (1, 9, 2.5, True, math.nan, None):
         with pytest.raises(ValueError, match="bits"):
             kata.weighted_kmeans([1.0, 2.0], [1.0, 1.0], bits)
-    with pytest.raises(ValueError, match="weights"):
-        kata.weighted_kmeans([1.0, 2.0], [1.0, -1.0], 3)
-    with pytest.raises(ValueError, match="weights"):
-        kata.weighted_kmeans([1.0, 2.0], [1.0], 3)
-    for iters in (-1, 2.5, True):
+    for weights in ([1.0, -1.0], [1.0, -1e-300], [1.0], [1.0, 1.0, 1.0]):  # negative, too short, too long
+        with pytest.raises(ValueError, match="weights"):
+            kata.weighted_kmeans([1.0, 2.0], weights, 3)
+    for iters in (-1, 2.5, True, math.nan, None):
         with pytest.raises(ValueError, match="iters"):
             kata.weighted_kmeans([1.0, 2.0], [1.0, 1.0], 3, iters)
+        with pytest.raises(ValueError, match="iters"):  # iters is checked even when there is nothing to iterate
+            kata.weighted_kmeans([1.0], [1.0], 2, iters)
     with pytest.raises(ValueError, match="values"):
         kata.weighted_kmeans([], [], 3)
 
@@ -439,8 +443,11 @@ def test_dense_sparse_ties_go_row_major(kata):
 
 @pytest.mark.task("dense_sparse_split")
 def test_dense_sparse_split_rejects_bad_arguments(kata):
-    for fraction in (-0.1, 1.5):
+    for fraction in (-0.1, 1.5, -1e-300, 1 + 1e-12, math.nan, None):
         with pytest.raises(ValueError, match="fraction"):
             kata.dense_sparse_split([[1.0]], fraction)
+    for fraction in (0.0, 1.0):  # both ends of [0, 1] are allowed
+        dense, sparse = kata.dense_sparse_split([[1.0, -2.0]], fraction)
+        assert_equal(len(sparse), int(fraction * 2), f"dense_sparse_split(1x2, fraction={fraction}): sparse entries")
     with pytest.raises(ValueError, match="W"):
         kata.dense_sparse_split([[1.0], []], 0.1)
