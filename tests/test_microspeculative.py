@@ -64,12 +64,14 @@ def test_expected_tokens_is_the_geometric_sum(kata, a, g):
 
 @pytest.mark.task("expected_tokens_per_verify")
 def test_expected_tokens_rejects_bad_arguments(kata):
-    for bad in (-0.1, 1.5):
+    for bad in (-0.1, 1.5, -1e-300, 1 + 1e-12, math.nan, None):
         with pytest.raises(ValueError, match="alpha"):
             kata.expected_tokens_per_verify(bad, 3)
-    for bad in (0, -1, 2.5):
+    for bad in (0, -1, 2.5, True, math.nan, None):
         with pytest.raises(ValueError, match="gamma"):
             kata.expected_tokens_per_verify(0.5, bad)
+        with pytest.raises(ValueError, match="gamma"):  # alpha = 1 has a closed form g + 1: validate first
+            kata.expected_tokens_per_verify(1.0, bad)
 
 
 # === estimate_acceptance ===
@@ -102,9 +104,10 @@ def test_estimate_acceptance_maximises_the_likelihood(kata):
 
 @pytest.mark.task("estimate_acceptance")
 def test_estimate_acceptance_rejects_bad_arguments(kata):
-    with pytest.raises(ValueError, match="gamma"):
-        kata.estimate_acceptance([1], 0)
-    for bad in ([], [1, 4], [-1], [1.5]):
+    for gamma in (0, -1, 2.5, True, math.nan, None):
+        with pytest.raises(ValueError, match="gamma"):
+            kata.estimate_acceptance([1], gamma)
+    for bad in ([], [1, 4], [-1], [1.5], [True], [math.nan], None):
         with pytest.raises(ValueError, match="accepted_counts"):
             kata.estimate_acceptance(bad, 3)
 
@@ -139,7 +142,10 @@ def test_best_gamma_rejects_bad_arguments(kata):
                          ({"max_gamma": -1}, "max_gamma"), ({"max_gamma": 2.0}, "max_gamma"),
                          # max_gamma = 0 tries no window: alpha must be checked even then
                          ({"alpha": 1.2, "max_gamma": 0}, "alpha"), ({"alpha": -0.1, "max_gamma": 0}, "alpha"),
-                         ({"cost_ratio": -0.1, "max_gamma": 0}, "cost_ratio")):
+                         ({"cost_ratio": -0.1, "max_gamma": 0}, "cost_ratio"),
+                         ({"cost_ratio": math.nan}, "cost_ratio"), ({"cost_ratio": None}, "cost_ratio"),
+                         ({"alpha": math.nan}, "alpha"), ({"max_gamma": True}, "max_gamma"),
+                         ({"max_gamma": 2.5}, "max_gamma"), ({"max_gamma": None}, "max_gamma")):
         args = {"alpha": 0.5, "cost_ratio": 0.1, "max_gamma": 4, **kwargs}
         with pytest.raises(ValueError, match=name):
             kata.best_gamma(**args)
@@ -336,7 +342,7 @@ def test_speculative_step_is_reproducible_and_validates_gamma(kata):
     target, draft = (lambda s: p[s[-1]]), (lambda s: q[s[-1]])
     a = [kata.speculative_step(target, draft, [0], 3, random.Random(8)) for _ in range(2)]
     assert_equal([list(a[0][0]), a[0][1]], [list(a[1][0]), a[1][1]], "two runs with the same seed")
-    for bad in (0, -1, 1.5):
+    for bad in (0, -1, 1.5, True, math.nan, None):
         with pytest.raises(ValueError, match="gamma"):
             kata.speculative_step(target, draft, [0], bad, random.Random(0))
 
@@ -382,8 +388,9 @@ def test_speculative_generate_continues_from_its_own_tokens(kata):
     assert_equal(list(tokens), expected, "greedy speculative_generate vs target greedy")
     one, accepted_one = kata.speculative_generate(one_hot_model(p), one_hot_model(q), [2, 4], 1, 2, random.Random(0))
     assert_equal((list(one), len(accepted_one)), (expected[:len(one)], 1), "speculative_generate(num_rounds=1)")
-    with pytest.raises(ValueError, match="num_rounds"):
-        kata.speculative_generate(one_hot_model(p), one_hot_model(q), [2], 0, 2, random.Random(0))
+    for bad in (0, -1, 2.5, True, math.nan, None):
+        with pytest.raises(ValueError, match="num_rounds"):
+            kata.speculative_generate(one_hot_model(p), one_hot_model(q), [2], bad, 2, random.Random(0))
 
 
 # === build_tree and tree_attention_mask ===
@@ -432,7 +439,7 @@ def test_a_node_sees_exactly_its_ancestors(kata, seed, n):
 
 @pytest.mark.task("tree_attention_mask")
 def test_tree_attention_mask_rejects_bad_parents(kata):
-    for bad in ([0], [-1, 1], [-1, -2], [-1, 0, 3]):
+    for bad in ([0], [-1, 1], [-1, -2], [-1, 0, 3], [-1, True], [-1, 0.0], [-1, math.nan], [None]):
         with pytest.raises(ValueError, match="parents"):
             kata.tree_attention_mask(bad)
 
@@ -729,11 +736,12 @@ def test_eagle_draft_rejects_bad_arguments(kata):
     _, E, H = linear_target(2, vocab, d)
     fc = [[0.1] * (2 * d) for _ in range(d)]
     f = [0.1, 0.2, 0.3]
-    for bad in (0, -1, 1.5):
+    for bad in (0, -1, 1.5, True, math.nan, None):
         with pytest.raises(ValueError, match="gamma"):
             kata.eagle_draft(fc, E, H, f, 1, bad)
     with pytest.raises(ValueError, match="fc"):
         kata.eagle_draft([[0.1] * d for _ in range(d)], E, H, f, 1, 2)
-    for bad in (-1, 4):
+    for bad in (-1, 4, True, 1.0, None):
         with pytest.raises(ValueError, match="token"):
             kata.eagle_draft(fc, E, H, f, bad, 2)
+    assert_equal(len(kata.eagle_draft(fc, E, H, f, 3, 1)), 1, "eagle_draft(token=3, gamma=1): the last id and gamma 1 are valid")

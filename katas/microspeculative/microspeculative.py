@@ -297,8 +297,8 @@ def best_gamma(alpha: float, cost_ratio: float, max_gamma: int) -> tuple[int, fl
     """Return (g, speed-up) maximising S(g) = E(alpha, g) / (g * cost_ratio + 1) over g = 0 .. max_gamma.
 
     S(0) = 1 (plain decoding). Ties go to the SMALLER g. alpha in [0, 1],
-    cost_ratio >= 0, max_gamma an integer >= 0; ValueError names the bad
-    argument.
+    cost_ratio >= 0 (not NaN), max_gamma an integer >= 0 (a bool is not);
+    ValueError names the bad argument.
     """
     raise KataTodo('microspeculative.best_gamma: Return (g, speed-up) maximising S(g) = E(alpha, g) / (g * cost_ratio + 1) over g = 0 .. max_gamma.')
 
