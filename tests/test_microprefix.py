@@ -9,9 +9,13 @@ no collision of equal blocks after different prefixes).
 """
 
 import copy
+import json
 import math
+import os
 import random
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -234,6 +238,36 @@ def test_block_hash_is_a_deterministic_canonical_sha256_hex(kata):
     child = kata.block_hash(h, [1, 5])
     assert HEX64.match(child)
     assert_equal(kata.block_hash(h, (1, 5)), child, "block_hash(parent, tuple) vs list")
+
+
+PROCESS_PROBE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("kata_under_test", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules["kata_under_test"] = module  # dataclasses look their module up while the file runs
+spec.loader.exec_module(module)
+root = module.block_hash(None, [3, 1, 4])
+print(json.dumps([root, module.block_hash(root, (1, 5)), module.block_hash("a parent", [0, 26])]))
+"""
+
+
+@pytest.mark.task("block_hash")
+def test_block_hash_is_the_same_in_any_process(kata):
+    # The docstring promises equal hashes "in any process": Python's hash() of a
+    # str is salted per process (PYTHONHASHSEED), so a name built on it differs.
+    root = kata.block_hash(None, [3, 1, 4])
+    here = [root, kata.block_hash(root, (1, 5)), kata.block_hash("a parent", [0, 26])]
+    path = getattr(kata, "__file__", None)
+    if not path or not os.path.isfile(path):
+        pytest.skip("the kata's file is not importable from a subprocess in this mode")
+    for seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", PROCESS_PROBE, path], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, f"running block_hash in a fresh process failed:\n{done.stderr[-800:]}"
+        assert_equal(json.loads(done.stdout.strip().splitlines()[-1]), here,
+                     f"block_hash in a process with PYTHONHASHSEED={seed} vs this process",
+                     hint="hash() of a str changes from process to process: use hashlib.sha256 of a canonical encoding")
 
 
 @pytest.mark.task("block_hash")
