@@ -255,6 +255,58 @@ def test_speculative_step_first_token_is_distributed_as_the_target(kata):
             f"(more than 5 standard errors, {5 * se:.4f}, apart)")
 
 
+def chi_square_survival(x, df):
+    """P(chi^2_df > x) for an even df: exp(-x/2) sum_{i < df/2} (x/2)^i / i!."""
+    half = x / 2
+    return math.exp(-half) * math.fsum(half ** i / math.factorial(i) for i in range(df // 2))
+
+
+def chi_square_critical(df, alpha):
+    """The x with P(chi^2_df > x) = alpha, by bisection (df even)."""
+    lo, hi = 0.0, 1000.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if chi_square_survival(mid, df) > alpha else (lo, mid)
+    return hi
+
+
+@pytest.mark.task("speculative_step")
+def test_speculative_step_two_token_joint_is_the_targets(kata):
+    # gamma = 1, vocab 3: a round emits x_1 and the bonus when the draft is accepted,
+    # else one resampled token (completed here by the target's own next token). The
+    # 9 two-token sequences must follow the target's joint p(a) p(b | a): a
+    # chi-square test with 8 degrees of freedom at a false-failure rate of 1e-6,
+    # seeded, so the verdict is deterministic. A bonus drawn from the wrong
+    # distribution (the draft's, or the target's at the previous position) fails.
+    p, q = tables(23, 3)
+    q[-1] = [0.5 * a + 0.5 * b for a, b in zip(p[-1], q[-1])]  # a draft close to the target: many bonuses
+    target, draft = (lambda s: p[s[-1] if s else -1]), (lambda s: q[s[-1] if s else -1])
+    rng, completer = random.Random(29), random.Random(31)
+    n = 6000
+    counts, bonuses = {}, 0
+    for _ in range(n):
+        tokens, k = kata.speculative_step(target, draft, [], 1, rng)
+        if k == 1:
+            bonuses += 1
+            pair = tuple(tokens[:2])
+        else:
+            first = tokens[0]
+            pair = (first, completer.choices(range(3), weights=p[first])[0])
+        counts[pair] = counts.get(pair, 0) + 1
+    assert bonuses > n // 4, f"fixture: only {bonuses} of {n} rounds accepted the draft"
+    chi2 = 0.0
+    for a in range(3):
+        for b in range(3):
+            expected = n * p[-1][a] * p[a][b]
+            chi2 += (counts.get((a, b), 0) - expected) ** 2 / expected
+    limit = chi_square_critical(8, 1e-6)
+    if chi2 > limit:
+        raise Mismatch(f"speculative_step: the two-token sequences of {n} rounds (gamma = 1) give chi^2 = {chi2:.1f} "
+                       f"against the target's joint (limit {limit:.1f} at a 1e-6 false-failure rate); counts {counts}\n"
+                       "  hint: after all gamma drafts are accepted, sample the bonus token from the target's "
+                       "distribution AFTER the last draft (target(prefix + x_1..x_gamma))")
+
+
 @pytest.mark.task("speculative_step")
 def test_speculative_step_resamples_from_the_normalised_residual(kata):
     # The draft over-proposes token 0, so most rounds reject it and resample from
