@@ -257,6 +257,8 @@ def test_block_hash_is_the_same_in_any_process(kata):
     # str is salted per process (PYTHONHASHSEED), so a name built on it differs.
     root = kata.block_hash(None, [3, 1, 4])
     here = [root, kata.block_hash(root, (1, 5)), kata.block_hash("a parent", [0, 26])]
+    assert all(isinstance(h, str) and HEX64.match(h) for h in here) and len(set(here)) == 3, (
+        f"block_hash returned {here!r}: three different 64-character sha256 hex digests expected")
     path = getattr(kata, "__file__", None)
     if not path or not os.path.isfile(path):
         pytest.skip("the kata's file is not importable from a subprocess in this mode")
