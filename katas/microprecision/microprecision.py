@@ -97,7 +97,10 @@ def encode(x, fmt):
     (or +-0, sign kept); a value that rounds past the largest finite value
     becomes +-inf (IEEE: |x| >= max + half an ulp). inf stays inf; nan
     becomes the quiet nan pattern with the top mantissa bit set, sign kept.
-    Raises ValueError naming ``fmt`` (unknown) or ``x`` (not a float or int).
+    An int x is rounded from its exact integer value, not through float(x)
+    (that would round twice, and fail past 1.8e308): 2**60 + 2**36 + 1
+    rounds up in fp32, 2**1100 is +inf. Raises ValueError naming ``fmt``
+    (unknown) or ``x`` (not a float or int; a bool is neither).
     """
     raise KataTodo('microprecision.encode: Round the Python float ``x`` to the nearest ``fmt`` value; return its bit pattern as an int.')
 
