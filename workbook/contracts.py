@@ -8,8 +8,22 @@ for it) so that every function a graded test calls through it is checked:
   whose docstring documents a change to its arguments opts out by saying so:
   the words "in place", "modifies", "mutates" or "appends" in its docstring;
 * **a new list is a new list**: when the docstring says "new list" (or "new
-  vector", "new matrix"), the result must not be one of the arguments, nor
-  share a row with one.
+  vector", "new matrix", "new tuple", "new dict"), the result must not be one
+  of the arguments, nor share a row (a list or dict inside it) with one;
+* **the promised type comes back**: when the docstring promises a return
+  type in one of the forms the katas use ("Returns a float", "an int", "a
+  list of ints", "a list of floats", "n Values", "a Value", "a float for
+  float params, a Value for Value params", "a new tuple", "a new dict",
+  "(a, b, c), three floats", ...: see ``promise``), the result has it. A
+  bool is never an int or a float, a Value is not a float, a float is not an
+  int; an int is accepted where a float is promised (it is the same number,
+  and Python arithmetic treats it alike);
+* **randomness comes from the rng given**: during a call that hands the
+  task an ``rng`` (or a ``seed``; any parameter named ``rng``, ``seed``,
+  ``*_rng``, ``*_seed``) that is not None, or leaves one at a default that
+  is not None, a draw from the global ``random``
+  module by the kata's code is a failure naming the kata's line (in-process
+  only: isolated workers are not watched).
 
 Classes are handed back unwrapped (a method may well change its object), and
 so is anything that is not a plain function. Attribute writes (pytest's
@@ -27,13 +41,17 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import random
 import re
+import sys
 import tracemalloc
+from pathlib import Path
 
 from .checks import Mismatch
 
 OPT_OUT = re.compile(r"\bin[ -]place\b|\bmodifies\b|\bmutates\b|\bappends\b", re.IGNORECASE)
-NEW_RESULT = re.compile(r"\bnew\b[^.;]*?\b(list|lists|vector|matrix)\b", re.IGNORECASE)
+NEW_RESULT = re.compile(r"\bnew\b[^.;]*?\b(list|lists|vector|matrix|tuple|dict)\b", re.IGNORECASE)
+RNG_PARAMETER = re.compile(r"rng|seed|\w+_rng|rng_\w+|\w+_seed")
 CONTAINERS = (list, dict, tuple, set)
 
 
@@ -94,13 +112,278 @@ def _brief(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+MUTABLE = (list, dict, set)
+
+
 def _rows(value):
-    """The value and, for a list of lists, its rows: the objects a new result must not reuse."""
-    yield value
-    if isinstance(value, list):
-        for item in value:
-            if isinstance(item, list):
+    """The value and the lists/dicts inside it, two levels deep: the objects a new result must not reuse.
+
+    (A list of lists yields its rows; a tuple or dict of lists, its lists and their rows.)
+    """
+    if isinstance(value, MUTABLE):
+        yield value
+    if isinstance(value, (list, tuple, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            if isinstance(item, MUTABLE):
                 yield item
+            if isinstance(item, (list, tuple)) and not isinstance(value, list):
+                for inner in item:
+                    if isinstance(inner, MUTABLE):
+                        yield inner
+
+
+# === promised return types ===
+
+
+def _is_value(x) -> bool:
+    """A kata's autograd ``Value`` (or, isolated, a proxy for an object that lives in the worker)."""
+    name = type(x).__name__
+    return name == "Value" or (name == "Proxy" and type(x).__module__.endswith("worker"))
+
+
+def _holds_value(x, depth: int = 0) -> bool:
+    if _is_value(x):
+        return True
+    if depth < 6 and isinstance(x, (list, tuple)):
+        return any(_holds_value(v, depth + 1) for v in x)
+    if depth < 6 and isinstance(x, dict):
+        return any(_holds_value(v, depth + 1) for v in x.values())
+    return False
+
+
+def _kind(x) -> str:
+    """How a value is described in a message."""
+    if isinstance(x, bool):
+        return f"a bool ({x!r})"
+    if _is_value(x):
+        return "a Value"
+    if isinstance(x, (int, float, str, bytes)):
+        return f"{'an' if type(x).__name__[0] in 'aeiou' else 'a'} {type(x).__name__} ({_brief(x)})"
+    return f"a {type(x).__name__}"
+
+
+LEAVES = {
+    "float": ("a float", lambda x: isinstance(x, (float, int)) and not isinstance(x, bool)),
+    "int": ("an int", lambda x: isinstance(x, int) and not isinstance(x, bool)),
+    "Value": ("a Value", _is_value),
+    "bool": ("a bool", lambda x: isinstance(x, bool)),
+    "str": ("a str", lambda x: isinstance(x, str)),
+    "bytes": ("bytes", lambda x: isinstance(x, bytes)),
+}
+NOUNS = {"float": "float", "floats": "float", "int": "int", "ints": "int", "Values": "Value", "bools": "bool",
+         "strings": "str", "str": "str", "bytes": "bytes"}  # fmt: skip
+COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
+
+
+class Promise:
+    """A return type a docstring promises: ``check(result, args)`` is None or what is wrong, and where."""
+
+    def __init__(self, text: str, shape: tuple, leaf: str | None, count: int | None = None) -> None:
+        self.text = text  # the docstring's words, quoted in messages
+        self.shape = shape  # containers from the outside in: ("list",), ("list", "list"), ("tuple",), ("any",)...
+        self.leaf = leaf  # "float", "int", "Value", "float|Value", ... or None: not checked
+        self.count = count  # a tuple's length, where the docstring gives it
+
+    def check(self, result, inputs) -> str | None:
+        leaf = self.leaf
+        if leaf == "float|Value":  # "a float for float params, a Value for Value params"
+            leaf = "Value" if _holds_value(inputs) else "float"
+        return self._check(result, self.shape, leaf, "the result")
+
+    def _check(self, value, shape, leaf, path) -> str | None:
+        if shape:
+            outer, rest = shape[0], shape[1:]
+            if outer == "list" and not isinstance(value, list):
+                return f"{path} is {_kind(value)}, not a list"
+            if outer == "tuple" and not isinstance(value, tuple):
+                return f"{path} is {_kind(value)}, not a tuple"
+            if outer == "dict" and not isinstance(value, dict):
+                return f"{path} is {_kind(value)}, not a dict"
+            if outer == "sequence" and not isinstance(value, (tuple, list)):
+                return f"{path} is {_kind(value)}, not a tuple"
+            if outer == "sequence" and self.count is not None and len(value) != self.count:
+                return f"{path} has {len(value)} items, not {self.count}"
+            if leaf is None and not rest:
+                return None
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                problem = self._check(item, rest, leaf, f"{path}[{key!r}]")
+                if problem:
+                    return problem
+            return None
+        if leaf is None:
+            return None
+        if leaf == "list-of-float":  # "(a, b), two lists of T floats"
+            return self._check(value, ("list",), "float", path)
+        if leaf in LEAVES and isinstance(value, list) and self.shape[0] == "list" and path != "the result":
+            # a matrix where the words only name the leaves ("a T x n list of floats"): look inside
+            for i, item in enumerate(value):
+                problem = self._check(item, (), leaf, f"{path}[{i}]")
+                if problem:
+                    return problem
+            return None
+        if leaf == "new-list":
+            return None if isinstance(value, list) else f"{path} is {_kind(value)}, not a list"
+        label, accepts = LEAVES[leaf]
+        if not accepts(value):
+            return f"{path} is {_kind(value)}, not {label}"
+        return None
+
+
+_SENTENCE = re.compile(r"(?:^|[.;:]\s+)(?:Returns?|returns?)\s+(.+?)(?=\.\s|;|\.$|$)")
+_FLOAT_OR_VALUE = re.compile(r"^an? float\b(?: for [^,]*)?,? (?:or )?an? Value\b")
+_SCALAR = re.compile(r"^(?:(?:an?|the) (float|int|Value)|[^,;()]*? as an (int))\b(?! when| if)")
+_LIST = re.compile(
+    r"^(?:an? |the )?(new )?(?:[^,;]*? x [^,;]*? )?(?:symmetric )?list of ((?:[^\s,;]+ ){0,3}?)"
+    r"(ints|floats|Values|bools|strings|bytes|lists)\b(?: of (?:[^\s,;]+ ){0,2}?(ints|floats|Values|bools|lists)\b)?"
+)
+_COUNTED = re.compile(r"^[\w\[\]()]+ (Values|floats|ints)\.?$")
+_TUPLE = re.compile(r"^an? new tuple\b")
+_DICT = re.compile(r"^an? new dict\b")
+_NAMED = re.compile(r"^\(([^()]*)\),? (two|three|four|five) (floats|ints|new lists|lists of \S+ (?:floats|ints))\b")
+
+
+@functools.lru_cache(maxsize=None)
+def promise(doc: str) -> Promise | None:
+    """The return type a docstring promises, in the forms the katas' docstrings use (None: none stated).
+
+    The first sentence (or clause after ``;``/``:``) that begins with
+    "Return(s)" and names a type is the promise; conditional words ("a Value
+    when ...") promise nothing checkable, except the explicit pair "a float
+    for float inputs, a Value for Value inputs" (the result is a Value exactly
+    when some argument holds one).
+    """
+    flat = " ".join(doc.split())
+    for match in _SENTENCE.finditer(flat):
+        words = match.group(1)
+        found = _FLOAT_OR_VALUE.match(words)
+        if found:
+            return Promise(found.group(0), (), "float|Value")
+        found = _SCALAR.match(words)
+        if found:
+            return Promise(found.group(0), (), found.group(1) or found.group(2))
+        found = _LIST.match(words)
+        if found:
+            first, second = found.group(3), found.group(4)
+            if first == "lists":
+                return Promise(found.group(0), ("list", "list"), NOUNS.get(second) if second else None)
+            return Promise(found.group(0), ("list",), NOUNS[first])
+        found = _COUNTED.match(words)
+        if found:
+            return Promise(words, ("list",), NOUNS[found.group(1)])
+        if _TUPLE.match(words):
+            return Promise("a new tuple", ("tuple",), None)
+        if _DICT.match(words):
+            return Promise("a new dict", ("dict",), None)
+        found = _NAMED.match(words)
+        if found:
+            count = COUNT_WORDS[found.group(2)]
+            names = [n for n in found.group(1).split(",") if n.strip()]
+            if len(names) != count:
+                continue
+            kind = found.group(3)
+            leaf = "new-list" if kind == "new lists" else "list-of-float" if kind.startswith("lists") else NOUNS[kind]
+            if kind.startswith("lists") and kind.endswith("ints"):
+                leaf = None
+            return Promise(found.group(0), ("sequence",), leaf, count)
+    return None
+
+
+# === randomness: the rng given, never the global generator ===
+
+
+_GLOBAL_DRAWS = {
+    name: getattr(random, name)
+    for name in dir(random)
+    if not name.startswith("_") and name != "getstate"
+    and getattr(getattr(random, name), "__self__", None) is random._inst
+}  # fmt: skip
+
+
+class _GlobalRandomWatch:
+    """While active, every call of a global ``random`` function is recorded with the kata line that made it.
+
+    The ``random`` module's functions are replaced for the duration of the
+    call, and so are names the kata's module imported from it (``from random
+    import gauss``). A draw is blamed on the kata when the line that made it
+    is in the kata's file; draws made by code the test handed in (a callback,
+    a stub rng) are not. The generator's state is compared as well, to see
+    draws no replaced name made.
+    """
+
+    def __init__(self, kata_file: str, module_globals: dict) -> None:
+        self.kata_file = kata_file
+        self.module_globals = module_globals
+        self.draws: list[tuple[str, str, int]] = []
+        self.calls = 0
+        self.saved: list[tuple[dict | object, str, object]] = []
+
+    def _trap(self, name, original):
+        def draw(*args, **kwargs):
+            self.calls += 1
+            frame = sys._getframe(1)  # the line that called random.<name>()
+            if frame.f_code.co_filename == self.kata_file:
+                self.draws.append((name, frame.f_code.co_filename, frame.f_lineno))
+            return original(*args, **kwargs)
+
+        draw.__wrapped__ = original
+        return draw
+
+    def __enter__(self):
+        self.state = random.getstate()
+        for name, original in _GLOBAL_DRAWS.items():
+            if getattr(random, name) is original:
+                self.saved.append((random, name, original))
+                setattr(random, name, self._trap(name, original))
+        originals = {id(f): n for n, f in _GLOBAL_DRAWS.items()}
+        for key, value in list(self.module_globals.items()):
+            name = originals.get(id(value))
+            if name is not None and value is _GLOBAL_DRAWS[name]:
+                self.saved.append((self.module_globals, key, value))
+                self.module_globals[key] = self._trap(name, value)
+        return self
+
+    def __exit__(self, *exc):
+        for target, name, original in reversed(self.saved):
+            if isinstance(target, dict):
+                target[name] = original
+            else:
+                setattr(target, name, original)
+        self.saved.clear()
+        self.changed_unseen = not self.calls and random.getstate() != self.state
+        return False
+
+    def problem(self, name: str, given: str) -> str | None:
+        if not self.draws and not self.changed_unseen:
+            return None
+        if self.draws:
+            function, path, line = self.draws[0]
+            where = f"random.{function}() at {_shown(path)}:{line}"
+        else:
+            where = "the global random module (through a name the check could not see)"
+        source = "the rng you were given" if "rng" in given else f"the rng you make from it: random.Random({given})"
+        return (
+            f"{name}() drew from the global random module although it was given {given!r}: {where}\n"
+            f"  hint: use the rng you were given ({source}); the global generator's draws depend on "
+            "everything else that used it, so the result is not reproducible from the argument"
+        )
+
+
+def _shown(path: str) -> str:
+    from .layout import shown
+
+    return shown(Path(path))
+
+
+def _defaults(function) -> dict:
+    """{parameter: default} of a plain function (None where it has none or cannot be read)."""
+    try:
+        return {
+            p.name: (None if p.default is inspect.Parameter.empty else p.default)
+            for p in inspect.signature(function).parameters.values()
+        }
+    except (TypeError, ValueError):
+        return {}
 
 
 def check_calls(function, name: str, spec: tuple[str, list[str]] | None = None):
@@ -119,7 +402,13 @@ def check_calls(function, name: str, spec: tuple[str, list[str]] | None = None):
             parameters = []
     check_inputs = not OPT_OUT.search(doc)
     check_new = bool(NEW_RESULT.search(doc))
-    if not (check_inputs or check_new):
+    promised = promise(doc)
+    code = getattr(function, "__code__", None)  # in-process only: an isolated proxy has none
+    rng_parameters = {p for p in parameters if RNG_PARAMETER.fullmatch(p)} if code is not None else set()
+    # an rng or seed parameter with a default other than None is given on every call
+    defaults = _defaults(function) if rng_parameters else {}
+    by_default = [p for p in parameters if p in rng_parameters and defaults.get(p) is not None]
+    if not (check_inputs or check_new or promised or rng_parameters):
         return function
 
     @functools.wraps(function)
@@ -129,7 +418,25 @@ def check_calls(function, name: str, spec: tuple[str, list[str]] | None = None):
             return function(*args, **kwargs)
         named = list(zip(parameters, args)) + list(kwargs.items())
         watched = [(arg, value, _snapshot(value)) for arg, value in named if isinstance(value, CONTAINERS)]
-        result = function(*args, **kwargs)
+        given = next((arg for arg, value in named if arg in rng_parameters and value is not None), None)
+        if given is None and by_default:
+            passed = {arg for arg, _ in named}
+            given = next((p for p in by_default if p not in passed), None)
+        if given is not None:
+            watch = _GlobalRandomWatch(code.co_filename, function.__globals__)
+            try:
+                with watch:
+                    result = function(*args, **kwargs)
+            except BaseException as error:
+                problem = watch.problem(name, given)
+                if problem:
+                    raise Mismatch(problem) from error
+                raise
+            problem = watch.problem(name, given)
+            if problem:
+                raise Mismatch(problem)
+        else:
+            result = function(*args, **kwargs)
         if check_inputs:
             for arg, value, before in watched:
                 if not _same(before, value):
@@ -139,17 +446,40 @@ def check_calls(function, name: str, spec: tuple[str, list[str]] | None = None):
                         "  hint: build new lists for the result instead of writing into the input "
                         "(copy first: row[:] or list(row))"
                     )
-        if check_new and isinstance(result, list):
+        if check_new and isinstance(result, (list, tuple, dict)):
             inputs = {id(obj) for _, value, _ in watched for obj in _rows(value)}
             if any(id(obj) in inputs for obj in _rows(result)):
+                what = NEW_RESULT.search(doc).group(1).lower().rstrip("s")
                 raise Mismatch(
-                    f"{name}() returned (part of) one of its arguments; the docstring promises a new list\n"
-                    "  hint: the caller may change the result: build new lists (row[:] or list(row))"
+                    f"{name}() returned (part of) one of its arguments; the docstring promises a new {what}\n"
+                    "  hint: the caller may change the result: build new lists (row[:] or list(row)) "
+                    "and new dicts (dict(d))"
+                )
+        if promised is not None:
+            problem = promised.check(result, [value for _, value in named])
+            if problem:
+                raise Mismatch(
+                    f"{name}() returned the wrong type: the docstring promises {promised.text!r}, and {problem}\n"
+                    f"  hint: {_type_hint(promised, problem)}"
                 )
         return result
 
     guarded.__workbook_unwrapped__ = function
     return guarded
+
+
+def _type_hint(promised: Promise, problem: str) -> str:
+    if problem.endswith("not a Value"):
+        return "return the Value itself (a float has no gradient; Value inputs give a Value result)"
+    if "a Value" in problem:
+        return "a float was promised: take .data of the Value (only the Value path returns Values)"
+    if "a bool" in problem:
+        return "True/False is not a number here: return the count or value itself"
+    if "a float" in problem and "int" in (promised.leaf or ""):
+        return "an int code was promised: round() or int() it (3.0 is a float)"
+    if "not a list" in problem:
+        return "build and return a list (list(...)), not a tuple, generator or map"
+    return "return exactly the type the docstring names"
 
 
 class GuardedKata:

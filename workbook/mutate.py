@@ -34,6 +34,7 @@ Commands::
     python -m workbook.mutate microflash --sample 20  # the CI sample
     python -m workbook.mutate microflash --list     # every mutation site and its identity
     python -m workbook.mutate microflash --survivors --write  # regrade the listed survivors after a new test
+    python -m workbook.mutate microflash --operators new --write  # sweep only some operators, merged into the file
 """
 
 from __future__ import annotations
@@ -243,11 +244,215 @@ def _workbook_operators():
         def examples(cls):
             return (Example("m = -math.inf", "m = 0.0"),)
 
+    # --- the three "learner ignores what they were given" operators (issue 18) ---
+
+    def _random_text(node) -> str:
+        """``random`` if the module imports it at the top level, else an expression that imports it."""
+        for child in node.get_root_node().children:
+            statement = child.children[0] if child.type == "simple_stmt" else child
+            if statement.type == "import_name" and statement.get_code().split() == ["import", "random"]:
+                return "random"
+        return '__import__("random")'
+
+    def _block_start(node) -> bool:
+        """``node`` is the first statement of a marked block (its prefix holds the BEGIN marker)."""
+        return (
+            node.parent is not None
+            and node.parent.type in ("suite", "file_input")
+            and node.type != "newline"
+            and "# BEGIN SOLUTION" in node.get_first_leaf().prefix
+        )
+
+    def _enclosing_function(node):
+        while node is not None and node.type != "funcdef":
+            node = node.parent
+        return node
+
+    class ArgumentIgnored(Operator):
+        """Inside a marked block, a parameter of the enclosing function is ignored.
+
+        The mutant inserts ``<param> = <value>`` as the first line of the
+        block: the learner used a fixed value instead of the argument. The
+        value is the parameter's default when it has one. Without a default it
+        is a plausible fixed value, chosen from the annotation, else the name:
+        an rng (``rng``, ``*_rng``, annotated ``random.Random``) becomes
+        ``random.Random(0)``; ``bool`` becomes ``False``; ``int`` or a count's
+        name (``n``, ``k``, ``n_*``, ``num_*``, ``*_size``, ``steps``, ``bits``,
+        ``rank``, ...) becomes ``1``; ``float`` or a hyperparameter's name
+        (``lr``, ``eps``, ``alpha``, ``beta*``, ``temperature``, ``scale``, ...)
+        becomes ``1.0``; a seed (``seed``, ``*_seed``) becomes ``0``; a parameter
+        optional by its annotation (``... | None``, ``Optional``) or its name
+        (``mask``, ``counter``, ``log``, ``callback``, ``cache``, ``window``,
+        ``*_fn``, ...) becomes ``None``. Anything else without a default (the
+        lists, matrices and models the task works on) gets no mutant: no fixed
+        value stands in for the data, and such a mutant would only crash. One
+        mutant per parameter, ``self``/``cls`` and ``*args``/``**kwargs`` left
+        out, and only for parameters the block's code reads (a parameter used
+        only before the marked block cannot be ignored inside it).
+        """
+
+        COUNT = re.compile(
+            r"n|k|t|p|d|m|n_\w+|num_\w+|\w+_size|\w+_len|\w*steps|bits|rank|iters|gamma|top_k|limit|max_\w+|\w+_count"
+        )
+        REAL = re.compile(
+            r"lr|eps|epsilon|alpha|beta\d?|temperature|tau|scale|sigma|damping|decay|momentum|base|k1|b|top_p"
+            r"|clip\w*|\w*_coef|margin|threshold|ratio|lam|weight_decay|\w*_rate"
+        )
+
+        def _params(self, node):
+            if not _block_start(node):
+                return []
+            function = _enclosing_function(node)
+            if function is None:
+                return []
+            used = {
+                leaf.value
+                for leaf in _leaves(function)
+                if leaf.type == "name" and leaf.start_pos >= node.start_pos
+            }
+            return [
+                param for param in function.get_params()
+                if param.star_count == 0 and param.name.value not in ("self", "cls") and param.name.value in used
+                and self._value(param, node) is not None
+            ]  # fmt: skip
+
+        OPTIONAL = re.compile(r"mask|\w*counter|log|callback|\w*cache|window|\w*_fn|hook|stats|on_\w+")
+
+        def _value(self, param, node) -> str | None:
+            if param.default is not None:
+                return param.default.get_code().strip()
+            name = param.name.value
+            annotation = param.annotation.get_code().strip() if param.annotation is not None else ""
+            if name == "rng" or name.endswith("_rng") or annotation in ("random.Random", "Random"):
+                return f"{_random_text(node)}.Random(0)"
+            if annotation == "bool":
+                return "False"
+            if annotation == "int" or self.COUNT.fullmatch(name):
+                return "1"
+            if annotation == "float" or self.REAL.fullmatch(name):
+                return "1.0"
+            if name == "seed" or name.endswith("_seed"):
+                return "0"
+            if "None" in annotation or "Optional" in annotation or self.OPTIONAL.fullmatch(name):
+                return "None"
+            return None  # the data the task works on: no fixed value stands in for it
+
+        def describe(self, node, index) -> str:
+            """The inserted line: the mutant's identity (stable when parameters are added or reordered)."""
+            param = self._params(node)[index]
+            return f"{param.name.value} = {self._value(param, node)}"
+
+        def mutation_positions(self, node):
+            for _ in self._params(node):
+                yield (node.start_pos, node.end_pos)
+
+        def mutate(self, node, index):
+            prefix = node.get_first_leaf().prefix
+            indent = prefix.rsplit("\n", 1)[-1]
+            text = f"{self.describe(node, index)}\n{indent}{node.get_code(include_prefix=False)}"
+            return parso.python.tree.Name(text, node.start_pos, prefix=prefix)
+
+        @classmethod
+        def examples(cls):
+            return (Example("def f(x, s=2):\n    # BEGIN SOLUTION\n    return x * s\n", "..."),)
+
+    def _leaves(node):
+        leaf = node.get_first_leaf()
+        last = node.get_last_leaf()
+        while leaf is not None:
+            yield leaf
+            if leaf is last:
+                return
+            leaf = leaf.get_next_leaf()
+
+    class KeywordDropped(Operator):
+        """A call drops one keyword argument it passes (``f(x, scale=s)`` -> ``f(x)``): not passed on.
+
+        One mutant per keyword argument per call (``**kwargs`` left out); the
+        site's line is the keyword's own line.
+        """
+
+        def _keywords(self, node):
+            if node.type != "trailer" or node.children[0].type != "operator" or node.children[0].value != "(":
+                return []
+            if len(node.children) != 3:
+                return []
+            inner = node.children[1]
+            args = [c for c in inner.children if c.type == "argument"] if inner.type == "arglist" else [inner]
+            return [
+                arg for arg in args
+                if arg.type == "argument" and len(arg.children) == 3 and arg.children[1].type == "operator"
+                and arg.children[1].value == "=" and arg.children[0].type == "name"
+            ]  # fmt: skip
+
+        def mutation_positions(self, node):
+            for arg in self._keywords(node):
+                yield (arg.start_pos, arg.end_pos)
+
+        def mutate(self, node, index):
+            arg = self._keywords(node)[index]
+            inner = node.children[1]
+            if inner is arg:
+                node.children = [node.children[0], node.children[2]]
+                return node
+            children = inner.children
+            at = children.index(arg)
+            if at + 1 < len(children):  # drop the argument and the comma after it
+                del children[at : at + 2]
+                if at < len(children):  # the next argument takes the dropped one's place (and prefix)
+                    children[at].get_first_leaf().prefix = arg.get_first_leaf().prefix
+            else:  # the last argument: drop the comma before it
+                del children[at - 1 : at + 1]
+            return node
+
+        @classmethod
+        def examples(cls):
+            return (Example("f(x, scale=s)", "f(x)"),)
+
+    class RngReplaced(Operator):
+        """``rng.<method>(...)`` -> ``random.<method>(...)``: the global generator instead of the one given.
+
+        Matches a call of a method the ``random`` module also offers on a name
+        ``rng`` (or ``*_rng``/``rng_*``); the mutant imports ``random`` when the
+        module does not (``__import__("random")``), so it runs rather than
+        failing with a NameError no learner would see.
+        """
+
+        def _matches(self, node):
+            if node.type not in ("atom_expr", "power") or len(node.children) < 3:
+                return False
+            name, attribute, call = node.children[:3]
+            return (
+                name.type == "name"
+                and (name.value == "rng" or name.value.endswith("_rng") or name.value.startswith("rng_"))
+                and attribute.type == "trailer" and attribute.children[0].value == "."
+                and not attribute.children[1].value.startswith("_")
+                and callable(getattr(random, attribute.children[1].value, None))
+                and call.type == "trailer" and call.children[0].value == "("
+            )  # fmt: skip
+
+        def mutation_positions(self, node):
+            if self._matches(node):
+                yield (node.start_pos, node.end_pos)
+
+        def mutate(self, node, index):
+            name = node.children[0]
+            node.children[0] = parso.python.tree.Name(_random_text(node), name.start_pos, prefix=name.prefix)
+            node.children[0].parent = node
+            return node
+
+        @classmethod
+        def examples(cls):
+            return (Example("u = rng.random()", "u = random.random()"),)
+
     return {
         "workbook/DropStatement": DropStatement(),
         "workbook/SwapArguments": SwapArguments(),
         "workbook/RangeOffByOne": RangeOffByOne(),
         "workbook/NegInfToZero": NegInfToZero(),
+        "workbook/ArgumentIgnored": ArgumentIgnored(),
+        "workbook/KeywordDropped": KeywordDropped(),
+        "workbook/RngReplaced": RngReplaced(),
     }
 
 
@@ -259,6 +464,63 @@ def operators() -> dict[str, object]:
     found = {name: cosmic_ray.plugins.get_operator(name)() for name in CORE_OPERATORS}
     found.update(_workbook_operators())
     return found
+
+
+# The operators of the sweeps recorded before survivor files said which they
+# used (issue 9 to issue 18): a file without an "operators" list was swept with these.
+FIRST_OPERATORS = [*CORE_OPERATORS, "workbook/DropStatement", "workbook/SwapArguments",
+                   "workbook/RangeOffByOne", "workbook/NegInfToZero"]  # fmt: skip
+# The operators issue 18 added ("the learner ignores what they were given"); `--operators new`.
+NEW_OPERATORS = ["workbook/ArgumentIgnored", "workbook/KeywordDropped", "workbook/RngReplaced"]
+
+
+def _kebab(name: str) -> str:
+    """``workbook/ArgumentIgnored`` -> ``argument-ignored`` (core's ``_Add_Sub`` parts kept: ``..._add_sub``)."""
+    short = name.split("/", 1)[1]
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", short).replace("_", "-").lower().replace("--", "-")
+
+
+def select_operators(spec: str, ops: dict[str, object]) -> dict[str, object]:
+    """The operators named in ``spec``: comma-separated full names (``workbook/KeywordDropped``),
+    short names (``KeywordDropped``), kebab-case (``keyword-dropped``), or the groups
+    ``new`` (issue 18's three), ``workbook`` (the workbook's own) and ``core`` (cosmic-ray's)."""
+    chosen: dict[str, object] = {}
+    aliases = {}
+    for name in ops:
+        for alias in (name, name.split("/", 1)[1], _kebab(name)):
+            aliases[alias.lower()] = name
+    groups = {
+        "new": NEW_OPERATORS,
+        "workbook": [n for n in ops if n.startswith("workbook/")],
+        "core": [n for n in ops if n.startswith("core/")],
+    }
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        names = groups.get(part.lower()) or ([aliases[part.lower()]] if part.lower() in aliases else None)
+        if names is None:
+            raise ValueError(
+                f"unknown operator {part!r}; choose from: new, workbook, core, "
+                + ", ".join(sorted(_kebab(n) for n in ops))
+            )
+        for name in names:
+            chosen[name] = ops[name]
+    if not chosen:
+        raise ValueError("--operators names no operator")
+    return {name: ops[name] for name in ops if name in chosen}  # in the registry's (stable) order
+
+
+def swept_operators(data: dict) -> list[str]:
+    """The operators a kata's survivor file has recorded sweeps of."""
+    if "operators" in data:
+        return list(data["operators"])
+    return list(FIRST_OPERATORS) if "sweep" in data else []
+
+
+def operator_of(key: str) -> str:
+    """The operator named in a mutant's identity ``task | operator | text | #n``."""
+    parts = key.split(" | ")
+    return parts[1] if len(parts) > 1 else ""
 
 
 # === mutation sites ===
@@ -306,12 +568,14 @@ def sites(source: str, ops: dict[str, object] | None = None) -> list[Site]:
     seen: dict[tuple, int] = {}
     for name, op in ops.items():
         occurrence = 0
+        describe = getattr(op, "describe", None)
         for node in nodes:
-            for start, _end in op.mutation_positions(node):
+            for index, (start, _end) in enumerate(op.mutation_positions(node)):
                 line = start[0]
                 task = next((t for b, e, t in ranges if b < line < e), None)
                 if task is not None and not _in_fstring(node):
-                    text = " ".join(lines[line - 1].split())
+                    # the line's text, or what an operator says its mutant is (the inserted line)
+                    text = " ".join((describe(node, index) if describe else lines[line - 1]).split())
                     ident = (task, name, text)
                     seen[ident] = seen.get(ident, 0) + 1
                     key = f"{task} | {name} | {text} | #{seen[ident]}"
@@ -408,11 +672,29 @@ def listed(data: dict) -> dict[str, dict]:
 
 
 def sample(all_sites: list[Site], data: dict, kata: str, size: int) -> list[Site]:
-    """A deterministic sample of ``size`` sites not listed as survivors."""
+    """A deterministic sample of ``size`` sites not listed as survivors, drawn from every operator.
+
+    Only operators the kata's file records a sweep of are drawn from (a new
+    operator enters a kata's CI sample once that kata has been swept with
+    it: ``--operators ... --write``). The operators are taken in a seeded
+    order, one site each in turn, so every operator is drawn as often as the
+    others (the new ones included) however many sites it has.
+    """
     known = listed(data)
-    pool = sorted((s for s in all_sites if s.key not in known), key=lambda s: s.key)
+    swept = set(swept_operators(data))
+    pool: dict[str, list[Site]] = {}
+    for site in sorted(all_sites, key=lambda s: s.key):
+        if site.key not in known and site.operator in swept:
+            pool.setdefault(site.operator, []).append(site)
     rng = random.Random(f"{SAMPLE_SEED}:{kata}")
-    return sorted(rng.sample(pool, min(size, len(pool))), key=lambda s: (s.line, s.key))
+    order = sorted(pool)
+    rng.shuffle(order)
+    chosen: list[Site] = []
+    while len(chosen) < size and any(pool.values()):
+        for name in order:
+            if pool[name] and len(chosen) < size:
+                chosen.append(pool[name].pop(rng.randrange(len(pool[name]))))
+    return sorted(chosen, key=lambda s: (s.line, s.key))
 
 
 def score(counts: dict) -> float | None:
@@ -421,16 +703,26 @@ def score(counts: dict) -> float | None:
     return None if relevant <= 0 else (counts["killed"] + counts["timeout"]) / relevant
 
 
-def write_survivors(root: Path, kata: str, outcomes: list[Outcome]) -> dict:
-    """Rewrite ``tests/mutants/auto/<kata>.json`` from a full sweep.
+def write_survivors(root: Path, kata: str, outcomes: list[Outcome], swept: list[str] | None = None) -> dict:
+    """Rewrite ``tests/mutants/auto/<kata>.json`` from a sweep.
 
     Keeps the reasons already written for survivors that still survive, adds
     new survivors with an empty ``open`` reason (to be reviewed: CI fails
     until each has an ``equivalent`` or ``open`` reason) and drops the rest.
+
+    ``swept`` names the operators of a partial sweep (``--operators``): then
+    only those operators' survivors and counts are replaced, and the
+    survivors, reasons and counts of every other operator are kept. Without
+    it the sweep is a full one and replaces everything. The file records
+    which operators were swept (``operators``), the counts per operator
+    (``by_operator``) and each operator's first counts (``baseline_by_operator``).
     """
     old = load_survivors(root, kata)
     known = listed(old)
+    swept_set = set(swept) if swept is not None else None
     survivors = []
+    if swept_set is not None:  # keep the other operators' survivors as they are
+        survivors = [entry for entry in old.get("survivors", []) if operator_of(entry["id"]) not in swept_set]
     for outcome in outcomes:
         if outcome.status not in ("survived", "incompetent"):
             continue
@@ -441,18 +733,79 @@ def write_survivors(root: Path, kata: str, outcomes: list[Outcome]) -> dict:
         else:
             entry["open"] = previous.get("open", "")
         survivors.append(entry)
-    counts = tally(outcomes, {s["id"]: s for s in survivors})
+    by_operator = tally_by_operator(outcomes, {s["id"]: s for s in survivors})
+    if swept_set is None:
+        counts = tally(outcomes, {s["id"]: s for s in survivors})
+        operators_now = sorted({o.site.operator for o in outcomes} | set(by_operator))
+        old_by_operator = {}
+    else:
+        old_by_operator = dict(old.get("by_operator") or {})
+        previous_ops = set(swept_operators(old))
+        for name in swept_set & previous_ops - set(old_by_operator):  # swept before, but not counted per operator
+            old_by_operator[name] = _counts_from_file(root, kata, name, old)
+        counts = {key: old.get("sweep", {}).get(key, 0) for key in COUNT_KEYS}
+        for name in swept_set:
+            for key in COUNT_KEYS:
+                counts[key] += by_operator.get(name, _zero())[key] - old_by_operator.get(name, _zero())[key]
+        counts = {key: max(0, value) for key, value in counts.items()}
+        value = score(counts)
+        counts["score"] = None if value is None else round(100 * value, 1)
+        operators_now = sorted(previous_ops | swept_set)
+        by_operator = {**{k: v for k, v in old_by_operator.items() if k not in swept_set}, **by_operator}
+    first = dict(old.get("baseline_by_operator") or {})
+    for name, value in by_operator.items():
+        first.setdefault(name, value)
     data = {
         "kata": kata,
         "command": f"python -m workbook.mutate {kata} --write",
         "baseline": old.get("baseline") or counts,
         "sweep": counts,
+        "operators": operators_now,
+        "by_operator": dict(sorted(by_operator.items())),
+        "baseline_by_operator": dict(sorted(first.items())),
         "survivors": survivors,
     }
     path = survivor_file(root, kata)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return data
+
+
+COUNT_KEYS = ("mutants", "killed", "timeout", "survived", "equivalent")
+
+
+def _zero() -> dict:
+    return dict.fromkeys(COUNT_KEYS, 0)
+
+
+def _counts_from_file(root: Path, kata: str, name: str, data: dict) -> dict:
+    """One operator's counts in an old file that only has totals: its sites now, its survivors as listed.
+
+    (Its killed mutants include any that timed out: the file does not say which.)
+    """
+    source = (root / "solutions" / kata / f"{kata}.py").read_text(encoding="utf-8")
+    n_sites = len(sites(source, {name: operators()[name]}))
+    mine = [e for e in data.get("survivors", []) if operator_of(e["id"]) == name]
+    equivalent = sum(1 for e in mine if e.get("equivalent"))
+    counts = _zero()
+    counts.update(mutants=n_sites, equivalent=equivalent, survived=len(mine) - equivalent)
+    counts["killed"] = max(0, n_sites - len(mine))
+    return counts
+
+
+def tally_by_operator(outcomes: list[Outcome], known: dict[str, dict]) -> dict[str, dict]:
+    """{operator: counts} of a sweep (no scores: they are per kata)."""
+    result: dict[str, dict] = {}
+    for outcome in outcomes:
+        counts = result.setdefault(outcome.site.operator, _zero())
+        counts["mutants"] += 1
+        if outcome.status in ("killed", "timeout"):
+            counts[outcome.status] += 1
+        elif "equivalent" in known.get(outcome.site.key, {}):
+            counts["equivalent"] += 1
+        else:
+            counts["survived"] += 1
+    return result
 
 
 def update_survivors(root: Path, kata: str, outcomes: list[Outcome]) -> dict:
@@ -467,7 +820,15 @@ def update_survivors(root: Path, kata: str, outcomes: list[Outcome]) -> dict:
     counts = dict(data["sweep"])
     for status in killed.values():
         counts[status] += 1
+    for key, status in killed.items():  # the per-operator counts, where the file has them
+        bucket = (data.get("by_operator") or {}).get(operator_of(key))
+        if bucket is not None:
+            bucket[status] += 1
     data["survivors"] = [entry for entry in data["survivors"] if entry["id"] not in killed]
+    for name, bucket in (data.get("by_operator") or {}).items():
+        mine = [e for e in data["survivors"] if operator_of(e["id"]) == name]
+        bucket["equivalent"] = sum(1 for e in mine if e.get("equivalent"))
+        bucket["survived"] = len(mine) - bucket["equivalent"]
     # the rest are survivors; count them by the reasons they carry now (written after the sweep)
     counts["equivalent"] = sum(1 for entry in data["survivors"] if entry.get("equivalent"))
     counts["survived"] = len(data["survivors"]) - counts["equivalent"]
@@ -571,6 +932,11 @@ def main(argv: list[str] | None = None) -> int:
         "--survivors", action="store_true",
         help="grade only the survivors listed in the kata's file (with --write: drop those now killed)",
     )  # fmt: skip
+    parser.add_argument(
+        "--operators", metavar="NAMES", default=None,
+        help="only these operators, comma-separated (e.g. argument-ignored,keyword-dropped,rng-replaced, "
+        "or the groups new, workbook, core); with --write, their results are merged into the kata's file",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     root = find_root()
     names = [k.name for k in discover(root)] if args.all else args.katas
@@ -581,11 +947,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.survivors and args.sample is not None:
         parser.error("--survivors and --sample choose different mutants: give one")
     ops = operators()
+    try:
+        used = select_operators(args.operators, ops) if args.operators else ops
+    except ValueError as unknown:
+        parser.error(str(unknown))
     os.chdir(root)  # cosmic-ray runs the test command in the current directory
     failed = False
     for kata in names:
         source = (root / "solutions" / kata / f"{kata}.py").read_text(encoding="utf-8")
-        all_sites = sites(source, ops)
+        all_sites = sites(source, used)
         if args.list:
             for site in all_sites:
                 print(f"{site.line:>5}  {site.key}")
@@ -602,9 +972,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {kata}: grading {len(chosen)} of {len(all_sites)} mutants", flush=True)
         started = time.monotonic()
         outcomes = sweep(root, kata, chosen, ops, progress=lambda line: print(line, flush=True), jobs=args.jobs)
-        if args.write:
-            writer = update_survivors if args.survivors else write_survivors
-            data = writer(root, kata, outcomes)
+        if args.write and args.survivors:
+            data = update_survivors(root, kata, outcomes)
+        elif args.write:
+            data = write_survivors(root, kata, outcomes, swept=list(used) if args.operators else None)
         if args.survivors:
             now_killed = sum(1 for o in outcomes if o.status in ("killed", "timeout"))
             print(f"   {kata}: {now_killed} of {len(chosen)} listed survivors now killed", flush=True)

@@ -10,7 +10,10 @@ reference) or ``open`` (a known gap). These checks keep that honest in CI:
 * every survivor listed still is a mutation site of the solution (an edit
   that removed or changed the line makes the entry stale: rerun the sweep);
 * a bounded, deterministic sample of the other mutants of every kata is
-  graded, and each must be killed.
+  graded, and each must be killed; it draws from every operator the kata's
+  file records a sweep of, one site per operator in turn (so the newest
+  operators are drawn as often as the oldest);
+* a kata not yet swept with every operator is reported as a visible skip.
 """
 
 import concurrent.futures
@@ -88,6 +91,20 @@ def test_listed_survivors_are_current(kata, ops):
         f"{kata}: the solution changed; these listed survivors are no longer mutation sites. "
         f"Rerun `python -m workbook.mutate {kata} --write`:\n  " + "\n  ".join(stale)
     )
+
+
+@pytest.mark.parametrize("kata", NAMES)
+def test_every_operator_has_been_swept(kata, ops):
+    """A kata's file records a sweep of every operator; until then the new ones stay out of its sample (visibly)."""
+    skip_if_pending(kata)
+    data = mutate.load_survivors(ROOT, kata)
+    missing = [name for name in ops if name not in set(mutate.swept_operators(data))]
+    if missing:
+        names = ",".join(mutate._kebab(name) for name in missing)
+        pytest.skip(
+            f"{kata}: not yet swept with {names} (left out of its CI sample until then): "
+            f"nice python -m workbook.mutate {kata} --operators {names} --write"
+        )
 
 
 _OUTCOMES = {}
