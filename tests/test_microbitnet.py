@@ -347,6 +347,22 @@ def test_input_gradient_equals_finite_differences(kata, shape):
 
 
 @pytest.mark.task("bitlinear_backward")
+def test_input_gradient_uses_the_eps_passed_in(kata):
+    # With eps = 0.5 the grid step gamma + eps is larger, so more codes are 0 than
+    # with the default 1e-5: grad_x must come from ternarize(W, eps) with THIS eps.
+    rng = random.Random(77)
+    W, x = planted(rng, 4, 6), [rng.uniform(-2, 2) for _ in range(6)]
+    grad_y = [rng.uniform(-1, 1) for _ in range(4)]
+    for eps in (0.5, 0.0):
+        codes, gamma = spec_ternarize(W, eps)
+        want = [gamma * math.fsum(g * row[c] for g, row in zip(grad_y, codes)) for c in range(6)]
+        _, grad_x = kata.bitlinear_backward(W, x, grad_y, eps)
+        assert_close(list(grad_x), want, 1e-12, f"bitlinear_backward(4x6, eps={eps}): grad_x",
+                     hint="ternarize with the eps argument, not the default")
+    assert spec_ternarize(W, 0.5)[0] != spec_ternarize(W, 1e-5)[0], "fixture: eps = 0.5 must change some code"
+
+
+@pytest.mark.task("bitlinear_backward")
 def test_weight_gradient_is_straight_through(kata):
     rng = random.Random(21)
     W, x = planted(rng, 6, 5), [rng.uniform(-2, 2) for _ in range(5)]

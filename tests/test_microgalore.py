@@ -159,14 +159,15 @@ def test_basis_rejects_bad_iters(kata, iters):
 
 
 @pytest.mark.task("galore_basis")
-@pytest.mark.parametrize("iters", [0, 1, 3])
-def test_basis_runs_exactly_iters_rounds(kata, iters):
+@pytest.mark.parametrize("iters,seed", [(0, 0), (1, 0), (3, 0), (0, 7), (2, 11)])
+def test_basis_runs_exactly_iters_rounds(kata, iters, seed):
     G = matrix(random.Random(1), 5, 8)
-    rng = random.Random(0)
+    rng = random.Random(seed)
     Q = kata.gram_schmidt([[rng.gauss(0.0, 1.0) for _ in range(2)] for _ in range(5)])
     for _ in range(iters):
         Q = kata.gram_schmidt(mm(G, mm(tr(G), Q)))
-    assert_close(kata.galore_basis(G, 2, iters=iters), Q, 1e-12, f"galore_basis(5x8 G, 2, iters={iters})",
+    got = kata.galore_basis(G, 2, iters=iters, seed=seed) if seed else kata.galore_basis(G, 2, iters=iters)
+    assert_close(got, Q, 1e-12, f"galore_basis(5x8 G, 2, iters={iters}{f', seed={seed}' if seed else ''})",
                  hint="start from gram_schmidt(Z), then exactly `iters` rounds of Q = gram_schmidt(G (G^T Q));"
                       " iters = 0 is allowed and returns the orthonormalised start")
 
@@ -367,6 +368,23 @@ def test_low_rank_step_matches_spec(kata, rank, refresh, alpha):
         assert_equal((len(state["m"]), len(state["m"][0]), len(state["v"]), len(state["v"][0])),
                      (rank, n, rank, n), f"{what}: shapes of m and v",
                      hint="optimizer state is r x n, not m x n")
+
+
+@pytest.mark.task("galore_step")
+def test_low_rank_step_uses_its_adam_hyperparameters(kata):
+    # beta1, beta2 and eps are the Adam step's own: a step that keeps 0.9, 0.999, 1e-8 fails.
+    m, n, rank, b1, b2, eps = 5, 6, 2, 0.5, 0.75, 1e-2
+    W = matrix(random.Random(41), m, n)
+    Gs = [[[0.05 * x for x in row] for row in G] for G in grads(42, m, n, 3)]  # small: eps matters
+    state = kata.new_state()
+    sw, sm, sv = W, zeros(rank, n), zeros(rank, n)
+    for t, G in enumerate(Gs, start=1):
+        W, state = kata.galore_step(W, G, state, t, 0.02, rank, 10, beta1=b1, beta2=b2, eps=eps)
+        P = state["P"]
+        _, sm, sv, N = spec_adam(None, mm(tr(P), G), sm, sv, t, 0.02, b1=b1, b2=b2, eps=eps)
+        sw = [[w - 0.02 * u for w, u in zip(rw, ru)] for rw, ru in zip(sw, mm(P, N))]
+        assert_close(W, sw, 1e-12, f"galore_step(beta1={b1}, beta2={b2}, eps={eps}), step {t}",
+                     hint="use the beta1, beta2 and eps passed in (moments and bias corrections), not the defaults")
 
 
 @pytest.mark.task("galore_step")
