@@ -347,9 +347,10 @@ def test_full_rank_equals_plain_adam(kata, m, n):
 
 
 @pytest.mark.task("galore_step")
-@pytest.mark.parametrize("rank,refresh,alpha", [(2, 2, 1.0), (1, 3, 0.25), (3, 1, 0.5)])
-def test_low_rank_step_matches_spec(kata, rank, refresh, alpha):
-    m, n = 5, 7
+@pytest.mark.parametrize("rank,refresh,alpha,m,n", [(2, 2, 1.0, 5, 7), (1, 3, 0.25, 5, 7), (3, 1, 0.5, 5, 7),
+                                                     (2, 2, 0.5, 8, 3), (1, 1, 1.0, 6, 2)])
+def test_low_rank_step_matches_spec(kata, rank, refresh, alpha, m, n):
+    # wide (m < n) and tall (m > n) gradients: this kata projects on the left in both
     W = matrix(random.Random(21), m, n)
     Gs = grads(22 + rank, m, n, 5)
     state = kata.new_state()
