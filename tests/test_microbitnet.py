@@ -204,6 +204,20 @@ def test_ternarize_exact_halves_go_away_from_zero(kata):
 
 
 @pytest.mark.task("ternarize")
+def test_ternarize_just_below_a_half_rounds_to_zero(kata):
+    # gamma = (0.9999999999999999 + 3) / 2 and 0.9999999999999999 / gamma is
+    # 0.49999999999999994, the float just below 0.5: nearest is 0. floor(x + 0.5)
+    # gets 1, because x + 0.5 rounds to 1.0 in floating point.
+    a = 0.9999999999999999
+    assert a / (math.fsum([a, 3.0]) / 2) == 0.49999999999999994
+    for W, want in (([[a, 3.0]], [[0, 1]]), ([[-a], [3.0]], [[0], [1]]), ([[3.0, 0.5]], [[1, 0]])):
+        codes, _ = kata.ternarize(W, eps=0.0)
+        assert_equal(codes, want, f"ternarize({W}, eps=0): codes",
+                     hint="0.49999999999999994 is below a half: round to 0 (floor(|x| + 0.5) rounds it up; "
+                          "compare |x| - floor(|x|) with 0.5 instead)")
+
+
+@pytest.mark.task("ternarize")
 def test_ternarize_all_zero_matrix(kata):
     for eps in (0.0, 1e-5):
         codes, gamma = kata.ternarize([[0.0, -0.0], [0.0, 0.0]], eps)
@@ -227,8 +241,11 @@ def test_ternary_codes_and_error_bound(kata):
 
 @pytest.mark.task("ternarize")
 def test_ternarize_rejects_bad_arguments(kata):
-    with pytest.raises(ValueError, match="eps"):
-        kata.ternarize([[1.0]], -1e-3)
+    for eps in (-1e-3, -1e-300, math.nan, None, "0"):
+        with pytest.raises(ValueError, match="eps"):
+            kata.ternarize([[1.0]], eps)
+        with pytest.raises(ValueError, match="eps"):  # an all-zero W would return zeros at once: validate first
+            kata.ternarize([[0.0, 0.0]], eps)
     for W in ([], [[1.0], [2.0, 3.0]]):
         with pytest.raises(ValueError, match="W"):
             kata.ternarize(W)
@@ -294,9 +311,11 @@ def test_ste_is_identity_inside_the_clip_range(kata, clip):
 
 @pytest.mark.task("ste_gradient")
 def test_ste_rejects_bad_arguments(kata):
-    for clip in (0.0, -1.0):
+    for clip in (0.0, -1.0, -1e-300, math.nan, None):
         with pytest.raises(ValueError, match="clip"):
             kata.ste_gradient([0.1], [1.0], clip)
+        with pytest.raises(ValueError, match="clip"):  # empty lists: nothing to clip, but validate first
+            kata.ste_gradient([], [], clip)
     with pytest.raises(ValueError, match="upstream"):
         kata.ste_gradient([0.1, 0.2], [1.0], 1.0)
 
@@ -325,6 +344,22 @@ def test_input_gradient_equals_finite_differences(kata, shape):
         fd.append(sum(g * (a - b) for g, a, b in zip(grad_y, spec_forward(W, up, 1e-5), spec_forward(W, down, 1e-5))) / (2 * h))
     assert_close(list(grad_x), fd, 1e-7, f"bitlinear_backward({rows}x{cols}): grad_x vs finite differences",
                  hint="the input gradient flows through the weights the forward used: gamma * codes, not the latent W")
+
+
+@pytest.mark.task("bitlinear_backward")
+def test_input_gradient_uses_the_eps_passed_in(kata):
+    # With eps = 0.5 the grid step gamma + eps is larger, so more codes are 0 than
+    # with the default 1e-5: grad_x must come from ternarize(W, eps) with THIS eps.
+    rng = random.Random(77)
+    W, x = planted(rng, 4, 6), [rng.uniform(-2, 2) for _ in range(6)]
+    grad_y = [rng.uniform(-1, 1) for _ in range(4)]
+    for eps in (0.5, 0.0):
+        codes, gamma = spec_ternarize(W, eps)
+        want = [gamma * math.fsum(g * row[c] for g, row in zip(grad_y, codes)) for c in range(6)]
+        _, grad_x = kata.bitlinear_backward(W, x, grad_y, eps)
+        assert_close(list(grad_x), want, 1e-12, f"bitlinear_backward(4x6, eps={eps}): grad_x",
+                     hint="ternarize with the eps argument, not the default")
+    assert spec_ternarize(W, 0.5)[0] != spec_ternarize(W, 1e-5)[0], "fixture: eps = 0.5 must change some code"
 
 
 @pytest.mark.task("bitlinear_backward")

@@ -114,32 +114,60 @@ def test_basis_full_rank_is_identity(kata):
 @pytest.mark.task("galore_basis")
 def test_basis_is_deterministic(kata):
     G = matrix(random.Random(9), 5, 8)
-    assert_equal(kata.galore_basis(G, 2), kata.galore_basis(G, 2), "galore_basis called twice on the same G",
+    first = kata.galore_basis(G, 2)
+    random.seed(12345)  # disturb the global rng between the two calls
+    random.random()
+    assert_equal(kata.galore_basis(G, 2), first, "galore_basis called twice on the same G",
                  hint="seed a private random.Random(seed); never the global rng")
+    assert_close(mm(tr(first), first), [[1.0, 0.0], [0.0, 1.0]], 1e-10, "P^T P of galore_basis(5x8 G, 2)",
+                 hint="return the orthonormal basis, not None")
 
 
 @pytest.mark.task("galore_basis")
-@pytest.mark.parametrize("rank", [0, 6, -1], ids=["zero", "above-min-m-n", "negative"])
+def test_basis_error_shrinks_at_the_stated_rate(kata):
+    # The docstring's limit: P P^T approaches the exact projector like
+    # (sigma_{r+1} / sigma_r)^(2 iters). Here sigma_3 / sigma_2 = 1/1.05 (no real gap):
+    # 10 rounds are far from the SVD's subspace, 250 rounds are within 1e-6.
+    G, U = known_svd(17, 8, 10, [5.0, 2.1, 2.0, 0.7, 0.2])
+    U2 = [row[:2] for row in U]
+    exact = mm(U2, tr(U2))
+    few = mm(*(lambda P: (P, tr(P)))(kata.galore_basis(G, 2)))
+    assert max(abs(a - b) for ra, rb in zip(few, exact) for a, b in zip(ra, rb)) > 1e-3, \
+        "fixture: 10 rounds should not reach the exact subspace without a gap"
+    P = kata.galore_basis(G, 2, iters=250)
+    assert_close(mm(P, tr(P)), exact, 1e-6, "projector of galore_basis(8x10 G, 2, iters=250), sigma_3/sigma_2 = 1/1.05",
+                 hint="run exactly `iters` rounds (the argument, not POWER_ITERS): without a gap it takes hundreds")
+
+
+@pytest.mark.task("galore_basis")
+@pytest.mark.parametrize("rank", [0, 6, -1, 2.5, True, math.nan, None],
+                         ids=["zero", "above-min-m-n", "negative", "2.5", "True", "nan", "None"])
 def test_basis_rejects_bad_rank(kata, rank):
     with pytest.raises(ValueError, match=named("rank")):
         kata.galore_basis(matrix(random.Random(1), 5, 8), rank)
+    with pytest.raises(ValueError, match=named("rank")):  # a one-row G: rank True == 1 == m is no shortcut
+        kata.galore_basis(matrix(random.Random(2), 1, 3), rank)
 
 
 @pytest.mark.task("galore_basis")
-def test_basis_rejects_negative_iters(kata):
+@pytest.mark.parametrize("iters", [-1, 2.5, True, math.nan, None], ids=["-1", "2.5", "True", "nan", "None"])
+def test_basis_rejects_bad_iters(kata, iters):
     with pytest.raises(ValueError, match=named("iters")):
-        kata.galore_basis(matrix(random.Random(1), 5, 8), 2, iters=-1)
+        kata.galore_basis(matrix(random.Random(1), 5, 8), 2, iters=iters)
+    with pytest.raises(ValueError, match=named("iters")):  # rank == m would return the identity: check first
+        kata.galore_basis(matrix(random.Random(1), 5, 8), 5, iters=iters)
 
 
 @pytest.mark.task("galore_basis")
-@pytest.mark.parametrize("iters", [0, 1, 3])
-def test_basis_runs_exactly_iters_rounds(kata, iters):
+@pytest.mark.parametrize("iters,seed", [(0, 0), (1, 0), (3, 0), (0, 7), (2, 11)])
+def test_basis_runs_exactly_iters_rounds(kata, iters, seed):
     G = matrix(random.Random(1), 5, 8)
-    rng = random.Random(0)
+    rng = random.Random(seed)
     Q = kata.gram_schmidt([[rng.gauss(0.0, 1.0) for _ in range(2)] for _ in range(5)])
     for _ in range(iters):
         Q = kata.gram_schmidt(mm(G, mm(tr(G), Q)))
-    assert_close(kata.galore_basis(G, 2, iters=iters), Q, 1e-12, f"galore_basis(5x8 G, 2, iters={iters})",
+    got = kata.galore_basis(G, 2, iters=iters, seed=seed) if seed else kata.galore_basis(G, 2, iters=iters)
+    assert_close(got, Q, 1e-12, f"galore_basis(5x8 G, 2, iters={iters}{f', seed={seed}' if seed else ''})",
                  hint="start from gram_schmidt(Z), then exactly `iters` rounds of Q = gram_schmidt(G (G^T Q));"
                       " iters = 0 is allowed and returns the orthonormalised start")
 
@@ -198,6 +226,7 @@ def test_stochastic_round_exact_expectation(kata, x):
     outcomes = [kata.stochastic_round(x, ScriptedRng([u])) for u in grid]
     low = math.floor(x)
     assert set(outcomes) <= {low, low + 1}, f"stochastic_round({x}) gave {sorted(set(outcomes))}: only floor or floor + 1"
+    assert all(type(o) is int for o in outcomes), f"stochastic_round({x}) returned {outcomes[0]!r}: the docstring promises an int"
     assert_close(math.fsum(outcomes) / 64, x, 1e-15, f"E[stochastic_round({x})] over a uniform grid of draws",
                  hint="round up exactly when u < x - floor(x); nearest rounding is biased")
 
@@ -221,7 +250,10 @@ def test_stochastic_round_threshold_and_one_draw(kata):
 def test_stochastic_round_empirical_mean(kata, x):
     rng = random.Random(42)
     n = 4000
-    mean = sum(kata.stochastic_round(x, rng) for _ in range(n)) / n
+    draws = [kata.stochastic_round(x, rng) for _ in range(n)]
+    assert set(draws) <= {math.floor(x), math.floor(x) + 1} and all(type(d) is int for d in draws), \
+        f"stochastic_round({x}) gave {sorted(set(draws))[:4]}: only the ints floor(x) or floor(x) + 1"
+    mean = sum(draws) / n
     frac = x - math.floor(x)
     bound = 5 * math.sqrt(frac * (1 - frac) / n)  # 5 sigma of a Bernoulli mean
     assert abs(mean - x) <= bound, f"mean of {n} stochastic_round({x}) = {mean}, outside x +- {bound:.4f}"
@@ -286,7 +318,7 @@ def test_quantize_basis_is_unbiased(kata):
 
 
 @pytest.mark.task("quantize_basis")
-@pytest.mark.parametrize("bits", [1, 9, 0, 4.5], ids=["bits1", "bits9", "bits0", "bits4.5"])
+@pytest.mark.parametrize("bits", [1, 9, 0, 4.5, True, math.nan, None], ids=["bits1", "bits9", "bits0", "bits4.5", "True", "nan", "None"])
 def test_quantize_basis_rejects_bad_bits(kata, bits):
     with pytest.raises(ValueError, match=named("bits")):
         kata.quantize_basis([[0.5, -0.25], [0.1, 0.9]], bits, random.Random(1))
@@ -315,9 +347,10 @@ def test_full_rank_equals_plain_adam(kata, m, n):
 
 
 @pytest.mark.task("galore_step")
-@pytest.mark.parametrize("rank,refresh,alpha", [(2, 2, 1.0), (1, 3, 0.25), (3, 1, 0.5)])
-def test_low_rank_step_matches_spec(kata, rank, refresh, alpha):
-    m, n = 5, 7
+@pytest.mark.parametrize("rank,refresh,alpha,m,n", [(2, 2, 1.0, 5, 7), (1, 3, 0.25, 5, 7), (3, 1, 0.5, 5, 7),
+                                                     (2, 2, 0.5, 8, 3), (1, 1, 1.0, 6, 2)])
+def test_low_rank_step_matches_spec(kata, rank, refresh, alpha, m, n):
+    # wide (m < n) and tall (m > n) gradients: this kata projects on the left in both
     W = matrix(random.Random(21), m, n)
     Gs = grads(22 + rank, m, n, 5)
     state = kata.new_state()
@@ -336,6 +369,23 @@ def test_low_rank_step_matches_spec(kata, rank, refresh, alpha):
         assert_equal((len(state["m"]), len(state["m"][0]), len(state["v"]), len(state["v"][0])),
                      (rank, n, rank, n), f"{what}: shapes of m and v",
                      hint="optimizer state is r x n, not m x n")
+
+
+@pytest.mark.task("galore_step")
+def test_low_rank_step_uses_its_adam_hyperparameters(kata):
+    # beta1, beta2 and eps are the Adam step's own: a step that keeps 0.9, 0.999, 1e-8 fails.
+    m, n, rank, b1, b2, eps = 5, 6, 2, 0.5, 0.75, 1e-2
+    W = matrix(random.Random(41), m, n)
+    Gs = [[[0.05 * x for x in row] for row in G] for G in grads(42, m, n, 3)]  # small: eps matters
+    state = kata.new_state()
+    sw, sm, sv = W, zeros(rank, n), zeros(rank, n)
+    for t, G in enumerate(Gs, start=1):
+        W, state = kata.galore_step(W, G, state, t, 0.02, rank, 10, beta1=b1, beta2=b2, eps=eps)
+        P = state["P"]
+        _, sm, sv, N = spec_adam(None, mm(tr(P), G), sm, sv, t, 0.02, b1=b1, b2=b2, eps=eps)
+        sw = [[w - 0.02 * u for w, u in zip(rw, ru)] for rw, ru in zip(sw, mm(P, N))]
+        assert_close(W, sw, 1e-12, f"galore_step(beta1={b1}, beta2={b2}, eps={eps}), step {t}",
+                     hint="use the beta1, beta2 and eps passed in (moments and bias corrections), not the defaults")
 
 
 @pytest.mark.task("galore_step")
@@ -386,7 +436,11 @@ def test_galore_step_leaves_inputs_alone(kata):
     ("rank", {"rank": 5}), ("rank", {"rank": 0}), ("alpha", {"alpha": 1.5}), ("alpha", {"alpha": -0.1}),
     ("bits", {"bits": 1}), ("bits", {"bits": 9}), ("refresh_every", {"refresh_every": 0}), ("t", {"t": 0}),
     ("refresh_every", {"refresh_every": 1.5}), ("t", {"t": 2.0}),
-], ids=["rank>min", "rank0", "alpha>1", "alpha<0", "bits1", "bits9", "refresh0", "t0", "refresh1.5", "t2.0"])
+    ("rank", {"rank": True}), ("rank", {"rank": 2.5}), ("alpha", {"alpha": math.nan}), ("bits", {"bits": True}),
+    ("bits", {"bits": 2.5}), ("refresh_every", {"refresh_every": True}), ("t", {"t": True}), ("t", {"t": math.nan}),
+    ("t", {"t": -1}),
+], ids=["rank>min", "rank0", "alpha>1", "alpha<0", "bits1", "bits9", "refresh0", "t0", "refresh1.5", "t2.0",
+        "rankTrue", "rank2.5", "alphaNaN", "bitsTrue", "bits2.5", "refreshTrue", "tTrue", "tNaN", "t-1"])
 def test_galore_step_rejects_bad_arguments(kata, name, kwargs):
     args = {"W": zeros(4, 6), "G": matrix(random.Random(3), 4, 6), "state": kata.new_state(), "t": 1,
             "lr": 0.01, "rank": 2, "refresh_every": 2, "rng": random.Random(1)}

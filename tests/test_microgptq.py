@@ -60,8 +60,9 @@ def spec_damped(H, percdamp):
 
 
 def spec_round(x):
-    """Half away from zero, written with math.copysign."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+    """Half away from zero, written with math.copysign and math.modf (exact, unlike floor(|x| + 0.5))."""
+    frac, whole = math.modf(abs(x))
+    return int(math.copysign(whole + (1 if frac >= 0.5 else 0), x))
 
 
 def spec_quant(v, s, bits):
@@ -236,6 +237,21 @@ def test_gptq_with_identity_hessian_is_round_to_nearest(kata, bits):
 
 
 @pytest.mark.task("gptq_quantize")
+@pytest.mark.parametrize("bits,top,just_below", [(8, 1.328125, 0.005228838582677165), (4, 1.171875, 0.08370535714285712)])
+def test_gptq_rounds_just_below_a_half_down(kata, bits, top, just_below):
+    # just_below / (top / qmax) is 0.49999999999999994, the float under 0.5: its
+    # nearest integer is 0, but floor(x + 0.5) gives 1 (x + 0.5 rounds to 1.0).
+    qmax = 2 ** (bits - 1) - 1
+    assert just_below / (top / qmax) == 0.49999999999999994
+    W = [[just_below, top, -just_below, 0.25 * top], [top, 0.5 * top / qmax, -top, 0.0]]
+    codes, _ = kata.gptq_quantize(W, identity(4), bits)
+    assert_equal(codes, spec_rtn_codes(W, bits), f"gptq_quantize(H=I, bits={bits}) of a row holding {just_below}",
+                 hint="0.49999999999999994 rounds to 0: floor(|x| + 0.5) rounds it up, because |x| + 0.5 == 1.0 "
+                      "in floating point (round_half_away is provided)")
+    assert_equal([codes[0][0], codes[0][2], codes[1][1]], [0, 0, 1], "codes of +-0.49999999999999994 and of an exact half")
+
+
+@pytest.mark.task("gptq_quantize")
 def test_gptq_single_output_row(kata):
     _, W = correlated(5, outputs=1, features=6)
     codes, scales = kata.gptq_quantize(W, identity(6), 4)
@@ -284,9 +300,12 @@ def test_gptq_does_not_modify_w_and_first_column_is_rtn(kata):
 def test_gptq_rejects_bad_arguments(kata):
     X, W = correlated(31)
     H = spec_hessian(X)
-    for bits in (1, 9, 4.0):
+    for bits in (1, 9, 4.0, 2.5, True, math.nan, None):
         with pytest.raises(ValueError, match="bits"):
             kata.gptq_quantize(W, H, bits)
+    for percdamp in (-0.01, -1e-300, math.nan):
+        with pytest.raises(ValueError, match="percdamp"):
+            kata.gptq_quantize(W, H, 4, percdamp)
     with pytest.raises(ValueError, match="H"):
         kata.gptq_quantize(W, identity(4), 4)
     with pytest.raises(ValueError, match="W"):
@@ -369,16 +388,17 @@ def test_weighted_kmeans_ties_and_constant_values(kata):
 
 @pytest.mark.task("weighted_kmeans")
 def test_weighted_kmeans_rejects_bad_arguments(kata):
-    for bits in (1, 9, 2.5):
+    for bits in (1, 9, 2.5, True, math.nan, None):
         with pytest.raises(ValueError, match="bits"):
             kata.weighted_kmeans([1.0, 2.0], [1.0, 1.0], bits)
-    with pytest.raises(ValueError, match="weights"):
-        kata.weighted_kmeans([1.0, 2.0], [1.0, -1.0], 3)
-    with pytest.raises(ValueError, match="weights"):
-        kata.weighted_kmeans([1.0, 2.0], [1.0], 3)
-    for iters in (-1, 2.5, True):
+    for weights in ([1.0, -1.0], [1.0, -1e-300], [1.0], [1.0, 1.0, 1.0]):  # negative, too short, too long
+        with pytest.raises(ValueError, match="weights"):
+            kata.weighted_kmeans([1.0, 2.0], weights, 3)
+    for iters in (-1, 2.5, True, math.nan, None):
         with pytest.raises(ValueError, match="iters"):
             kata.weighted_kmeans([1.0, 2.0], [1.0, 1.0], 3, iters)
+        with pytest.raises(ValueError, match="iters"):  # iters is checked even when there is nothing to iterate
+            kata.weighted_kmeans([1.0], [1.0], 2, iters)
     with pytest.raises(ValueError, match="values"):
         kata.weighted_kmeans([], [], 3)
 
@@ -423,8 +443,11 @@ def test_dense_sparse_ties_go_row_major(kata):
 
 @pytest.mark.task("dense_sparse_split")
 def test_dense_sparse_split_rejects_bad_arguments(kata):
-    for fraction in (-0.1, 1.5):
+    for fraction in (-0.1, 1.5, -1e-300, 1 + 1e-12, math.nan, None):
         with pytest.raises(ValueError, match="fraction"):
             kata.dense_sparse_split([[1.0]], fraction)
+    for fraction in (0.0, 1.0):  # both ends of [0, 1] are allowed
+        dense, sparse = kata.dense_sparse_split([[1.0, -2.0]], fraction)
+        assert_equal(len(sparse), int(fraction * 2), f"dense_sparse_split(1x2, fraction={fraction}): sparse entries")
     with pytest.raises(ValueError, match="W"):
         kata.dense_sparse_split([[1.0], []], 0.1)

@@ -129,9 +129,10 @@ def test_outlier_columns_single_token(kata):
 
 @pytest.mark.task("outlier_columns")
 def test_outlier_columns_rejects_bad_arguments(kata):
-    for threshold in (0.0, -6.0):
+    for threshold in (0.0, -6.0, -1e-300, math.nan, None):
         with pytest.raises(ValueError, match="threshold"):
             kata.outlier_columns([[1.0]], threshold)
+    assert_equal(list(kata.outlier_columns([[1e-300, 0.0]], 1e-300)), [0], "outlier_columns(threshold=1e-300): any positive threshold")
     for X in ([], [[1.0, 2.0], [3.0]]):
         with pytest.raises(ValueError, match="X"):
             kata.outlier_columns(X)
@@ -167,9 +168,11 @@ def test_decompose_single_token_single_output(kata):
 @pytest.mark.task("decompose")
 def test_decompose_rejects_bad_arguments(kata):
     X, W = planted(4)
-    for cols in ([11], [-1], [2, 2]):
+    for cols in ([11], [-1], [2, 2], [True], [1.0], [2.5], [math.nan], [None]):
         with pytest.raises(ValueError, match="cols"):
             kata.decompose(X, W, cols)
+    X_out, _, X_reg, _ = kata.decompose(X, W, [0, 10])  # both ends of the range are valid
+    assert_equal((len(X_out[0]), len(X_reg[0])), (2, 9), "decompose(cols=[0, 10]) of 11 columns: widths")
     with pytest.raises(ValueError, match="W"):
         kata.decompose(X, [row[:-1] for row in W], [1])
     with pytest.raises(ValueError, match="X"):
@@ -184,9 +187,28 @@ def test_decompose_rejects_bad_arguments(kata):
 def test_vectorwise_equals_the_spec(kata, shape):
     tokens, features, outputs = shape
     X, W = planted(sum(shape), tokens, features, outputs, outliers=())
-    X[0] = [0.0] * features  # an all-zero token
-    rel_close(kata.vectorwise_int8_matmul(X, W), spec_vectorwise(X, W), f"vectorwise_int8_matmul({tokens}x{features}, {outputs}x{features})",
-              hint="one absmax scale per token (row of X) and one per output channel (row of W); Y = sx_t sw_o sum q q")
+    # As planted, then with an all-zero token 0 (for one token that is all of X).
+    for zero_token in (False, True):
+        if zero_token:
+            X[0] = [0.0] * features
+        rel_close(kata.vectorwise_int8_matmul(X, W), spec_vectorwise(X, W),
+                  f"vectorwise_int8_matmul({tokens}x{features}, {outputs}x{features}{', token 0 all zero' if zero_token else ''})",
+                  hint="one absmax scale per token (row of X) and one per output channel (row of W); Y = sx_t sw_o sum q q")
+
+
+@pytest.mark.task("vectorwise_int8_matmul")
+def test_vectorwise_rounds_just_below_a_half_down(kata):
+    # 0.005228838582677165 / (1.328125 / 127) is 0.49999999999999994, the float
+    # under 0.5: its code is 0. floor(|x| + 0.5) makes it 1, since |x| + 0.5 == 1.0.
+    top, below = 1.328125, 0.005228838582677165
+    assert below / (top / 127) == 0.49999999999999994
+    X = [[top, below, -below, 0.0], [1.0, 2.0, 3.0, 4.0]]
+    W = [[0.5, 3.0, 5.0, 1.0], [top, below, 2 * below, -top]]
+    codes, _ = spec_codes(X[0])
+    assert codes == [127, 0, 0, 0]
+    rel_close(kata.vectorwise_int8_matmul(X, W), spec_vectorwise(X, W), "vectorwise_int8_matmul of a token holding +-0.49999999999999994 steps",
+              hint="round to the NEAREST integer: 0.49999999999999994 gives 0 (round() or round_half_away do; "
+                   "floor(|x| + 0.5) does not)")
 
 
 @pytest.mark.task("vectorwise_int8_matmul")
@@ -248,6 +270,43 @@ def test_llm_int8_beats_per_tensor_int8_with_outliers(kata, magnitude):
     if not llm < per_tensor / 3:
         raise Mismatch(f"LLM.int8() output MSE {llm:.3e} vs per-tensor INT8 {per_tensor:.3e} (outliers of size"
                        f" {magnitude}): expected it at least 3x smaller")
+
+
+def spec_bitsandbytes_style(X, W, threshold):
+    """The mistake of copying bitsandbytes: zero only the elements >= threshold before each token's absmax,
+    and take the outlier columns' weights from the INT8 weight rows (the paper keeps both in float)."""
+    cols = spec_outliers(X, threshold)
+    out = []
+    for x in X:
+        kept = [0.0 if abs(v) >= threshold else v for v in x]
+        qx, sx = spec_codes(kept)
+        qx = [0 if j in cols else q for j, q in enumerate(qx)]
+        row = []
+        for w in W:
+            qw, sw = spec_codes(w)
+            row.append(sx * sw * sum(a * b for a, b in zip(qx, qw)) + math.fsum(x[j] * sw * qw[j] for j in cols))
+        out.append(row)
+    return out
+
+
+@pytest.mark.task("llm_int8_matmul")
+def test_llm_int8_follows_the_paper_not_bitsandbytes(kata):
+    # Column 1 is an outlier column (token 0 reaches 9); token 1 has a 5.5 there,
+    # below the threshold but 5x its regular entries. The paper keeps the whole
+    # column in float, so token 1's INT8 scale comes from its regular entries only.
+    X = [[0.3, 9.0, -0.7, 0.2], [1.1, 5.5, -0.4, 0.9], [0.05, -7.25, 0.6, -0.35]]
+    W = [[0.31, -0.47, 0.12, 0.9], [-0.23, 0.05, 0.77, -0.61]]
+    rest = [0, 2, 3]
+    want = [[a + b for a, b in zip(ra, rb)] for ra, rb in zip(
+        spec_matmul(spec_cols(X, [1]), spec_cols(W, [1])), spec_vectorwise(spec_cols(X, rest), spec_cols(W, rest)))]
+    Y, cols = kata.llm_int8_matmul(X, W)
+    assert_equal(list(cols), [1], "llm_int8_matmul: outlier columns")
+    bnb = spec_bitsandbytes_style(X, W, 6.0)
+    assert spec_mse(bnb, want) > 1e-8, "fixture: the bitsandbytes-style answer must differ"
+    rel_close(Y, want, "llm_int8_matmul(3 tokens, a 5.5 below the threshold in outlier column 1)",
+              hint="drop the outlier COLUMNS from the INT8 part entirely (decompose), so a sub-threshold value "
+                   "there does not set the token's scale, and multiply them with the original float weights "
+                   "(bitsandbytes differs on both counts; the paper does not)")
 
 
 @pytest.mark.task("llm_int8_matmul")
@@ -348,7 +407,8 @@ def test_smooth_does_not_mutate_and_rejects_bad_scales(kata):
     X0, W0 = [list(r) for r in X], [list(r) for r in W]
     kata.smooth(X, W, [2.0] * 11)
     assert_equal((X, W), (X0, W0), "X and W after smooth()", hint="return new matrices")
-    for scales in ([1.0] * 10, [1.0] * 10 + [0.0], [1.0] * 10 + [-2.0]):
+    for scales in ([1.0] * 10, [1.0] * 12, [1.0] * 10 + [0.0], [1.0] * 10 + [-2.0], [1.0] * 10 + [math.nan],
+                   [1.0] * 10 + [math.inf]):
         with pytest.raises(ValueError, match="scales"):
             kata.smooth(X, W, scales)
 
@@ -412,10 +472,10 @@ def test_awq_ties_pick_the_smallest_alpha(kata):
 @pytest.mark.task("awq_search")
 def test_awq_search_rejects_bad_arguments(kata):
     X, W = planted(22)
-    for bits in (1, 9, 4.0, 0):
+    for bits in (1, 9, 4.0, 0, True, math.nan, None):
         with pytest.raises(ValueError, match="bits"):
             kata.awq_search(X, W, bits, 5)
-    for grid in (0, -3, 2.5):
+    for grid in (0, -3, 2.5, True, math.nan, None):
         with pytest.raises(ValueError, match="grid"):
             kata.awq_search(X, W, 4, grid)
     with pytest.raises(ValueError, match="W"):

@@ -206,11 +206,30 @@ def test_fp32_encode_equals_struct(kata):
 
 
 @pytest.mark.task("encode")
+def test_encode_rounds_an_int_exactly(kata):
+    # float(x) first would round twice: 2^60 + 2^36 + 1 becomes 2^60 + 2^36 in
+    # float64, an exact fp32 tie that goes to even (2^60); the int itself is
+    # above the tie and rounds up. Past 1.8e308 float(x) raises; fp16 says inf.
+    cases = [(2 ** 60 + 2 ** 36 + 1, "fp32"), (-(2 ** 60 + 2 ** 36 + 1), "fp32"), (2 ** 53 + 1, "fp32"),
+             (2 ** 40 + 2 ** 32 + 1, "bf16"), (65519, "fp16"), (65520, "fp16"), (2049, "fp16"), (2051, "fp16"),
+             (7, "fp16"), (0, "fp16"), (-3, "bf16"), (1, "fp16"), (-1, "bf16"), (-1, "fp32"), (1024, "fp16"), (2047, "fp16"), (-1500, "fp16"), (200, "bf16"),
+             (2 ** 23 + 5, "fp32")]  # the last five sit exactly on the grid of their binade: no rounding at all
+    for x, fmt in cases:
+        want = fraction_round(x, fmt)
+        bits = struct_bits(want, "e") if fmt == "fp16" else struct_bits(want, "f") >> (16 if fmt == "bf16" else 0)
+        assert_equal(kata.encode(x, fmt), bits, f"encode({x}, {fmt!r}) (nearest: {want!r})",
+                     hint="round the int's exact value once; float(x) rounds it to 53 bits first")
+    for x, fmt, want in ((2 ** 1100, "fp16", 0x7C00), (-(2 ** 1100), "bf16", 0xFF80), (2 ** 1024, "fp32", 0x7F800000)):
+        assert_equal(kata.encode(x, fmt), want, f"encode({'-' if x < 0 else ''}2**{abs(x).bit_length() - 1}, {fmt!r})",
+                     hint="an int past the float range still rounds (to inf): do not convert it with float()")
+
+
+@pytest.mark.task("encode")
 def test_encode_rejects_bad_arguments(kata):
     for fmt in ("fp8", "FP16", None):
         with pytest.raises(ValueError, match="fmt"):
             kata.encode(1.0, fmt)
-    for x in ("1.0", None, [1.0]):
+    for x in ("1.0", None, [1.0], True, False, 1j):
         with pytest.raises(ValueError, match="x"):
             kata.encode(x, "fp16")
 
@@ -267,9 +286,11 @@ def test_decode_round_trips_encode(kata):
 
 @pytest.mark.task("decode")
 def test_decode_rejects_bad_arguments(kata):
-    for bits in (-1, 1 << 16, 1.5, "0x3c00"):
+    for bits in (-1, 1 << 16, 1.5, "0x3c00", True, math.nan, None):
         with pytest.raises(ValueError, match="bits"):
             kata.decode(bits, "fp16")
+    assert_equal((kata.decode(0, "fp16"), math.isnan(kata.decode((1 << 16) - 1, "fp16"))), (0.0, True),
+                 "decode(0) and decode(0xFFFF) in fp16: both ends of [0, 2^16) are patterns")
     with pytest.raises(ValueError, match="bits"):
         kata.decode(1 << 32, "fp32")
     with pytest.raises(ValueError, match="fmt"):
@@ -339,6 +360,26 @@ def test_unscale_divides_in_fp32(kata):
 
 
 @pytest.mark.task("unscale_gradients")
+def test_unscale_agrees_with_gradscaler_only_for_powers_of_two(kata):
+    # torch.amp.GradScaler multiplies by inv_scale = fp32(1/S); this kata divides.
+    # The stated limit: equal for S = 2^k, up to one fp32 ulp apart otherwise.
+    grads16 = [-898.0, 17600.0, -29968.0, 15584.0, 0.0009765625, -7.5]
+    for k in (-3, 0, 7, 16, 24):
+        S = 2.0 ** k
+        got, _ = kata.unscale_gradients(grads16, S)
+        inv = struct_round(1.0 / S, "f")
+        assert_equal(list(got), [struct_round(g * inv, "f") for g in grads16], f"unscale_gradients(grads, 2^{k}) vs GradScaler's g * fp32(1/S)",
+                     hint="for a power-of-two scale the quotient is exact: divide and round to fp32")
+    got, _ = kata.unscale_gradients(grads16, 3.0)
+    inv = struct_round(1.0 / 3.0, "f")
+    differ = [i for i, g in enumerate(grads16) if struct_round(g / 3.0, "f") != struct_round(g * inv, "f")]
+    assert differ, "fixture: some gradient must tell division from GradScaler's reciprocal multiply at S = 3"
+    assert_equal(list(got), [struct_round(g / 3.0, "f") for g in grads16], "unscale_gradients(grads, 3.0)",
+                 hint="this kata divides by S (then rounds to fp32); multiplying by fp32(1/S), as GradScaler does, "
+                      f"is one ulp off for gradients {[grads16[i] for i in differ]}")
+
+
+@pytest.mark.task("unscale_gradients")
 def test_unscale_detects_inf_and_nan(kata):
     for bad in (math.inf, -math.inf, math.nan):
         grads = [0.5, 1.25, bad, -3.0]
@@ -349,9 +390,11 @@ def test_unscale_detects_inf_and_nan(kata):
 
 @pytest.mark.task("unscale_gradients")
 def test_unscale_rejects_bad_scale(kata):
-    for scale in (0.0, -1.0, math.inf, "2.0"):  # a string is not a number: ValueError, not TypeError
+    for scale in (0.0, -1.0, -1e-300, math.inf, math.nan, True, None, "2.0"):  # not a number: ValueError, not TypeError
         with pytest.raises(ValueError, match="scale"):
             kata.unscale_gradients([1.0], scale)
+        with pytest.raises(ValueError, match="scale"):  # no gradient to divide: validate first
+            kata.unscale_gradients([], scale)
 
 
 # === task 5: update_scale ===
@@ -403,6 +446,12 @@ def test_update_scale_rejects_bad_arguments(kata):
         ("growth_interval", dict(growth_interval=0)), ("growth_interval", dict(growth_interval=2.5)),
         ("growth_factor", dict(growth_factor=1.0)), ("backoff_factor", dict(backoff_factor=1.0)),
         ("backoff_factor", dict(backoff_factor=0.0)),
+        ("scale", dict(scale=-1.0)), ("scale", dict(scale=math.nan)), ("scale", dict(scale=True)),
+        ("good_steps", dict(good_steps=True)), ("good_steps", dict(good_steps=math.nan)),
+        ("growth_interval", dict(growth_interval=True)), ("growth_interval", dict(growth_interval=math.nan)),
+        ("growth_interval", dict(growth_interval=-1)), ("growth_factor", dict(growth_factor=0.5)),
+        ("growth_factor", dict(growth_factor=math.nan)), ("backoff_factor", dict(backoff_factor=math.nan)),
+        ("backoff_factor", dict(backoff_factor=-0.5)), ("backoff_factor", dict(backoff_factor=1.5)),
     ]
     for name, change in bad:
         args = dict(scale=8.0, good_steps=0, found_inf=False, growth_interval=5, growth_factor=2.0, backoff_factor=0.5)
@@ -464,13 +513,17 @@ def test_small_updates_accumulate_in_fp32_masters(kata):
 
 @pytest.mark.task("master_step")
 def test_master_step_rejects_bad_arguments(kata):
-    for lr in (0.0, -0.1, math.nan, "0.1"):  # a string is not a number: ValueError, not TypeError
+    for lr in (0.0, -0.1, math.nan, math.inf, True, None, "0.1"):  # not a number: ValueError, not TypeError
         with pytest.raises(ValueError, match="lr"):
             kata.master_step([1.0], [1.0], 1.0, lr)
-    with pytest.raises(ValueError, match="grads"):
-        kata.master_step([1.0, 2.0], [1.0], 1.0, 0.1)
-    with pytest.raises(ValueError, match="scale"):
-        kata.master_step([1.0], [1.0], 0.0, 0.1)
+        with pytest.raises(ValueError, match="lr"):  # empty master: nothing to update, but validate first
+            kata.master_step([], [], 1.0, lr)
+    for grads in ([1.0], [1.0, 2.0, 3.0]):  # too short and too long
+        with pytest.raises(ValueError, match="grads"):
+            kata.master_step([1.0, 2.0], grads, 1.0, 0.1)
+    for scale in (0.0, -1.0, math.nan, math.inf, True):
+        with pytest.raises(ValueError, match="scale"):
+            kata.master_step([1.0], [1.0], scale, 0.1)
 
 
 # === the demo's criterion: training with tiny gradients ===

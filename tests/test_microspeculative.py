@@ -64,12 +64,14 @@ def test_expected_tokens_is_the_geometric_sum(kata, a, g):
 
 @pytest.mark.task("expected_tokens_per_verify")
 def test_expected_tokens_rejects_bad_arguments(kata):
-    for bad in (-0.1, 1.5):
+    for bad in (-0.1, 1.5, -1e-300, 1 + 1e-12, math.nan, None):
         with pytest.raises(ValueError, match="alpha"):
             kata.expected_tokens_per_verify(bad, 3)
-    for bad in (0, -1, 2.5):
+    for bad in (0, -1, 2.5, True, math.nan, None):
         with pytest.raises(ValueError, match="gamma"):
             kata.expected_tokens_per_verify(0.5, bad)
+        with pytest.raises(ValueError, match="gamma"):  # alpha = 1 has a closed form g + 1: validate first
+            kata.expected_tokens_per_verify(1.0, bad)
 
 
 # === estimate_acceptance ===
@@ -102,9 +104,10 @@ def test_estimate_acceptance_maximises_the_likelihood(kata):
 
 @pytest.mark.task("estimate_acceptance")
 def test_estimate_acceptance_rejects_bad_arguments(kata):
-    with pytest.raises(ValueError, match="gamma"):
-        kata.estimate_acceptance([1], 0)
-    for bad in ([], [1, 4], [-1], [1.5]):
+    for gamma in (0, -1, 2.5, True, math.nan, None):
+        with pytest.raises(ValueError, match="gamma"):
+            kata.estimate_acceptance([1], gamma)
+    for bad in ([], [1, 4], [-1], [1.5], [True], [math.nan], None):
         with pytest.raises(ValueError, match="accepted_counts"):
             kata.estimate_acceptance(bad, 3)
 
@@ -139,7 +142,10 @@ def test_best_gamma_rejects_bad_arguments(kata):
                          ({"max_gamma": -1}, "max_gamma"), ({"max_gamma": 2.0}, "max_gamma"),
                          # max_gamma = 0 tries no window: alpha must be checked even then
                          ({"alpha": 1.2, "max_gamma": 0}, "alpha"), ({"alpha": -0.1, "max_gamma": 0}, "alpha"),
-                         ({"cost_ratio": -0.1, "max_gamma": 0}, "cost_ratio")):
+                         ({"cost_ratio": -0.1, "max_gamma": 0}, "cost_ratio"),
+                         ({"cost_ratio": math.nan}, "cost_ratio"), ({"cost_ratio": None}, "cost_ratio"),
+                         ({"alpha": math.nan}, "alpha"), ({"max_gamma": True}, "max_gamma"),
+                         ({"max_gamma": 2.5}, "max_gamma"), ({"max_gamma": None}, "max_gamma")):
         args = {"alpha": 0.5, "cost_ratio": 0.1, "max_gamma": 4, **kwargs}
         with pytest.raises(ValueError, match=name):
             kata.best_gamma(**args)
@@ -249,6 +255,58 @@ def test_speculative_step_first_token_is_distributed_as_the_target(kata):
             f"(more than 5 standard errors, {5 * se:.4f}, apart)")
 
 
+def chi_square_survival(x, df):
+    """P(chi^2_df > x) for an even df: exp(-x/2) sum_{i < df/2} (x/2)^i / i!."""
+    half = x / 2
+    return math.exp(-half) * math.fsum(half ** i / math.factorial(i) for i in range(df // 2))
+
+
+def chi_square_critical(df, alpha):
+    """The x with P(chi^2_df > x) = alpha, by bisection (df even)."""
+    lo, hi = 0.0, 1000.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if chi_square_survival(mid, df) > alpha else (lo, mid)
+    return hi
+
+
+@pytest.mark.task("speculative_step")
+def test_speculative_step_two_token_joint_is_the_targets(kata):
+    # gamma = 1, vocab 3: a round emits x_1 and the bonus when the draft is accepted,
+    # else one resampled token (completed here by the target's own next token). The
+    # 9 two-token sequences must follow the target's joint p(a) p(b | a): a
+    # chi-square test with 8 degrees of freedom at a false-failure rate of 1e-6,
+    # seeded, so the verdict is deterministic. A bonus drawn from the wrong
+    # distribution (the draft's, or the target's at the previous position) fails.
+    p, q = tables(23, 3)
+    q[-1] = [0.5 * a + 0.5 * b for a, b in zip(p[-1], q[-1])]  # a draft close to the target: many bonuses
+    target, draft = (lambda s: p[s[-1] if s else -1]), (lambda s: q[s[-1] if s else -1])
+    rng, completer = random.Random(29), random.Random(31)
+    n = 6000
+    counts, bonuses = {}, 0
+    for _ in range(n):
+        tokens, k = kata.speculative_step(target, draft, [], 1, rng)
+        if k == 1:
+            bonuses += 1
+            pair = tuple(tokens[:2])
+        else:
+            first = tokens[0]
+            pair = (first, completer.choices(range(3), weights=p[first])[0])
+        counts[pair] = counts.get(pair, 0) + 1
+    assert bonuses > n // 4, f"fixture: only {bonuses} of {n} rounds accepted the draft"
+    chi2 = 0.0
+    for a in range(3):
+        for b in range(3):
+            expected = n * p[-1][a] * p[a][b]
+            chi2 += (counts.get((a, b), 0) - expected) ** 2 / expected
+    limit = chi_square_critical(8, 1e-6)
+    if chi2 > limit:
+        raise Mismatch(f"speculative_step: the two-token sequences of {n} rounds (gamma = 1) give chi^2 = {chi2:.1f} "
+                       f"against the target's joint (limit {limit:.1f} at a 1e-6 false-failure rate); counts {counts}\n"
+                       "  hint: after all gamma drafts are accepted, sample the bonus token from the target's "
+                       "distribution AFTER the last draft (target(prefix + x_1..x_gamma))")
+
+
 @pytest.mark.task("speculative_step")
 def test_speculative_step_resamples_from_the_normalised_residual(kata):
     # The draft over-proposes token 0, so most rounds reject it and resample from
@@ -336,7 +394,7 @@ def test_speculative_step_is_reproducible_and_validates_gamma(kata):
     target, draft = (lambda s: p[s[-1]]), (lambda s: q[s[-1]])
     a = [kata.speculative_step(target, draft, [0], 3, random.Random(8)) for _ in range(2)]
     assert_equal([list(a[0][0]), a[0][1]], [list(a[1][0]), a[1][1]], "two runs with the same seed")
-    for bad in (0, -1, 1.5):
+    for bad in (0, -1, 1.5, True, math.nan, None):
         with pytest.raises(ValueError, match="gamma"):
             kata.speculative_step(target, draft, [0], bad, random.Random(0))
 
@@ -382,8 +440,9 @@ def test_speculative_generate_continues_from_its_own_tokens(kata):
     assert_equal(list(tokens), expected, "greedy speculative_generate vs target greedy")
     one, accepted_one = kata.speculative_generate(one_hot_model(p), one_hot_model(q), [2, 4], 1, 2, random.Random(0))
     assert_equal((list(one), len(accepted_one)), (expected[:len(one)], 1), "speculative_generate(num_rounds=1)")
-    with pytest.raises(ValueError, match="num_rounds"):
-        kata.speculative_generate(one_hot_model(p), one_hot_model(q), [2], 0, 2, random.Random(0))
+    for bad in (0, -1, 2.5, True, math.nan, None):
+        with pytest.raises(ValueError, match="num_rounds"):
+            kata.speculative_generate(one_hot_model(p), one_hot_model(q), [2], bad, 2, random.Random(0))
 
 
 # === build_tree and tree_attention_mask ===
@@ -432,7 +491,7 @@ def test_a_node_sees_exactly_its_ancestors(kata, seed, n):
 
 @pytest.mark.task("tree_attention_mask")
 def test_tree_attention_mask_rejects_bad_parents(kata):
-    for bad in ([0], [-1, 1], [-1, -2], [-1, 0, 3]):
+    for bad in ([0], [-1, 1], [-1, -2], [-1, 0, 3], [-1, True], [-1, 0.0], [-1, math.nan], [None]):
         with pytest.raises(ValueError, match="parents"):
             kata.tree_attention_mask(bad)
 
@@ -729,11 +788,12 @@ def test_eagle_draft_rejects_bad_arguments(kata):
     _, E, H = linear_target(2, vocab, d)
     fc = [[0.1] * (2 * d) for _ in range(d)]
     f = [0.1, 0.2, 0.3]
-    for bad in (0, -1, 1.5):
+    for bad in (0, -1, 1.5, True, math.nan, None):
         with pytest.raises(ValueError, match="gamma"):
             kata.eagle_draft(fc, E, H, f, 1, bad)
     with pytest.raises(ValueError, match="fc"):
         kata.eagle_draft([[0.1] * d for _ in range(d)], E, H, f, 1, 2)
-    for bad in (-1, 4):
+    for bad in (-1, 4, True, 1.0, None):
         with pytest.raises(ValueError, match="token"):
             kata.eagle_draft(fc, E, H, f, bad, 2)
+    assert_equal(len(kata.eagle_draft(fc, E, H, f, 3, 1)), 1, "eagle_draft(token=3, gamma=1): the last id and gamma 1 are valid")

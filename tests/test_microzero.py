@@ -199,12 +199,22 @@ def test_adam_step_accepts_zero_betas(kata):
 @pytest.mark.parametrize("name,kwargs", [
     ("t", {"t": 0}), ("t", {"t": 1.0}), ("beta1", {"beta1": 1.0}), ("beta2", {"beta2": -0.1}),
     ("grads", {"grads": [0.1]}), ("m", {"m": [0.0, 0.0, 0.0]}), ("v", {"v": [0.0]}),
-], ids=["t=0", "t=1.0", "beta1=1", "beta2<0", "grads-short", "m-long", "v-short"])
+    ("t", {"t": -1}), ("t", {"t": 2.5}), ("t", {"t": True}), ("t", {"t": math.nan}),
+    ("beta1", {"beta1": -0.1}), ("beta1", {"beta1": math.nan}), ("beta1", {"beta1": None}), ("beta2", {"beta2": 1.0}),
+    ("beta2", {"beta2": math.nan}), ("beta2", {"beta2": True}), ("grads", {"grads": [0.1, 0.2, 0.3]}),
+    ("m", {"m": [0.0]}), ("v", {"v": [0.0, 0.0, 0.0]}),
+], ids=["t=0", "t=1.0", "beta1=1", "beta2<0", "grads-short", "m-long", "v-short", "t=-1", "t=2.5", "t=True",
+        "t=nan", "beta1<0", "beta1=nan", "beta1=None", "beta2=1", "beta2=nan", "beta2=True", "grads-long", "m-short",
+        "v-long"])
 def test_adam_step_rejects_bad_arguments(kata, name, kwargs):
     args = {"params": [1.0, 2.0], "grads": [0.1, 0.2], "m": [0.0, 0.0], "v": [0.0, 0.0], "t": 1, "lr": 0.1}
     args.update(kwargs)
     with pytest.raises(ValueError, match=named(name)):
         kata.adam_step(**args)
+    if name in ("t", "beta1", "beta2"):  # empty lists would update nothing: validate first
+        args.update(params=[], grads=[], m=[], v=[])
+        with pytest.raises(ValueError, match=named(name)):
+            kata.adam_step(**args)
 
 
 # === task 2: shard_size and partition ===
@@ -219,8 +229,10 @@ def test_shard_size_is_ceiling(kata):
 
 @pytest.mark.task("shard_size")
 @pytest.mark.parametrize("name,args", [("nd", (10, 0)), ("nd", (10, -2)), ("nd", (10, 2.0)), ("psi", (0, 3)),
-                                       ("psi", (2.5, 2))],
-                         ids=["zero-devices", "negative", "float-devices", "psi=0", "float-psi"])
+                                       ("psi", (2.5, 2)), ("nd", (10, True)), ("nd", (10, math.nan)),
+                                       ("psi", (True, 2)), ("psi", (-1, 2)), ("psi", (math.nan, 2))],
+                         ids=["zero-devices", "negative", "float-devices", "psi=0", "float-psi", "nd=True", "nd=nan",
+                              "psi=True", "psi=-1", "psi=nan"])
 def test_shard_size_rejects_bad_arguments(kata, name, args):
     with pytest.raises(ValueError, match=named(name)):
         kata.shard_size(*args)
@@ -241,8 +253,11 @@ def test_partition_pads_and_cuts(kata, psi, nd):
 
 @pytest.mark.task("partition")
 def test_partition_rejects_zero_devices(kata):
-    with pytest.raises(ValueError, match=named("nd")):
-        kata.partition([1.0, 2.0], 0)
+    for nd in (0, -1, 2.5, True, math.nan, None):
+        with pytest.raises(ValueError, match=named("nd")):
+            kata.partition([1.0, 2.0], nd)
+    assert_equal([list(x) for x in kata.partition([1.0, 2.0], 1)], [[1.0, 2.0]], "partition([1.0, 2.0], nd=1)",
+                 hint="nd = 1 is allowed: one shard holds everything")
 
 
 # === task 3: init_states (the memory layout) ===
@@ -291,8 +306,11 @@ def test_init_states_lists_are_new(kata, stage):
 @pytest.mark.task("init_states")
 @pytest.mark.parametrize("name,args", [
     ("nd", ([1.0, 2.0], 0, 1)), ("stage", ([1.0, 2.0], 2, 4)), ("params", ([], 2, 1)),
-    ("stage", ([1.0, 2.0], 2, 2.0)),
-], ids=["zero-devices", "stage4", "empty-params", "float-stage"])
+    ("stage", ([1.0, 2.0], 2, 2.0)), ("stage", ([1.0, 2.0], 2, -1)), ("stage", ([1.0, 2.0], 2, True)),
+    ("stage", ([1.0, 2.0], 2, math.nan)), ("stage", ([1.0, 2.0], 2, None)), ("nd", ([1.0, 2.0], True, 1)),
+    ("nd", ([1.0, 2.0], 2.5, 1)), ("nd", ([1.0, 2.0], -1, 0)),
+], ids=["zero-devices", "stage4", "empty-params", "float-stage", "stage-1", "stageTrue", "stageNaN", "stageNone",
+        "ndTrue", "nd2.5", "nd-1"])
 def test_init_states_rejects_bad_arguments(kata, name, args):
     with pytest.raises(ValueError, match=named(name)):
         kata.init_states(*args)
@@ -379,14 +397,19 @@ def test_step_leaves_inputs_alone(kata, stage):
     states_before, batches_before = copy.deepcopy(states), copy.deepcopy(batches)
     net = GraderNetwork(2)
     if stage == 0:
-        kata.data_parallel_step(net, states, batches, 1, 0.05)
+        new_states, _ = kata.data_parallel_step(net, states, batches, 1, 0.05)
     elif stage == 3:
-        kata.zero3_step(net, states, batches, psi, 1, 0.05)
+        new_states, _ = kata.zero3_step(net, states, batches, psi, 1, 0.05)
     else:
-        kata.zero12_step(net, states, batches, 1, 0.05, stage)
+        new_states, _ = kata.zero12_step(net, states, batches, 1, 0.05, stage)
     assert_equal(states, states_before, f"stage {stage}: the states passed in, after the step",
                  hint="build new states; do not update the caller's lists in place")
     assert_equal(batches, batches_before, f"stage {stage}: the batches after the step")
+    # ... and the step did its work: the returned parameters are one full-batch Adam step.
+    full = [pair for batch in batches for pair in batch]
+    want, _, _ = spec_adam(init, spec_grad(init, full, len(full)), [0.0] * psi, [0.0] * psi, 1, 0.05)
+    assert_close(full_params(new_states, stage, psi), want, TOL, f"stage {stage}: parameters returned by the step",
+                 hint="return (new states, losses): the new parameters are one Adam step on the full-batch gradient")
 
 
 @pytest.mark.parametrize("stage", [ALL_STAGES[0], ALL_STAGES[1], ALL_STAGES[3]])
@@ -410,7 +433,7 @@ def test_step_rejects_wrong_device_count(kata, stage, bad):
 
 
 @pytest.mark.task("zero12_step")
-@pytest.mark.parametrize("stage", [0, 3])
+@pytest.mark.parametrize("stage", [0, 3, True, 1.0, None])
 def test_zero12_rejects_other_stages(kata, stage):
     init, batches = problem(4, 4, [1, 1])
     states = kata.init_states(init, 2, 1)
@@ -444,8 +467,12 @@ def test_comm_floats_closed_form(kata):
     pytest.param("comm_floats", marks=pytest.mark.task("comm_floats")),
     pytest.param("paper_bytes", marks=pytest.mark.task("paper_bytes")),
 ])
-@pytest.mark.parametrize("name,args", [("nd", (10, 0, 1)), ("psi", (0, 2, 1)), ("stage", (10, 2, 4))],
-                         ids=["zero-devices", "psi=0", "stage4"])
+@pytest.mark.parametrize("name,args", [("nd", (10, 0, 1)), ("psi", (0, 2, 1)), ("stage", (10, 2, 4)),
+                                       ("stage", (10, 2, -1)), ("stage", (10, 2, True)), ("stage", (10, 2, 1.0)),
+                                       ("stage", (10, 2, None)), ("nd", (10, True, 1)), ("nd", (10, 2.5, 1)),
+                                       ("psi", (2.5, 2, 1)), ("psi", (True, 2, 1))],
+                         ids=["zero-devices", "psi=0", "stage4", "stage-1", "stageTrue", "stage1.0", "stageNone",
+                              "ndTrue", "nd2.5", "psi2.5", "psiTrue"])
 def test_closed_forms_reject_bad_arguments(kata, func, name, args):
     with pytest.raises(ValueError, match=named(name)):
         getattr(kata, func)(*args)

@@ -66,7 +66,12 @@ def columns(M, cols):
 
 def round_half_away(x: float) -> int:
     """Nearest integer; exact halves go away from zero (microquant's rounding)."""
-    n = math.floor(abs(x) + 0.5)
+    # Compare the fractional part with 0.5 instead of computing floor(|x| + 0.5):
+    # that sum is rounded, so 0.49999999999999994 + 0.5 == 1.0 and would round up.
+    # |x| - floor(|x|) is exact in floating point.
+    n = math.floor(abs(x))
+    if abs(x) - n >= 0.5:
+        n += 1
     return n if x >= 0 else -n
 
 
@@ -142,7 +147,8 @@ def decompose(X, W, cols):
     column, in increasing order. A part with no columns is a list of empty
     rows ([[]] * T, [[]] * n). X_out W_out^T + X_reg W_reg^T = X W^T.
     Raises ValueError naming ``X`` or ``W`` (empty, ragged, or W's width
-    differs from X's) or ``cols`` (an index out of range or repeated).
+    differs from X's) or ``cols`` (an index out of range, repeated, or not
+    an int: a bool is not a column index).
     """
     raise KataTodo('microoutlier.decompose: Split the input channels: return (X_out, W_out, X_reg, W_reg).')
 
@@ -155,8 +161,20 @@ def decompose(X, W, cols):
 #   Y[t][o] = sum_j (sx_t qx[t][j]) (sw_o qw[o][j]) = sx_t sw_o sum_j qx[t][j] qw[o][j]
 # so the kernel multiplies INT8 codes, accumulates in INT32, and rescales
 # each output by the outer product of the two scale vectors.
-# Signpost: bitsandbytes' Int8 matmul is exactly this (col-wise + row-wise
-# absmax, INT32 accumulation, fp16 outlier matmul on the side).
+# Signpost: this is the paper's vector-wise INT8 (row-wise absmax of X,
+# per-output-channel absmax of W, INT32 accumulation), and llm_int8_matmul
+# below is the paper's decomposition. bitsandbytes (Linear8bitLt) is NOT
+# exactly this; it trades accuracy for speed and memory in three places:
+#   1. the weight is stored once, as INT8 with one scale per row taken over
+#      ALL its columns, so the outlier columns' weights come back dequantised
+#      from INT8 for the float part, not as the original floats;
+#   2. X's row absmax is taken after zeroing only the ELEMENTS with
+#      |x| >= threshold, so a 5.5 in an outlier column still sets its
+#      token's scale (here the outlier columns are out of X_reg entirely);
+#   3. everything is fp16 (the float part, the scales, the output).
+# On a planted 48x40x24 layer (issue 22's check) the kata's output error was
+# 0.058 and bitsandbytes' 0.243. The kata follows the paper so that the split
+# is exact and only the INT8 part of the regular columns rounds.
 
 
 def vectorwise_int8_matmul(X, W):
@@ -176,7 +194,10 @@ def llm_int8_matmul(X, W, threshold=6.0):
     """LLM.int8(): return (Y, cols) with Y = X_out W_out^T in float + vectorwise_int8_matmul(X_reg, W_reg).
 
     cols = outlier_columns(X, threshold); the split is decompose(X, W, cols).
-    The float part is an ordinary (unrounded) matmul. Returns Y (T x n
+    The float part is an ordinary (unrounded) matmul of the ORIGINAL outlier
+    columns of X and W; the INT8 part sees only the regular columns (its
+    row scales ignore the outlier columns, even values there below the
+    threshold: the paper's rule, not bitsandbytes'). Returns Y (T x n
     floats) and cols. Raises ValueError naming ``threshold``, ``X`` or ``W``.
     """
     raise KataTodo('microoutlier.llm_int8_matmul: LLM.int8(): return (Y, cols) with Y = X_out W_out^T in float + vectorwise_int8_matmul(X_reg, W_reg).')
@@ -215,8 +236,8 @@ def smooth(X, W, scales):
     """Apply SmoothQuant: return (X_hat, W_hat) with X_hat[t][j] = X[t][j] / s_j and W_hat[o][j] = W[o][j] * s_j.
 
     X_hat W_hat^T equals X W^T up to float rounding. Returns new matrices.
-    Raises ValueError naming ``scales`` (wrong length or an entry not
-    positive) or ``X``/``W``.
+    Raises ValueError naming ``scales`` (wrong length or an entry not a
+    positive finite number: 0, negative, inf or NaN) or ``X``/``W``.
     """
     raise KataTodo('microoutlier.smooth: Apply SmoothQuant: return (X_hat, W_hat) with X_hat[t][j] = X[t][j] / s_j and W_hat[o][j] = W[o][j] * s_j.')
 
@@ -238,7 +259,12 @@ def smooth(X, W, scales):
 # s = 1, plain round-to-nearest, so the search can never do worse than RTN
 # on the calibration data.
 # Signpost: AutoAWQ's search_best_scale does this per block with group-wise
-# INT4 (group 128) and grid 20; it also clamps s below at 1e-4, as here.
+# INT4 (group 128) and grid 20. It clamps AFTER the power,
+# s = x_mean.pow(ratio).clamp(min=1e-4), where this kata floors the mean
+# BEFORE the power, max(mean, 1e-4)^alpha: the two differ only for a channel
+# whose mean |x| is below 1e-4 (AutoAWQ's s is then max(mean^alpha, 1e-4),
+# ours 1e-4^alpha). AutoAWQ's default duo_scaling also divides by
+# w_mean^(1 - alpha), like SmoothQuant; llm-awq uses the activations alone.
 
 
 def awq_scales(X, alpha):

@@ -254,7 +254,8 @@ def hash_blocks(tokens, block_size: int) -> list[str]:
     h_0 = block_hash(None, tokens[0:B]); h_i = block_hash(h_{i-1},
     tokens[iB:(i+1)B]). A last, partly filled block gets no hash (its
     content is not final). Raises ValueError naming block_size unless it is
-    an integer >= 1, and naming tokens unless it is a list/tuple.
+    an integer >= 1 (a bool is not), and naming tokens unless it is a
+    list/tuple.
     """
     raise KataTodo('microprefix.hash_blocks: The chained hashes of every FULL block of tokens: len(tokens) // block_size of them.')
 
@@ -290,7 +291,7 @@ class PrefixCache:
 
     def __init__(self, num_blocks: int, block_size: int) -> None:
         for name, value in (("num_blocks", num_blocks), ("block_size", block_size)):
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         self.num_blocks = num_blocks
         self.block_size = block_size
@@ -380,8 +381,10 @@ def cached_prefill(model: Model, cache: PrefixCache, seq_id, tokens, ops: Ops):
     n_layer vectors (one per layer). Returns (rows, c): rows holds
     len(tokens) - c logit rows, the last one for the last prompt token.
     Raises ValueError naming tokens for bad ids or a prompt past max_len
-    (check_tokens, before allocating), naming seq_id as allocate does, and
-    naming cache when its stored vectors do not match the model's n_layer.
+    (check_tokens), naming seq_id as allocate does, and naming cache when
+    a position it would reuse does not hold n_layer vectors (a cache filled
+    by another model). Every check comes BEFORE allocate: a rejected call
+    leaves the cache unchanged, so the next correct call works.
     """
     raise KataTodo('microprefix.cached_prefill: Prefill a prompt through the prefix cache; return (logits of the computed positions, c).')
 

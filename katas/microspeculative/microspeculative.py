@@ -297,8 +297,8 @@ def best_gamma(alpha: float, cost_ratio: float, max_gamma: int) -> tuple[int, fl
     """Return (g, speed-up) maximising S(g) = E(alpha, g) / (g * cost_ratio + 1) over g = 0 .. max_gamma.
 
     S(0) = 1 (plain decoding). Ties go to the SMALLER g. alpha in [0, 1],
-    cost_ratio >= 0, max_gamma an integer >= 0; ValueError names the bad
-    argument.
+    cost_ratio >= 0 (not NaN), max_gamma an integer >= 0 (a bool is not);
+    ValueError names the bad argument.
     """
     raise KataTodo('microspeculative.best_gamma: Return (g, speed-up) maximising S(g) = E(alpha, g) / (g * cost_ratio + 1) over g = 0 .. max_gamma.')
 
@@ -370,15 +370,25 @@ def speculative_generate(target, draft, prompt, num_rounds: int, gamma: int, rng
 
 # === MEDUSA: A TREE OF CANDIDATES ===
 #
-# Medusa adds K small heads to the target; head h predicts the token h + 1
-# positions ahead from the current hidden state, and offers its top few
-# candidates. Instead of one draft sequence, combine them into a tree: a
-# node at depth k is a path (i_0, ..., i_{k-1}) meaning "head 0's i_0-th
-# candidate, then head 1's i_1-th, ...". Medusa ships a fixed list of such
-# paths (its "medusa choices"), chosen offline for high acceptance.
+# Medusa adds K small heads to the target. From the hidden state of the
+# last position t, the target's own LM head predicts position t + 1 and
+# Medusa head k (k = 1..K) predicts position t + k + 1; each head offers its
+# top few candidates. Instead of one draft sequence, combine them into a
+# tree: a node at depth k is a path (i_0, ..., i_{k-1}) meaning "candidate
+# i_0 for the first drafted position, then candidate i_1 for the next, ...".
+# Medusa ships a fixed list of such paths (its "medusa choices"), chosen
+# offline for high acceptance.
 #   nodes: one per path, in the order the paths are given;
 #   parent of (i_0..i_{k-1}) is the node of (i_0..i_{k-2}); a depth-1 node's
-#   parent is the ROOT (the last accepted token, which is not a node): -1.
+#   parent is the ROOT: -1.
+# How this kata's indexing maps onto Medusa's: in Medusa the ROOT is the
+# base LM head's token for t + 1 (its argmax under greedy decoding: already
+# the target's choice, so it needs no verification), and depth k holds
+# Medusa head k's candidates for t + k + 1. Here the root is the last
+# accepted token and head_candidates[0] already offers several candidates
+# for t + 1, so head_candidates[h] is for position t + h + 1: Medusa head k
+# is this kata's head_candidates[k] with the base token as the root of its
+# subtree. The tree algebra (parents, mask, greedy acceptance) is the same.
 # All nodes are scored by the target in ONE pass. Node i sits at position
 # prefix_len + depth(i) - 1 and must see the prefix and its own ancestors,
 # never a sibling's branch: that is the tree attention mask.
@@ -693,7 +703,11 @@ def demo_transformer(model: Model, rng: random.Random) -> None:
 
 
 def medusa_candidates(draft: IncrementalModel, prefix: list[int], heads: int, top: int) -> list[list[int]]:
-    """Stand-in Medusa heads: the layer-skip draft's top candidates along its own greedy path."""
+    """Stand-in heads: the layer-skip draft's top candidates along its own greedy path.
+
+    out[h] holds candidates for position len(prefix) + h (h = 0 is the next
+    token, which Medusa would take from the target's own LM head as the root).
+    """
     out, path = [], list(prefix)
     for _ in range(heads):
         logits = draft.logits(path)

@@ -46,7 +46,12 @@ def check_matrix(W, name="W"):
 
 def round_half_away(x: float) -> int:
     """Nearest integer to x; exact halves go away from zero (0.5 -> 1, -0.5 -> -1)."""
-    n = math.floor(abs(x) + 0.5)
+    # Compare the fractional part with 0.5 instead of computing floor(|x| + 0.5):
+    # that sum is rounded, so 0.49999999999999994 + 0.5 == 1.0 and would round up.
+    # |x| - floor(|x|) is exact in floating point.
+    n = math.floor(abs(x))
+    if abs(x) - n >= 0.5:
+        n += 1
     return n if x >= 0 else -n
 
 
@@ -59,7 +64,11 @@ def round_half_away(x: float) -> int:
 #   W    ~= beta * codes
 # Why mean |W| and not max |W|: with only two levels, the scale that
 # minimises ||W - beta * sign(W)||^2 is exactly mean |W| (set the derivative
-# in beta to zero), so the scale is the least-squares fit, not a range bound.
+# in beta to zero), so the scale is a least-squares fit, not a range bound.
+# Careful: that is the fit for the UNcentred codes sign(W). For BitNet's own
+# codes Sign(W - alpha) the least-squares scale is mean(W * code), which is
+# smaller than mean |W| whenever alpha != 0 makes some code disagree with its
+# weight's sign. The paper (and this kata) uses mean |W| anyway.
 # Signpost: BitNet also quantises activations to 8 bits (absmax per token)
 # and normalises them before the binarised matmul (SubLN); we keep x in float.
 
@@ -97,6 +106,11 @@ def binarize(W):
 # are 0. eps only guards against an all-zero matrix (gamma = 0).
 # Three codes fit in log2(3) = 1.58 bits; packed five to a byte (3^5 = 243
 # <= 256) they cost 1.6 bits each.
+# Rounding: this kata's convention is halves away from zero (round_half_away,
+# as in microquant). The paper does not say; common implementations (HF
+# transformers' BitNet, the authors' training recipe) call torch.round, which
+# sends halves to the EVEN neighbour: W / gamma = +-0.5 becomes 0 there, +-1
+# here. Only exact ties differ.
 
 
 def ternarize(W, eps=1e-5):
@@ -111,8 +125,8 @@ def ternarize(W, eps=1e-5):
     """
     # BEGIN SOLUTION
     check_matrix(W)
-    if not eps >= 0:
-        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
     gamma = math.fsum(abs(v) for row in W for v in row) / (len(W) * len(W[0]))
     denominator = gamma + eps
     if denominator == 0:

@@ -92,20 +92,25 @@ def encode(x, fmt):
     (or +-0, sign kept); a value that rounds past the largest finite value
     becomes +-inf (IEEE: |x| >= max + half an ulp). inf stays inf; nan
     becomes the quiet nan pattern with the top mantissa bit set, sign kept.
-    Raises ValueError naming ``fmt`` (unknown) or ``x`` (not a float or int).
+    An int x is rounded from its exact integer value, not through float(x)
+    (that would round twice, and fail past 1.8e308): 2**60 + 2**36 + 1
+    rounds up in fp32, 2**1100 is +inf. Raises ValueError naming ``fmt``
+    (unknown) or ``x`` (not a float or int; a bool is neither).
     """
     # BEGIN SOLUTION
     E, M = format_bits(fmt)
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise ValueError(f"x must be a float, got {x!r}")
-    x = float(x)
     bias = (1 << (E - 1)) - 1
     top = (1 << E) - 1  # the all-ones exponent field: inf and nan
-    sign, n, q = float64_parts(x)
+    if isinstance(x, int):
+        sign, n, q = int(x < 0), abs(x), 0  # already exact: n * 2^0, no float in between
+    else:
+        sign, n, q = float64_parts(x)
     sign_bit = sign << (E + M)
-    if math.isnan(x):
+    if isinstance(x, float) and math.isnan(x):
         return sign_bit | top << M | 1 << (M - 1)
-    if math.isinf(x):
+    if isinstance(x, float) and math.isinf(x):
         return sign_bit | top << M
     if n == 0:
         return sign_bit  # +0.0 or -0.0: the sign survives
@@ -226,8 +231,14 @@ def unscale_gradients(grads, scale):
 # safe. A skipped step costs one batch; Micikevicius et al. report that this
 # happens rarely once S has settled. Static loss scaling is the special case
 # that never changes S (pick it by hand: fine for a known model, brittle).
-# Signpost: torch.cuda.amp.GradScaler(init_scale=2**16, growth_factor=2.0,
+# Signpost: torch.amp.GradScaler(init_scale=2**16, growth_factor=2.0,
 # backoff_factor=0.5, growth_interval=2000) is exactly this state machine.
+# Its arithmetic differs in two places: it keeps S as a float32 tensor (here
+# a Python float, float64), and it unscales by MULTIPLYING with
+# inv_scale = fp32(1/S) (reciprocal taken in float64) instead of dividing.
+# For power-of-two scales, all that 2^16 with factors 2 and 0.5 ever
+# produces, both are exact and agree; for other scales they can differ by
+# one fp32 ulp (S = 1000: 12 of the 31 gradients in the graded test differ).
 
 
 def update_scale(scale, good_steps, found_inf, growth_interval=2000, growth_factor=2.0, backoff_factor=0.5):

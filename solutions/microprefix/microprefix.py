@@ -261,10 +261,11 @@ def hash_blocks(tokens, block_size: int) -> list[str]:
     h_0 = block_hash(None, tokens[0:B]); h_i = block_hash(h_{i-1},
     tokens[iB:(i+1)B]). A last, partly filled block gets no hash (its
     content is not final). Raises ValueError naming block_size unless it is
-    an integer >= 1, and naming tokens unless it is a list/tuple.
+    an integer >= 1 (a bool is not), and naming tokens unless it is a
+    list/tuple.
     """
     # BEGIN SOLUTION
-    if not isinstance(block_size, int) or block_size < 1:
+    if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1:
         raise ValueError(f"block_size must be an integer >= 1, got {block_size!r}")
     if not isinstance(tokens, (list, tuple)):
         raise ValueError(f"tokens must be a list of token ids, got {tokens!r}")
@@ -309,7 +310,7 @@ class PrefixCache:
 
     def __init__(self, num_blocks: int, block_size: int) -> None:
         for name, value in (("num_blocks", num_blocks), ("block_size", block_size)):
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         self.num_blocks = num_blocks
         self.block_size = block_size
@@ -460,28 +461,37 @@ def cached_prefill(model: Model, cache: PrefixCache, seq_id, tokens, ops: Ops):
     n_layer vectors (one per layer). Returns (rows, c): rows holds
     len(tokens) - c logit rows, the last one for the last prompt token.
     Raises ValueError naming tokens for bad ids or a prompt past max_len
-    (check_tokens, before allocating), naming seq_id as allocate does, and
-    naming cache when its stored vectors do not match the model's n_layer.
+    (check_tokens), naming seq_id as allocate does, and naming cache when
+    a position it would reuse does not hold n_layer vectors (a cache filled
+    by another model). Every check comes BEFORE allocate: a rejected call
+    leaves the cache unchanged, so the next correct call works.
     """
     # BEGIN SOLUTION
     check_tokens(model, tokens, "tokens")
+    n_layer, B = model.config.n_layer, cache.block_size
+    # Check the blocks lookup would reuse before allocate registers anything:
+    # a table allocated and then rejected would hold fresh blocks already
+    # named by their hashes but with no KV in them (the next hit reads None).
+    for h in hash_blocks(tokens, B)[: cache.lookup(tokens)]:
+        for stored in cache.k[cache.cached[h]]:
+            if stored is None or len(stored) != n_layer:
+                got = "no vectors" if stored is None else f"{len(stored)} layers"
+                raise ValueError(f"cache holds {got} for a reused position, the model has {n_layer} layers")
     c = cache.allocate(seq_id, tokens)
-    table, B = cache.tables[seq_id], cache.block_size
+    table = cache.tables[seq_id]
     keys, values = empty_kv(model)
     for p in range(c):
         block, slot = table[p // B], p % B
         stored_k, stored_v = cache.k[block][slot], cache.v[block][slot]
-        if len(stored_k) != model.config.n_layer:
-            raise ValueError(f"cache holds {len(stored_k)} layers per position, the model has {model.config.n_layer}")
-        for layer in range(model.config.n_layer):
+        for layer in range(n_layer):
             keys[layer].append(stored_k[layer])
             values[layer].append(stored_v[layer])
     rows = forward_chunk(model, list(tokens[c:]), keys, values, ops)
     # forward_chunk appended positions c..n-1; write them back into blocks.
     for p in range(c, len(tokens)):
         block, slot = table[p // B], p % B
-        cache.k[block][slot] = [keys[layer][p] for layer in range(model.config.n_layer)]
-        cache.v[block][slot] = [values[layer][p] for layer in range(model.config.n_layer)]
+        cache.k[block][slot] = [keys[layer][p] for layer in range(n_layer)]
+        cache.v[block][slot] = [values[layer][p] for layer in range(n_layer)]
     return rows, c
     # END SOLUTION
 

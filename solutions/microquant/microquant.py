@@ -54,7 +54,12 @@ CACHE_FILE = Path.home() / ".cache" / "no-magic" / "names.txt"
 
 def round_half_away(x: float) -> int:
     """Nearest integer to x as a Python int; exact halves go away from zero (2.5 -> 3, -2.5 -> -3)."""
-    n = math.floor(abs(x) + 0.5)
+    # Compare the fractional part with 0.5 instead of computing floor(|x| + 0.5):
+    # that sum is rounded, so 0.49999999999999994 + 0.5 == 1.0 and would round up.
+    # |x| - floor(|x|) is exact in floating point.
+    n = math.floor(abs(x))
+    if abs(x) - n >= 0.5:
+        n += 1
     return n if x >= 0 else -n
 
 

@@ -254,7 +254,7 @@ def expected_tokens_per_verify(alpha: float, gamma: int) -> float:
     # BEGIN SOLUTION
     if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
-    if not isinstance(gamma, int) or gamma < 1:
+    if not isinstance(gamma, int) or isinstance(gamma, bool) or gamma < 1:
         raise ValueError(f"gamma must be an integer >= 1, got {gamma!r}")
     if alpha == 1.0:
         return float(gamma + 1)
@@ -284,12 +284,12 @@ def estimate_acceptance(accepted_counts, gamma: int) -> float:
     accepted_counts when it is empty or holds a count outside 0 .. gamma.
     """
     # BEGIN SOLUTION
-    if not isinstance(gamma, int) or gamma < 1:
+    if not isinstance(gamma, int) or isinstance(gamma, bool) or gamma < 1:
         raise ValueError(f"gamma must be an integer >= 1, got {gamma!r}")
     if not accepted_counts:
         raise ValueError("accepted_counts must hold at least one round")
     for k in accepted_counts:
-        if not isinstance(k, int) or not 0 <= k <= gamma:
+        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k <= gamma:
             raise ValueError(f"accepted_counts holds {k!r}, not an integer in 0..{gamma}")
     accepted = sum(accepted_counts)
     rejected = sum(1 for k in accepted_counts if k < gamma)
@@ -313,15 +313,15 @@ def best_gamma(alpha: float, cost_ratio: float, max_gamma: int) -> tuple[int, fl
     """Return (g, speed-up) maximising S(g) = E(alpha, g) / (g * cost_ratio + 1) over g = 0 .. max_gamma.
 
     S(0) = 1 (plain decoding). Ties go to the SMALLER g. alpha in [0, 1],
-    cost_ratio >= 0, max_gamma an integer >= 0; ValueError names the bad
-    argument.
+    cost_ratio >= 0 (not NaN), max_gamma an integer >= 0 (a bool is not);
+    ValueError names the bad argument.
     """
     # BEGIN SOLUTION
     if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
-    if not isinstance(cost_ratio, (int, float)) or cost_ratio < 0:
+    if isinstance(cost_ratio, bool) or not isinstance(cost_ratio, (int, float)) or not cost_ratio >= 0:
         raise ValueError(f"cost_ratio must be >= 0, got {cost_ratio!r}")
-    if not isinstance(max_gamma, int) or max_gamma < 0:
+    if not isinstance(max_gamma, int) or isinstance(max_gamma, bool) or max_gamma < 0:
         raise ValueError(f"max_gamma must be an integer >= 0, got {max_gamma!r}")
     best = (0, 1.0)
     for g in range(1, max_gamma + 1):
@@ -403,7 +403,7 @@ def speculative_step(target, draft, prefix, gamma: int, rng: random.Random) -> t
     Raises ValueError naming gamma unless an integer >= 1.
     """
     # BEGIN SOLUTION
-    if not isinstance(gamma, int) or gamma < 1:
+    if not isinstance(gamma, int) or isinstance(gamma, bool) or gamma < 1:
         raise ValueError(f"gamma must be an integer >= 1, got {gamma!r}")
     prefix = list(prefix)
     drafted, draft_dists = [], []
@@ -435,7 +435,7 @@ def speculative_generate(target, draft, prompt, num_rounds: int, gamma: int, rng
     speculative_step).
     """
     # BEGIN SOLUTION
-    if not isinstance(num_rounds, int) or num_rounds < 1:
+    if not isinstance(num_rounds, int) or isinstance(num_rounds, bool) or num_rounds < 1:
         raise ValueError(f"num_rounds must be an integer >= 1, got {num_rounds!r}")
     tokens: list[int] = []
     accepted: list[int] = []
@@ -449,15 +449,25 @@ def speculative_generate(target, draft, prompt, num_rounds: int, gamma: int, rng
 
 # === MEDUSA: A TREE OF CANDIDATES ===
 #
-# Medusa adds K small heads to the target; head h predicts the token h + 1
-# positions ahead from the current hidden state, and offers its top few
-# candidates. Instead of one draft sequence, combine them into a tree: a
-# node at depth k is a path (i_0, ..., i_{k-1}) meaning "head 0's i_0-th
-# candidate, then head 1's i_1-th, ...". Medusa ships a fixed list of such
-# paths (its "medusa choices"), chosen offline for high acceptance.
+# Medusa adds K small heads to the target. From the hidden state of the
+# last position t, the target's own LM head predicts position t + 1 and
+# Medusa head k (k = 1..K) predicts position t + k + 1; each head offers its
+# top few candidates. Instead of one draft sequence, combine them into a
+# tree: a node at depth k is a path (i_0, ..., i_{k-1}) meaning "candidate
+# i_0 for the first drafted position, then candidate i_1 for the next, ...".
+# Medusa ships a fixed list of such paths (its "medusa choices"), chosen
+# offline for high acceptance.
 #   nodes: one per path, in the order the paths are given;
 #   parent of (i_0..i_{k-1}) is the node of (i_0..i_{k-2}); a depth-1 node's
-#   parent is the ROOT (the last accepted token, which is not a node): -1.
+#   parent is the ROOT: -1.
+# How this kata's indexing maps onto Medusa's: in Medusa the ROOT is the
+# base LM head's token for t + 1 (its argmax under greedy decoding: already
+# the target's choice, so it needs no verification), and depth k holds
+# Medusa head k's candidates for t + k + 1. Here the root is the last
+# accepted token and head_candidates[0] already offers several candidates
+# for t + 1, so head_candidates[h] is for position t + h + 1: Medusa head k
+# is this kata's head_candidates[k] with the base token as the root of its
+# subtree. The tree algebra (parents, mask, greedy acceptance) is the same.
 # All nodes are scored by the target in ONE pass. Node i sits at position
 # prefix_len + depth(i) - 1 and must see the prefix and its own ancestors,
 # never a sibling's branch: that is the tree attention mask.
@@ -508,7 +518,7 @@ def tree_attention_mask(parents) -> list[list[bool]]:
     n = len(parents)
     mask = [[False] * n for _ in range(n)]
     for i, parent in enumerate(parents):
-        if not isinstance(parent, int) or not -1 <= parent < i:
+        if not isinstance(parent, int) or isinstance(parent, bool) or not -1 <= parent < i:
             raise ValueError(f"parents[{i}] = {parent!r}: a parent must be an earlier node or -1")
         mask[i][i] = True
         if parent >= 0:
@@ -637,11 +647,11 @@ def eagle_draft(fc, embedding, lm_head, feature, token, gamma: int) -> list[int]
     naming token unless it indexes embedding.
     """
     # BEGIN SOLUTION
-    if not isinstance(gamma, int) or gamma < 1:
+    if not isinstance(gamma, int) or isinstance(gamma, bool) or gamma < 1:
         raise ValueError(f"gamma must be an integer >= 1, got {gamma!r}")
     if any(len(row) != 2 * len(feature) for row in fc):
         raise ValueError(f"fc rows must have 2 * d = {2 * len(feature)} entries")
-    if not isinstance(token, int) or not 0 <= token < len(embedding):
+    if not isinstance(token, int) or isinstance(token, bool) or not 0 <= token < len(embedding):
         raise ValueError(f"token must index embedding (0..{len(embedding) - 1}), got {token!r}")
     drafts = []
     f = list(feature)
@@ -860,7 +870,11 @@ def demo_transformer(model: Model, rng: random.Random) -> None:
 
 
 def medusa_candidates(draft: IncrementalModel, prefix: list[int], heads: int, top: int) -> list[list[int]]:
-    """Stand-in Medusa heads: the layer-skip draft's top candidates along its own greedy path."""
+    """Stand-in heads: the layer-skip draft's top candidates along its own greedy path.
+
+    out[h] holds candidates for position len(prefix) + h (h = 0 is the next
+    token, which Medusa would take from the target's own LM head as the root).
+    """
     out, path = [], list(prefix)
     for _ in range(heads):
         logits = draft.logits(path)

@@ -185,8 +185,8 @@ def adam_step(params, grads, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     if not isinstance(t, int) or isinstance(t, bool) or t < 1:
         raise ValueError(f"t (the step number) must be an integer >= 1, got {t!r}")
     for name, beta in (("beta1", beta1), ("beta2", beta2)):
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 <= beta < 1.0:
+            raise ValueError(f"{name} must be a number in [0, 1), got {beta!r}")
     for name, values in (("grads", grads), ("m", m), ("v", v)):
         if len(values) != len(params):
             raise ValueError(f"{name} has {len(values)} entries, params has {len(params)}")
@@ -382,7 +382,7 @@ def zero12_step(net, states, batches, t, lr, stage):
     naming ``stage`` (not 1 or 2), ``states`` or ``batches``.
     """
     # BEGIN SOLUTION
-    if stage not in (1, 2) or isinstance(stage, bool):
+    if not isinstance(stage, int) or isinstance(stage, bool) or stage not in (1, 2):
         raise ValueError(f"stage must be 1 or 2 for zero12_step, got {stage!r}")
     total = check_step_args(net, states, batches)
     psi = len(states[0]["params"])
@@ -471,7 +471,7 @@ def memory_floats(psi, nd, stage):
     """
     # BEGIN SOLUTION
     size = shard_size(psi, nd)
-    if stage not in (0, 1, 2, 3) or isinstance(stage, bool):
+    if not isinstance(stage, int) or isinstance(stage, bool) or stage not in (0, 1, 2, 3):
         raise ValueError(f"stage must be 0, 1, 2 or 3, got {stage!r}")
     # Lengths per device, in floats:
     #                 params   grads   m, v        total
@@ -495,7 +495,7 @@ def comm_floats(psi, nd, stage):
     """
     # BEGIN SOLUTION
     size = shard_size(psi, nd)
-    if stage not in (0, 1, 2, 3) or isinstance(stage, bool):
+    if not isinstance(stage, int) or isinstance(stage, bool) or stage not in (0, 1, 2, 3):
         raise ValueError(f"stage must be 0, 1, 2 or 3, got {stage!r}")
     # A ring collective on Nd chunks of S floats runs Nd - 1 rounds, and in
     # each round every device sends one chunk: (Nd - 1) S floats. DP's
@@ -518,7 +518,7 @@ def paper_bytes(psi, nd, stage, k=12):
     """
     # BEGIN SOLUTION
     shard_size(psi, nd)  # validates nd and psi
-    if stage not in (0, 1, 2, 3) or isinstance(stage, bool):
+    if not isinstance(stage, int) or isinstance(stage, bool) or stage not in (0, 1, 2, 3):
         raise ValueError(f"stage must be 0, 1, 2 or 3, got {stage!r}")
     # 2 bytes of fp16 params and 2 of fp16 grads, then k of optimizer state:
     # each stage moves one more of these terms under the "/ nd".

@@ -105,4 +105,10 @@ MUTANTS = [
         "grad_W = [[g * v for v in x] for g in grad_y]",
         "grad_W = [[g * v * q for v, q in zip(x, qs)] for g, qs in zip(grad_y, codes)]",
     ),
+    Mutant(
+        "ternarize_floor_plus_half",
+        "rounds with floor(|x| + 0.5), which sends 0.49999999999999994 to 1 (the sum rounds up to 1.0)",
+        "round_half_away(v / denominator)",
+        "int(math.copysign(math.floor(abs(v / denominator) + 0.5), v))",
+    ),
 ]

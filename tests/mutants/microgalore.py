@@ -96,7 +96,7 @@ MUTANTS = [
     Mutant(
         "iters_unchecked",
         "does not validate iters: a negative count silently runs no rounds",
-        "    if not isinstance(iters, int) or iters < 0:",
+        "    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 0:",
         "    if False:",
     ),
 ]

@@ -117,4 +117,11 @@ MUTANTS = [
         "count = math.floor(fraction * rows * cols)",
         "count = round(fraction * rows * cols)",
     ),
+    Mutant(
+        "gptq_floor_plus_half",
+        "rounds each code with floor(|x| + 0.5), which sends 0.49999999999999994 to 1",
+        "            q = quantize_value(row[j], s, bits)\n",
+        "            q = max(-2 ** (bits - 1), min(2 ** (bits - 1) - 1, "
+        "int(math.copysign(math.floor(abs(row[j] / s) + 0.5), row[j]))))\n",
+    ),
 ]

@@ -106,4 +106,15 @@ MUTANTS = [
         "not 2 <= bits <= 8:",
         "not 2 <= bits:",
     ),
+    Mutant(
+        "llm_int8_bitsandbytes_row_scale",
+        "copies bitsandbytes: zeroes only the elements above the threshold, so a 5.5 in an outlier column sets the token's INT8 scale",
+        "    low = vectorwise_int8_matmul(X_reg, W_reg)  # the 99.9%: INT8\n",
+        "    chosen = set(cols)\n"
+        "    low = []\n"
+        "    for x in X:\n"
+        "        qx, sx = absmax_codes([0.0 if abs(a) >= threshold else a for a in x])\n"
+        "        qx = [q for j, q in enumerate(qx) if j not in chosen]\n"
+        "        low.append([sx * sw * sum(a * b for a, b in zip(qx, qw)) for qw, sw in (absmax_codes(r) for r in W_reg)])\n",
+    ),
 ]

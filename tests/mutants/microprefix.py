@@ -96,7 +96,19 @@ MUTANTS = [
     Mutant(
         "gather_trusts_cache_layers",
         "gathers reused positions without checking they hold one vector per layer of this model",
-        "        if len(stored_k) != model.config.n_layer:\n",
-        "        if False:\n",
+        "            if stored is None or len(stored) != n_layer:\n",
+        "            if False:\n",
+    ),
+    Mutant(
+        "checks_layers_after_allocate",
+        "checks the stored vectors only after allocate: a rejected call leaves a table and hashed blocks with no KV",
+        '    for h in hash_blocks(tokens, B)[: cache.lookup(tokens)]:\n        for stored in cache.k[cache.cached[h]]:\n            if stored is None or len(stored) != n_layer:\n                got = "no vectors" if stored is None else f"{len(stored)} layers"\n                raise ValueError(f"cache holds {got} for a reused position, the model has {n_layer} layers")\n    c = cache.allocate(seq_id, tokens)\n    table = cache.tables[seq_id]\n    keys, values = empty_kv(model)\n    for p in range(c):\n        block, slot = table[p // B], p % B\n        stored_k, stored_v = cache.k[block][slot], cache.v[block][slot]\n',
+        '    c = cache.allocate(seq_id, tokens)\n    table = cache.tables[seq_id]\n    keys, values = empty_kv(model)\n    for p in range(c):\n        block, slot = table[p // B], p % B\n        stored_k, stored_v = cache.k[block][slot], cache.v[block][slot]\n        if len(stored_k) != n_layer:\n            raise ValueError(f"cache holds {len(stored_k)} layers per position, the model has {n_layer}")\n',
+    ),
+    Mutant(
+        "hash_uses_python_hash",
+        "builds the digest on Python's hash(), which is salted per process for str parents",
+        "    return hashlib.sha256(payload.encode(\"utf-8\")).hexdigest()",
+        "    return hashlib.sha256(str(hash((parent_hash, tuple(block_tokens)))).encode(\"utf-8\")).hexdigest()",
     ),
 ]

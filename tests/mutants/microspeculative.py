@@ -141,4 +141,16 @@ MUTANTS = [
         "        residual = [e / total for e in excess] if total > 0 else p\n",
         "        residual = excess if total > 0 else p\n",
     ),
+    Mutant(
+        "bonus_from_previous_position",
+        "samples the bonus token from the target's distribution at the last draft's position, not after it",
+        "    return drafted + [sample(target_dists[gamma], rng)], gamma",
+        "    return drafted + [sample(target_dists[gamma - 1], rng)], gamma",
+    ),
+    Mutant(
+        "bonus_from_draft",
+        "samples the bonus token from the draft's last distribution",
+        "    return drafted + [sample(target_dists[gamma], rng)], gamma",
+        "    return drafted + [sample(draft_dists[-1], rng)], gamma",
+    ),
 ]
