@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+from fractions import Fraction
 
 
 class Mismatch(AssertionError):
@@ -21,6 +22,62 @@ def matrix(rng: random.Random, rows: int, cols: int, scale: float = 1.0) -> list
 
 def vector(rng: random.Random, n: int, scale: float = 1.0) -> list[float]:
     return [rng.uniform(-scale, scale) for _ in range(n)]
+
+
+class Opaque:
+    """An object that is not plain data, as the checks compare it: equal only to itself.
+
+    A value the kata made is never asked whether it equals the expectation
+    (an ``__eq__`` that always answers True would pass any test).
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def __eq__(self, other):
+        return type(other) is Opaque and other.value is self.value
+
+    def __hash__(self):
+        return id(self.value)
+
+    def __repr__(self):
+        try:
+            text = repr(self.value)
+        except Exception:
+            text = f"<{type(self.value).__name__} object>"
+        return text if len(text) <= 200 else text[:197] + "..."
+
+
+def plain(value):
+    """``value`` as plain data built here: exact built-in numbers, strings, lists, tuples, dicts, sets.
+
+    Subclasses of the built-in types are read with the base type's own
+    methods (a kata's overrides never run); anything else becomes an
+    ``Opaque``. The checks compare only what this returns.
+    """
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str, complex, bytes, Fraction):
+        return value
+    if isinstance(value, bool):
+        return bool.__bool__(value)
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, list):
+        return [plain(v) for v in list.__iter__(value)]
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in tuple.__iter__(value))
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in dict.items(value)}
+    if isinstance(value, (set, frozenset)):
+        items = {plain(v) for v in set(value)}  # set() of a set copies its table: no __iter__ of the kata's
+        return frozenset(items) if isinstance(value, frozenset) else items
+    return Opaque(value)
 
 
 def _shape(value) -> tuple:
@@ -81,6 +138,7 @@ def assert_close(actual, expected, tol: float, what: str, hint: str = "") -> Non
     """
     __tracebackhide__ = True  # show the test's line, not this helper's
     hint_line = f"\n  hint: {hint}" if hint else ""
+    actual, expected = plain(actual), plain(expected)
     if actual is None and expected is not None:
         raise Mismatch(f"{what}: returned None: did you forget to `return` the result?")
     # The nesting must match exactly (lists and tuples alike), ragged levels
@@ -123,6 +181,7 @@ def assert_equal(actual, expected, what: str, hint: str = "") -> None:
     A tuple equals the list with the same items (and vice versa), at any depth.
     """
     __tracebackhide__ = True
+    actual, expected = plain(actual), plain(expected)
     if actual is None and expected is not None:
         raise Mismatch(f"{what}: returned None: did you forget to `return` the result?")
     if _as_lists(actual) != _as_lists(expected):

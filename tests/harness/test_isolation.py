@@ -310,3 +310,172 @@ def test_sandbox_hides_the_teachers_files(tmp_path):
     sandboxed = run_pytest(root, "--isolate", "--sandbox", "-k", "double")
     assert "3 failed" in plain.stdout, plain.stdout
     assert "3 passed" in sandboxed.stdout, sandboxed.stdout + sandboxed.stderr
+
+
+# === the wire is asymmetric: the kata reaches only what a test hands it ===
+
+WALK = '''
+import gc
+
+
+def _channel():
+    for thing in gc.get_objects():
+        if type(thing).__name__ == "Channel":
+            return thing
+
+
+def _raw(channel, q, h, *a):
+    return channel.request({"q": q, "h": h, "a": list(a)})
+
+
+def _walk(channel, start):
+    """The red team's route: x.__class__.__base__.__subclasses__() -> a function's __globals__ -> exec."""
+    found = []
+    for h in start:
+        try:
+            cls = _raw(channel, "get", h, "__class__")
+            base = _raw(channel, "get", cls._wb_id, "__base__")
+            subclasses = _raw(channel, "callm", base._wb_id, "__subclasses__")
+        except Exception as error:
+            found.append(f"{h}: {type(error).__name__}")
+            continue
+        for sub in subclasses:
+            try:
+                init = _raw(channel, "get", sub._wb_id, "__init__")
+                space = _raw(channel, "get", init._wb_id, "__globals__")
+                run = space["__builtins__"]["exec"]
+                run(PAYLOAD)
+                return "broke through"
+            except Exception:
+                continue
+    return found
+
+
+def attack(callback, thing):
+    """What a kata function can do with the channel while a test's call runs."""
+    channel = _channel()
+    outcomes = {"walk": _walk(channel, [0, *range(1, 8)])}
+    tries = {
+        "globals of the callback": lambda: callback.__globals__,
+        "raw get of the callback's __globals__": lambda: _raw(channel, "get", callback._wb_id, "__globals__"),
+        "raw get of a data attribute": lambda: _raw(channel, "get", thing._wb_id, "secret"),
+        "raw get of a private method": lambda: _raw(channel, "get", thing._wb_id, "_reset"),
+        "raw callm of a dunder": lambda: _raw(channel, "callm", thing._wb_id, "__reduce_ex__", 2),
+        "raw set": lambda: _raw(channel, "set", thing._wb_id, "count", 0),
+        "raw copy": lambda: _raw(channel, "copy", thing._wb_id, True),
+        "raw op __eq__": lambda: _raw(channel, "op", thing._wb_id, "__eq__", 1),
+        "callm on the callback": lambda: _raw(channel, "callm", callback._wb_id, "__call__", 1),
+        "the class of the method's result": lambda: thing.bump().__class__,
+        "forged method reference": lambda: channel.request(
+            {"q": "call", "h": 0, "a": [{"$m": [{"$r": thing._wb_id}, "__class__"]}]}),
+    }
+    for name, run in tries.items():
+        try:
+            outcomes[name] = repr(run())[:60]
+        except Exception as error:
+            outcomes[name] = type(error).__name__
+    outcomes["callback"] = callback(20)
+    outcomes["method"] = thing.bump()
+    return outcomes
+
+
+class Equal:
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __lt__(self, other):
+        return True
+
+    def __iter__(self):
+        yield Equal()
+
+    def __len__(self):
+        return 1
+
+
+def always_equal():
+    return Equal()
+'''
+
+
+class Handed:
+    """What a test may pass to a kata: public methods callable, nothing else reachable."""
+
+    secret = "the answer key"
+
+    def __init__(self):
+        self.count = 0
+
+    def bump(self):
+        self.count += 1
+        return self.count
+
+    def _reset(self):
+        self.count = 0
+
+
+@pytest.fixture
+def attacked(tmp_path):
+    from workbook.isolate import KataWorker, Limits
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "microx.py"
+    path.write_text(f"PAYLOAD = {f'open({str(marker)!r}, {chr(39)}w{chr(39)}).write({chr(39)}x{chr(39)})'!r}\n" + WALK)
+    worker = KataWorker("microx", path, "workbook_kata_microx", tmp_path, Limits(), False)
+    yield worker, marker
+    worker.stop()
+
+
+def test_a_kata_cannot_walk_from_the_channel_into_the_grader(attacked):
+    """Issue 19's critical hole: ``__class__ -> __subclasses__() -> __globals__ -> exec`` over the channel."""
+    worker, marker = attacked
+    thing = Handed()
+    outcomes = worker.kata(30).attack(lambda x: x + 1, thing)
+    assert not marker.exists(), outcomes
+    assert outcomes["walk"] != "broke through" and all("PermissionError" in f or "KeyError" in f
+                                                        for f in outcomes["walk"]), outcomes["walk"]
+    for name, outcome in outcomes.items():
+        if name not in ("walk", "callback", "method"):
+            assert outcome in ("PermissionError", "AttributeError", "ChannelClosed", "KeyError") or \
+                name == "the class of the method's result", (name, outcome)
+    assert outcomes["callback"] == 21 and outcomes["method"] == 2  # handed over: still served
+    assert thing.count == 2  # the refused set/copy/private method changed nothing
+
+
+def test_an_object_that_equals_everything_equals_nothing_in_the_grader(attacked):
+    """``__eq__`` always true (and ``__ne__`` false, ``__iter__`` more of them) is never asked."""
+    from workbook.checks import Mismatch, assert_close, assert_equal
+
+    worker, _ = attacked
+    kata = worker.kata(30)
+    value = kata.always_equal()
+    assert not (value == [1, 2]) and value != [1, 2] and value == value
+    with pytest.raises(TypeError):
+        value < 3
+    for check in (lambda: assert_equal(value, [1, 2], "f()"), lambda: assert_close(value, [1.0], 1e-9, "f()"),
+                  lambda: assert_equal([value], [[1]], "f()"), lambda: assert_equal(list(value), [7], "f()")):
+        with pytest.raises(Mismatch):
+            check()
+
+
+def test_checks_compare_plain_data_in_process_too():
+    from workbook.checks import Mismatch, assert_close, assert_equal
+
+    namespace = {}
+    exec(WALK, namespace)  # defines the kata's functions and its Equal class, runs nothing
+    equal = namespace["always_equal"]()
+
+    class Sly(float):
+        def __sub__(self, other):
+            return 0.0
+
+    for check in (lambda: assert_equal(equal, [1, 2], "f()"), lambda: assert_equal([equal], [1], "f()"),
+                  lambda: assert_close(equal, [1.0], 1e-9, "f()"), lambda: assert_close([Sly(2.0)], [1.0], 1e-9, "f()")):
+        with pytest.raises(Mismatch):
+            check()
+    assert_equal((1, [2.0, (3,)]), [1, [2.0, [3]]], "tuples equal lists")
+    assert_close([Sly(1.0)], [1.0], 0.0, "a float subclass is read as its value")
+
