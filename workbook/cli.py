@@ -32,6 +32,7 @@ from . import grading
 from . import hints as hint_data
 from . import progress
 from .layout import Kata, discover, find_root, kata_named, shown
+from .loading import refuse_link
 from .progress import PRISTINE_DIR, TaskInfo, pristine_copy, pristine_source, tasks
 
 STATE_DIR = ".workbook"
@@ -386,6 +387,25 @@ def _students_and_katas(root: Path, words: list[str]) -> tuple[list[Path], list[
     return folders, names
 
 
+def _sandbox_choice(asked: bool | None) -> bool:
+    """--sandbox: required; --no-sandbox: off; neither: on whenever bubblewrap works here, else a loud warning."""
+    if asked is not None:
+        return asked
+    bwrap = shutil.which("bwrap")
+    if bwrap is not None:
+        try:
+            probe = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+                                   capture_output=True, timeout=30)
+            if probe.returncode == 0:
+                return True
+        except (OSError, subprocess.SubprocessError):
+            pass
+    print("WARNING: grading WITHOUT a sandbox: bubblewrap (`bwrap`) is not installed or cannot run here, so the "
+          "student's code runs as you and can read your files (solutions/, tests/) and environment. "
+          "Install bubblewrap (apt install bubblewrap), or grade inside a throwaway container.", file=sys.stderr)
+    return False
+
+
 def cmd_grade(args) -> int:
     root = find_root()
     folders, names = _students_and_katas(root, args.paths)
@@ -406,16 +426,22 @@ def cmd_grade(args) -> int:
         return 0
     student = folders[0]
     katas = _katas(root, names)
+    sandbox = _sandbox_choice(args.sandbox)
     files, missing = [], []
     for kata in katas:
-        theirs = student / "katas" / kata.name / f"{kata.name}.py"
-        if theirs.is_file():
+        relative = f"katas/{kata.name}/{kata.name}.py"
+        refused = refuse_link(student, relative)
+        theirs = student / relative
+        if refused:
+            print(f"note: {refused}: graded against the pristine skeleton (all TODO)")
+            missing.append(kata)
+        elif theirs.is_file():
             files += ["--kata-file", f"{kata.name}={theirs}"]
         else:
             missing.append(kata)
     if missing:
         names = ", ".join(k.name for k in missing)
-        print(f"note: {student} has no file for {names}; graded against the pristine skeleton (all TODO)")
+        print(f"note: {student} has no usable file for {names}; graded against the pristine skeleton (all TODO)")
         folder = Path(tempfile.mkdtemp(prefix="workbook-grade-"))
         for kata in missing:
             path = folder / f"{kata.name}.py"
@@ -429,7 +455,7 @@ def cmd_grade(args) -> int:
     # student's kata files are read from their folder.
     # --isolate: the student's code runs in worker processes, never in the
     # grading pytest (see workbook/isolate.py).
-    report = _run_graded(root, katas, [*files, "--isolate", *(["--sandbox"] if args.sandbox else [])], target)
+    report = _run_graded(root, katas, [*files, "--isolate", *(["--sandbox"] if sandbox else [])], target)
     for kata in report["katas"]:
         print(f"{kata['name']:<18} {kata['points']:>8.2f} / {kata['max_points']:<8.2f} {kata['status']}")
     print(f"Points {report['points']:.2f}/{report['max_points']:.2f}")
@@ -497,7 +523,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("paths", nargs="+", metavar="DIR [DIR ...] [KATA ...]",
                    help="students' workbook folders, then katas to grade (default: all)")
     g.add_argument("--grade-json", metavar="FILE", help="where to write the report (default: none is kept)")
-    g.add_argument("--sandbox", action="store_true", help="run the student's code under bubblewrap (bwrap)")
+    g.add_argument("--sandbox", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the student's code under bubblewrap (bwrap); default: whenever bwrap works here")
     g.add_argument("--jobs", type=int, default=0, metavar="N", help="grade N students at a time (a class)")
     g.add_argument("--out", metavar="DIR", help="a class: where gradebook.csv and each <student>.json go (default: .)")
     g.add_argument("--student-timeout", type=float, default=1800.0, metavar="S",

@@ -37,12 +37,13 @@ import pytest
 
 from . import KataTodo
 from .layout import shown
-from .plugin import KataLoadError
+from .loading import KataLoadError, check_standard_library_only, read_source
 from .worker import Channel, ChannelClosed, ChannelTimeout, PeerError, rebuild
 
 WORKER_FILE = Path(__file__).with_name("worker.py")
 MIRRORED = ("start", "stop", "reset_peak", "is_tracing", "get_traced_memory")
 TIMEOUT_FACTOR = 4  # isolated runs: per-test time limit = 4 x the ini's (see Isolation)
+IMPORT_TIMEOUT = 60  # seconds for a kata's import when the test has no time limit
 SERVICE_TIMEOUT = 30  # seconds for a worker's own service (tracemalloc) to answer
 OUTPUT_LIMIT = 20_000  # characters of a worker's print() output shown per test
 
@@ -182,12 +183,18 @@ class KataWorker:
         return self.module
 
     def _start(self) -> None:
+        source = read_source(self.path)  # a regular file of at most 1 MiB, standard library only
+        check_standard_library_only(source, self.path)
         self.workdir = tempfile.mkdtemp(prefix=f"workbook-{self.name}-")
         self.log = tempfile.TemporaryFile()  # unlinked: only the worker's stdout/stderr reach it
         self.shown_output = 0
         limits = self.limits
-        command = [sys.executable, "-I", str(WORKER_FILE),
-                   str(limits.cpu_seconds), str(limits.memory_mb), str(limits.file_mb)]
+        # -I: no environment, no user site, no script folder on sys.path; -S: no
+        # site-packages at all (katas are standard library only); -B: no .pyc
+        # written anywhere (the teacher's checkout stays as it was)
+        command = [sys.executable, "-I", "-S", "-B", str(WORKER_FILE),
+                   str(limits.cpu_seconds), str(limits.memory_mb), str(limits.file_mb),
+                   str(0 if self.sandbox else os.getpid())]  # bwrap --die-with-parent covers the sandbox
         if self.sandbox:
             command = sandbox_command(self.root, Path(self.workdir)) + command
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": self.workdir, "TMPDIR": self.workdir,
@@ -199,23 +206,24 @@ class KataWorker:
         channel = self.channel = Channel(self.process.stdout.fileno(), self.process.stdin.fileno())
         channel.on_error = self._rebuild
         channel.on_broken = self._broken
-        channel.deadline = time.monotonic() + self.timeout if self.timeout else None
-        try:
-            source = self.path.read_bytes()
-        except OSError as error:
-            self.stop()
-            raise KataLoadError(f"{shown(self.path)}: cannot read the file: {error}") from None
+        # The import gets half the test's limit: the channel's deadline always
+        # comes before pytest-timeout's, so a hang at import is one load error
+        # (recorded: the kata's other tests are not run) and the worker is stopped.
+        limit = self.timeout / 2 if self.timeout else IMPORT_TIMEOUT
+        channel.deadline = time.monotonic() + limit
         try:
             channel.send({"path": str(self.path), "source": channel.encode(source)})
             reply = channel.receive()
-        except (ChannelClosed, ChannelTimeout, OSError) as error:
+        except BaseException as error:
             code = self.process.poll()
             self.stop()
             if isinstance(error, ChannelTimeout):
                 raise KataLoadError(
-                    f"{shown(self.path)}: importing the file did not finish within {self.timeout:g}s "
+                    f"{shown(self.path)}: importing the file did not finish within {limit:g}s "
                     "(code at the top level of the kata runs on import)"
                 ) from None
+            if not isinstance(error, (ChannelClosed, OSError)):
+                raise
             raise KataLoadError(
                 f"{shown(self.path)}: the kata's process ended while importing the file (exit code {code})"
             ) from None
@@ -303,9 +311,15 @@ class KataWorker:
         return None  # the grader's own exception (pytest-timeout, Ctrl-C): raise it as it is
 
     def _rebuild(self, info: dict) -> BaseException:
-        """An error payload from the worker as the exception the test sees."""
-        text = str(info.get("text", ""))
-        args = info.get("args") if isinstance(info.get("args"), list) else [text]
+        """An error payload from the worker as the exception the test sees (sizes capped here)."""
+        text = str(info.get("text", ""))[:OUTPUT_LIMIT]
+        args = info.get("args")
+        if not (isinstance(args, list) and len(args) <= 8
+                and all(type(a) in (int, float, bool) or (type(a) is str and len(a) <= OUTPUT_LIMIT) for a in args)):
+            args = [text]  # only short plain arguments are kept as they came
+        info = {"type": str(info.get("type", "Exception"))[:100], "base": info.get("base"), "text": text,
+                "args": args, "line": info.get("line"), "todo": info.get("todo"), "kata": info.get("kata"),
+                "tb": str(info.get("tb") or "")[-4000:]}
         if info.get("todo") is True:
             error: BaseException = KataTodo(text)
         elif info.get("kata") in getattr(self, "exceptions", {}):
@@ -400,6 +414,22 @@ class Isolation:
 
     def pytest_runtest_logstart(self, nodeid, location) -> None:
         self.in_use = {}
+
+    def pytest_collection_finish(self, session) -> None:
+        """Note each kata's last test: its worker is stopped when that test ends."""
+        self.last_tests: dict[str, list[str]] = {}
+        last = {}
+        for item in session.items:
+            path = Path(item.path)
+            if path.parent.name == "tests" and path.name.startswith("test_") and path.suffix == ".py":
+                last[path.stem[len("test_"):]] = item.nodeid
+        for name, nodeid in last.items():
+            self.last_tests.setdefault(nodeid, []).append(name)
+
+    def pytest_runtest_logfinish(self, nodeid, location) -> None:
+        for name in getattr(self, "last_tests", {}).get(nodeid, ()):
+            if name in self.workers:
+                self.workers[name].stop()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):

@@ -479,3 +479,122 @@ def test_checks_compare_plain_data_in_process_too():
     assert_equal((1, [2.0, (3,)]), [1, [2.0, [3]]], "tuples equal lists")
     assert_close([Sly(1.0)], [1.0], 0.0, "a float subclass is read as its value")
 
+
+# === the kata file, the worker's process and what it reports ===
+
+
+def test_a_symlinked_or_oversized_kata_is_not_graded(toy, tmp_path):
+    """Only a regular file inside the student's folder is read: not a link to solutions/ or a classmate."""
+    bundle = student(toy, tmp_path, "")
+    kata = bundle / "katas/microtoy/microtoy.py"
+    kata.unlink()
+    kata.symlink_to(toy / "solutions/microtoy/microtoy.py")
+    points, _, done = regrade(toy, bundle, tmp_path)
+    assert points == {"microtoy": 0, "microtwo": 100}, done.stdout
+    assert "symbolic link" in done.stdout, done.stdout
+    two = bundle / "katas/microtwo"
+    (bundle / "katas").rename(bundle / "real")
+    (bundle / "katas").symlink_to(bundle / "real")
+    points, _, done = regrade(toy, bundle, tmp_path)
+    assert points == {"microtoy": 0, "microtwo": 0}, done.stdout
+    (bundle / "katas").unlink()
+    (bundle / "real").rename(bundle / "katas")
+    kata.unlink()
+    kata.write_text("def double(x):\n    return 2 * x\n\ndef norm(v):\n    return sum(a * a for a in v) ** 0.5\n"
+                    + "#" * (2 << 20))
+    points, _, done = regrade(toy, bundle, tmp_path)
+    assert points == {"microtoy": 0, "microtwo": 100} and "over 1 MiB" in done.stdout, done.stdout
+    assert two.is_dir()
+
+
+def test_the_worker_has_no_site_packages_and_writes_no_pyc(toy, tmp_path):
+    """The stdlib-only rule holds in the worker too: an import hidden from the AST check finds nothing."""
+    bundle = student(toy, tmp_path, "def double(x):\n    __import__('pytest')\n    return 2 * x\n\n"
+                                    "def norm(v):\n    return sum(a * a for a in v) ** 0.5\n")
+    (bundle / "katas/microtoy/helper.py").write_text("X = 1\n")
+    kata = bundle / "katas/microtoy/microtoy.py"
+    kata.write_text(kata.read_text() + "\nimport sys, os\nsys.path.insert(0, os.path.dirname(__file__))\nimport helper\n")
+    points, report, done = regrade(toy, bundle, tmp_path)
+    assert points["microtoy"] < 100, done.stdout
+    assert not list(bundle.rglob("*.pyc")) and not list(bundle.rglob("__pycache__")), list(bundle.rglob("*"))
+    top = student(toy, tmp_path / "top", "import pytest\n")
+    points, report, done = regrade(toy, top, tmp_path / "top")
+    messages = [k["message"] for k in report["katas"] if k["name"] == "microtoy"]
+    assert points["microtoy"] == 0 and "standard library" in str(messages), report
+
+
+def test_a_hang_at_import_is_one_load_error(toy, tmp_path):
+    """One timeout, once: the worker is stopped, the load error recorded, the kata's other tests not run."""
+    bundle = student(toy, tmp_path, "import time\ntime.sleep(600)\n")
+    target = tmp_path / "grades.json"
+    done = run_pytest(toy, "--isolate", "--kata-file", f"microtoy={bundle / 'katas/microtoy/microtoy.py'}",
+                      "-o", "timeout=4", "--grade-json", str(target), "-p", "no:randomly")
+    report = json.loads(target.read_text())
+    statuses = {t["name"].split("::")[1]: t["status"] for t in report["tests"] if "microtoy" in t["name"]}
+    assert set(statuses.values()) == {"error"}, (statuses, done.stdout)
+    kata = next(k for k in report["katas"] if k["name"] == "microtoy")
+    assert "did not finish" in kata["message"], kata
+
+
+def test_a_huge_error_message_is_cut_in_the_grader(toy, tmp_path):
+    bundle = student(toy, tmp_path, "def double(x):\n    raise ValueError('x' * 5_000_000)\n")
+    points, report, done = regrade(toy, bundle, tmp_path)
+    assert points["microtoy"] == 0
+    assert max(len(t["message"]) for t in report["tests"]) < 5000, done.stdout[-2000:]
+
+
+WATCHER = '''
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from workbook.isolate import KataWorker, Limits
+path = Path(sys.argv[2])
+worker = KataWorker("microx", path, "workbook_kata_microx", path.parent, Limits(), False)
+kata = worker.kata(30)
+print(worker.process.pid, flush=True)
+time.sleep(600)
+'''
+
+
+def test_a_worker_dies_with_its_grader(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from toy_workbook import ROOT
+
+    path = tmp_path / "microx.py"
+    path.write_text("def f():\n    return 1\n")
+    grader = subprocess.Popen([sys.executable, "-c", WATCHER, str(ROOT), str(path)], stdout=subprocess.PIPE, text=True)
+    pid = int(grader.stdout.readline())
+    os.kill(pid, 0)  # alive while its grader is
+    grader.send_signal(signal.SIGKILL)
+    grader.wait()
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the worker outlived its grader")
+
+
+def test_a_katas_worker_ends_with_its_tests(tmp_path):
+    """microtoy's worker is gone before microtwo's tests run (one worker alive at a time, in file order)."""
+    root = make(tmp_path)
+    pidfile = tmp_path / "toy.pid"
+    toy_kata = root / "solutions/microtoy/microtoy.py"
+    toy_kata.write_text(toy_kata.read_text() + f"\nimport os\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n")
+    two = root / "solutions/microtwo/microtwo.py"
+    two.write_text(two.read_text().replace("    return 3 * x", f'''    import os
+    try:
+        os.kill(int(open({str(pidfile)!r}).read()), 0)
+        return -1  # microtoy's worker is still alive
+    except ProcessLookupError:
+        return 3 * x'''))
+    done = run_pytest(root, "--isolate", "--solutions", "-p", "no:randomly")
+    assert done.returncode == 0 and "5 passed" in done.stdout, done.stdout
