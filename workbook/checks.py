@@ -11,6 +11,41 @@ import random
 from fractions import Fraction
 
 
+from .worker import Table  # noqa: F401  (a model by value: see call_each)
+
+
+def call_each(function, arguments, **kwargs) -> list:
+    """``[function(*args, **kwargs) for args in arguments]``: the results of many calls of a kata function.
+
+    For the statistical tests that call a kata tens of thousands of times:
+    isolated (``--isolate``, ``workbook grade``) the calls run in the worker
+    in one round trip, with a ``random.Random`` argument advanced there and
+    its state brought back, as one call at a time would. The first call is
+    made alone, so the docstring's contracts (inputs not changed) are checked
+    on it. A model passed as a ``Table`` is called in the worker too; any
+    other object a test passes is still called back in the grader.
+    """
+    arguments = [tuple(a) for a in arguments]
+    if not arguments:
+        return []
+    first = function(*arguments[0], **kwargs)
+    many = getattr(getattr(function, "__workbook_unwrapped__", function), "_wb_many", None)
+    if many is None:
+        return [first] + [function(*a, **kwargs) for a in arguments[1:]]
+    return [first] + (many(arguments[1:], kwargs) if len(arguments) > 1 else [])
+
+
+def repeat(function, times: int, *args, **kwargs) -> list:
+    """``[function(*args, **kwargs) for _ in range(times)]``, in one round trip when isolated (see ``call_each``)."""
+    if times < 1:
+        return []
+    first = function(*args, **kwargs)
+    many = getattr(getattr(function, "__workbook_unwrapped__", function), "_wb_repeat", None)
+    if many is None:
+        return [first] + [function(*args, **kwargs) for _ in range(times - 1)]
+    return [first] + (many(times - 1, args, kwargs) if times > 1 else [])
+
+
 class Mismatch(AssertionError):
     """A graded value differs from its independent expectation."""
 

@@ -132,6 +132,15 @@ class Proxy:
     def __call__(self, *args, **kwargs):
         return self._wb_channel.request({"q": "call", "h": self._wb_id, "a": list(args), "k": kwargs})
 
+    def _wb_many(self, arguments: list, kwargs: dict) -> list:
+        """``[self(*args, **kwargs) for args in arguments]`` in one round trip (``checks.call_each``)."""
+        return self._wb_channel.request({"q": "many", "h": self._wb_id, "a": [[list(a) for a in arguments]],
+                                         "k": kwargs})
+
+    def _wb_repeat(self, times: int, arguments: tuple, kwargs: dict) -> list:
+        """``[self(*arguments, **kwargs) for _ in range(times)]`` in one round trip (``checks.repeat``)."""
+        return self._wb_channel.request({"q": "rep", "h": self._wb_id, "a": [times, list(arguments)], "k": kwargs})
+
     def __repr__(self):
         try:
             return self._wb("op", "__repr__")
@@ -168,6 +177,29 @@ class Proxy:
 
     def __subclasscheck__(self, subclass):
         return bool(self._wb("op", "__subclasscheck__", subclass))
+
+
+class Table:
+    """A model given by value: ``table(prefix)`` is a copy of ``rows[key]``.
+
+    ``key`` is the prefix as a tuple, or its last ``context`` tokens (``()``
+    for ``context=0``: one row for every prefix); the empty prefix may have
+    its own row under ``()``. It crosses the wire as data (``$T``), so a kata
+    calling it thousands of times costs no round trip; a test that counts
+    calls passes its own object instead.
+    """
+
+    __slots__ = ("rows", "context")
+
+    def __init__(self, rows: dict, context: int | None = None) -> None:
+        self.rows = {tuple(key): list(value) for key, value in rows.items()}
+        self.context = context
+
+    def __call__(self, prefix):
+        key = tuple(prefix)
+        if self.context is not None:
+            key = key[max(0, len(key) - self.context):] if self.context else ()
+        return list(self.rows[key])
 
 
 class MethodProxy:
@@ -428,6 +460,8 @@ class Channel:
             return {"$c": [self.encode(value.real), self.encode(value.imag)]}
         if isinstance(value, PurePath):
             return {"$p": str(value)}
+        if kind is Table:
+            return {"$T": [[[self.encode(list(k)), self.encode(v)] for k, v in value.rows.items()], value.context]}
         if kind is Fraction:
             return {"$q": [value.numerator, value.denominator]}
         if kind is slice:
@@ -527,6 +561,9 @@ class Channel:
             self.kept_lists.pop(replaces, None)
             value = self.kept_lists[key] = self.decode(encoded)
             return value
+        if tag == "$T":
+            context = body[1] if type(body[1]) is int and body[1] >= 0 else None
+            return Table({tuple(self.decode(k)): self.decode(v) for k, v in body[0]}, context)
         if tag == "$q":
             return Fraction(int(body[0]), int(body[1]))
         if tag == "$sl":
@@ -754,6 +791,10 @@ class Channel:
                 finally:
                     if self.measure is not None:
                         self.measure.kata_stops()
+            elif op == "many" and self.worker_side:
+                result = [target(*arguments, **kwargs) for arguments in args[0]]
+            elif op == "rep" and self.worker_side:
+                result = [target(*args[1], **kwargs) for _ in range(args[0])]
             elif op == "get":
                 result = getattr(target, args[0])
                 live = True

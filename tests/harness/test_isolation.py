@@ -225,6 +225,14 @@ def tiles(M, load):
 
 def square(n):
     return [[0.0] * n for _ in range(n)]
+
+
+def draw(items, rng):
+    return items[int(rng.random() * len(items))]
+
+
+def apply(model, prefix):
+    return model(prefix)
 '''
 
 
@@ -245,6 +253,24 @@ def test_isinstance_with_a_kata_class_is_asked_in_the_worker(channel_worker):
     assert isinstance(value, kata.Value) and value.x == 4
     assert not isinstance(3, kata.Value) and not isinstance([value], kata.Value)
     assert issubclass(kata.Value, kata.Value)
+
+
+def test_repeat_and_call_each_are_one_call_at_a_time_in_one_round_trip(channel_worker):
+    import random
+
+    from workbook.checks import Table, call_each, repeat
+
+    kata = channel_worker.kata(30)
+    a, b = random.Random(3), random.Random(3)
+    one_by_one = [kata.draw([1, 2, 3], a) for _ in range(50)]
+    assert repeat(kata.draw, 50, [1, 2, 3], b) == one_by_one and a.getstate() == b.getstate()
+    assert call_each(kata.draw, [([i], b) for i in range(5)]) == [0, 1, 2, 3, 4]
+    assert repeat(kata.draw, 0, [1], b) == [] and call_each(kata.draw, []) == []
+    bigram = Table({(1,): [0.5], (): [0.1]}, context=1)  # a model by value: called in the worker
+    assert kata.apply(bigram, [3, 1]) == [0.5] and kata.apply(bigram, []) == [0.1]
+    assert kata.apply(Table({(2, 3): [1.0]}), [2, 3]) == [1.0]
+    with pytest.raises(KeyError):
+        kata.apply(bigram, [2])
 
 
 def test_tracemalloc_in_the_worker_measures_only_the_kata(channel_worker):
