@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import re
 import sys
 import threading
 import time
@@ -505,8 +506,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             result.where = _task_frame(excinfo, state, kata)
             limit = getattr(item.config.option, "timeout", None) or item.config.getini("timeout") or "the"
             running = f" (it was running {result.where})" if result.where else ""
+            cpu = re.search(r"over ([\d.]+)s of CPU time", str(excinfo.value))  # isolated: the worker's CPU limit
+            spent = f"used over {cpu.group(1)}s of CPU time" if cpu else f"timed out after {limit}s"
             result.message = (
-                f"timed out after {limit}s{running}: look for a loop that never ends, "
+                f"{spent}{running}: look for a loop that never ends, "
                 "e.g. a block index that never advances; the task's other tests are not run"
             )
             report.longrepr = f"TIMEOUT {task}: {result.message}"

@@ -62,6 +62,7 @@ from fractions import Fraction
 from pathlib import Path, PurePath
 
 HEADER = struct.Struct(">I")
+WATCH = 0.5  # seconds between two looks at the other side's CPU time while waiting (on_wait)
 CACHED_LENGTH = 16  # list arguments at least this long are sent once while unchanged
 MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken (or hostile) peer
 
@@ -374,6 +375,7 @@ class Channel:
         self.deadline: float | None = None
         self.on_error = None
         self.on_broken = None
+        self.on_wait = None  # called every WATCH seconds while waiting for the other side
         self.broken: BaseException | None = None
         self.errors: dict[int, BaseException] = {}  # our exceptions, sent to the peer as tokens
         self.depth = 0
@@ -414,10 +416,14 @@ class Channel:
     def _read(self, size: int) -> bytes:
         chunks, left = [], size
         while left:
-            if self.deadline is not None:
-                wait = self.deadline - time.monotonic()
-                if wait <= 0 or not select.select([self.read_fd], [], [], wait)[0]:
+            while self.deadline is not None or self.on_wait is not None:
+                wait = self.deadline - time.monotonic() if self.deadline is not None else WATCH
+                if wait <= 0:
                     raise ChannelTimeout("no answer before the deadline")
+                if select.select([self.read_fd], [], [], min(wait, WATCH))[0]:
+                    break
+                if self.on_wait is not None:
+                    self.on_wait()  # the grader: may raise ChannelTimeout (the worker's CPU time)
             chunk = os.read(self.read_fd, min(left, 1 << 20))
             if not chunk:
                 raise ChannelClosed("the other side closed the channel")

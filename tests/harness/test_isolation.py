@@ -624,3 +624,31 @@ def test_a_katas_worker_ends_with_its_tests(tmp_path):
         return 3 * x'''))
     done = run_pytest(root, "--isolate", "--solutions", "-p", "no:randomly")
     assert done.returncode == 0 and "5 passed" in done.stdout, done.stdout
+
+
+def test_the_time_limit_is_the_workers_cpu_time(toy, tmp_path):
+    """Fair under load: waiting (here: sleeping, as on a busy machine) is not the kata's time; burning CPU is."""
+    bundle = student(toy, tmp_path, "def double(x):\n    import time\n    time.sleep(6)\n    return 2 * x\n"
+                                    "\ndef norm(v):\n    while True:\n        pass\n")
+    target = tmp_path / "grades.json"
+    done = run_pytest(toy, "--isolate", "--kata-file", f"microtoy={bundle / 'katas/microtoy/microtoy.py'}",
+                      "-o", "timeout=1", "--grade-json", str(target), "-p", "no:randomly", "-k", "double[1] or norm",
+                      timeout=300)
+    statuses = {t["name"].split("::")[1]: t["status"] for t in json.loads(target.read_text())["tests"]}
+    assert statuses.get("test_double[1]") == "pass", (statuses, done.stdout)  # 6 s on the clock, ~0 s of CPU
+    assert statuses.get("test_norm") == "timeout", (statuses, done.stdout)  # CPU (4 x 1 s), or the clock (12 x 1 s)
+
+
+def test_a_kata_over_its_cpu_time_is_stopped(tmp_path):
+    from workbook.isolate import KataWorker, Limits
+
+    path = tmp_path / "microx.py"
+    path.write_text("def spin():\n    while True:\n        pass\n")
+    worker = KataWorker("microx", path, "workbook_kata_microx", tmp_path, Limits(), False)
+    try:
+        kata = worker.kata(600, 0.5)  # a generous clock, half a second of CPU
+        with pytest.raises(pytest.fail.Exception, match="over 0.5s of CPU time"):
+            kata.spin()
+        assert worker.process is None  # stopped
+    finally:
+        worker.stop()
