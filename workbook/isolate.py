@@ -232,8 +232,8 @@ class KataWorker:
         channel.on_error = self._rebuild
         channel.on_broken = self._broken
         channel.on_wait = self._watch
-        # The import gets half the test's limit: the channel's deadline always
-        # comes before pytest-timeout's, so a hang at import is one load error
+        # The import gets the CPU limit's seconds on the clock (else half the test's limit):
+        # always before pytest-timeout's, so a hang at import is one load error
         # (recorded: the kata's other tests are not run) and the worker is stopped.
         limit = self.cpu_limit or (self.timeout / 2 if self.timeout else IMPORT_TIMEOUT)
         self.cpu_start = 0.0
