@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal
+from workbook.checks import Mismatch, Table, assert_close, assert_equal, call_each, repeat
 
 DATA = Path(__file__).resolve().parent / "data" / "microbeam"
 CHECKPOINT = DATA / "ngram_models.json"
@@ -65,6 +65,19 @@ class TableModel:
     def __call__(self, prefix):
         self.calls += 1
         return self.logits(prefix)
+
+
+def table_of(model, prompt, vocab, depth):
+    """``model``'s logits for every prefix ``prompt + tokens`` with up to ``depth`` tokens, as a ``Table``.
+
+    A ``Table`` is called where the kata runs (no round trip to the grader per
+    call in isolated grading); a prefix outside it raises KeyError.
+    """
+    rows = {}
+    for length in range(depth + 1):
+        for tokens in itertools.product(range(vocab), repeat=length):
+            rows[tuple(prompt) + tokens] = model.logits(list(prompt) + list(tokens))
+    return Table(rows)
 
 
 class FixedModel:
@@ -500,7 +513,7 @@ def test_sample_token_frequencies(kata):
     probs = [0.05, 0.0, 0.5, 0.2, 0.0, 0.25]
     rng = random.Random(5)
     n = 20000
-    counts = Counter(kata.sample_token(probs, rng) for _ in range(n))
+    counts = Counter(repeat(kata.sample_token, n, probs, rng))
     assert_frequencies(
         counts,
         {i: p for i, p in enumerate(probs)},
@@ -555,10 +568,9 @@ def test_sample_decode_matches_filtered_distribution(kata, setting):
     prompt = [2]
     n = 4000
     rng = random.Random(11)
-    counts = Counter(
-        tuple(kata.sample_decode(model, prompt, 2, 4, rng, temperature=temperature, top_k=top_k, top_p=top_p))
-        for _ in range(n)
-    )
+    table = table_of(model, prompt, 5, 3)  # the same logits, called in the kata's process when isolated
+    counts = Counter(tuple(tokens) for tokens in repeat(
+        kata.sample_decode, n, table, prompt, 2, 4, rng, temperature=temperature, top_k=top_k, top_p=top_p))
     expected = spec_sequences(
         model, prompt, 2, 4, lambda logits: spec_step(logits, temperature, top_k, top_p)
     )
@@ -794,9 +806,9 @@ def test_verify_output_is_distributed_as_target(kata):
     rng = random.Random(22)
     n = 20000
     first, accepted = Counter(), 0
-    for _ in range(n):
-        x = random_choice(q, draw)
-        n_ok, nxt = kata.speculative_verify([x], [q], [p, target_next], rng)
+    drafted = [random_choice(q, draw) for _ in range(n)]
+    verified = call_each(kata.speculative_verify, [([x], [q], [p, target_next], rng) for x in drafted])
+    for x, (n_ok, nxt) in zip(drafted, verified):
         first[x if n_ok == 1 else nxt] += 1
         accepted += n_ok
     assert_frequencies(first, dict(enumerate(p)), n, "first emitted token of speculative_verify (x ~ q)",
@@ -824,8 +836,7 @@ def test_verify_bonus_token_when_all_accepted(kata):
     rng = random.Random(8)
     n = 6000
     counts = Counter()
-    for _ in range(n):
-        n_ok, nxt = kata.speculative_verify([2, 1, 0], dists, dists + [bonus], rng)
+    for n_ok, nxt in repeat(kata.speculative_verify, n, [2, 1, 0], dists, dists + [bonus], rng):
         if n_ok != 3:
             raise Mismatch(f"speculative_verify with p == q accepted {n_ok} of 3 draft tokens, expected all 3")
         counts[nxt] += 1
@@ -877,10 +888,9 @@ def test_speculative_output_is_distributed_as_target(kata, gamma, temperature):
     target, draft = spec_pair(31 + gamma)
     n = 6000
     rng = random.Random(gamma)
-    counts = Counter(
-        tuple(kata.speculative_decode(target, draft, [1], 3, 3, gamma, rng, temperature=temperature)[0])
-        for _ in range(n)
-    )
+    tables = table_of(target, [1], 4, 4), table_of(draft, [1], 4, 4)  # the same logits, by value
+    counts = Counter(tuple(tokens) for tokens, _ in repeat(
+        kata.speculative_decode, n, *tables, [1], 3, 3, gamma, rng, temperature=temperature))
     expected = spec_sequences(target, [1], 3, 3, lambda logits: spec_softmax(logits, temperature))
     assert_frequencies(
         counts,

@@ -46,7 +46,9 @@ def make_cache(kata, num_pages, page_size, head_dim, seed=None):
     """A cache whose free list is shuffled by `seed` (None: the allocator's own order)."""
     cache = kata.PagedKVCache(num_pages, page_size, head_dim)
     if seed is not None:
-        random.Random(seed).shuffle(cache.allocator.free_list)
+        order = list(cache.allocator.free_list)  # shuffled here, written back once (isolated: one round trip)
+        random.Random(seed).shuffle(order)
+        cache.allocator.free_list[:] = order
     return cache
 
 
@@ -55,8 +57,7 @@ def poison(cache):
     d = cache.head_dim
     for pages in (cache.k_pages, cache.v_pages):
         for page in pages:
-            for slot in range(len(page)):
-                page[slot] = [NAN] * d
+            page[:] = [[NAN] * d for _ in range(len(page))]  # every slot, in one write
 
 
 def tokens(rng, n, d, scale=1.0):

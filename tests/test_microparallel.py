@@ -43,6 +43,8 @@ WIDTH_AND_P = [(w, p) for w in WIDTHS for p in divisors(w)]
 class GraderNetwork:
     """Same interface as the kata's Network (p, exchange); the grader's own counts."""
 
+    __wire__ = {"p": "r"}  # isolated grading: the kata may read p (see workbook/worker.py, allowed)
+
     def __init__(self, p):
         self.p = p
         self.sent = [0] * p

@@ -18,7 +18,7 @@ import random
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal
+from workbook.checks import Mismatch, Table, assert_close, assert_equal, repeat
 
 TOL = 1e-12
 
@@ -227,6 +227,11 @@ def test_verify_outcomes_rejects_bad_arguments(kata):
 # === speculative_step ===
 
 
+def last_token_model(table):
+    """``table[prefix[-1]]`` (``table[-1]`` for the empty prefix) as a ``Table``: called where the kata runs."""
+    return Table({((c,) if c >= 0 else ()): row for c, row in table.items()}, context=1)
+
+
 def one_hot_model(table):
     def model(prefix):
         probs = table[prefix[-1] if prefix else -1]
@@ -239,13 +244,12 @@ def one_hot_model(table):
 @pytest.mark.task("speculative_step")
 def test_speculative_step_first_token_is_distributed_as_the_target(kata):
     p, q = tables(9, 4, zeros_p=(2,))
-    target, draft = (lambda s: p[s[-1] if s else -1]), (lambda s: q[s[-1] if s else -1])
+    target, draft = last_token_model(p), last_token_model(q)
     rng = random.Random(5)
     n = 3000
     counts = [0] * 4
     second = {}
-    for _ in range(n):
-        tokens, k = kata.speculative_step(target, draft, [1], 2, rng)
+    for tokens, k in repeat(kata.speculative_step, n, target, draft, [1], 2, rng):
         assert 0 <= k <= 2 and len(tokens) == k + 1, f"speculative_step returned {tokens} with k = {k}"
         counts[tokens[0]] += 1
     for t in range(4):
@@ -316,8 +320,7 @@ def test_speculative_step_resamples_from_the_normalised_residual(kata):
     rng = random.Random(17)
     n = 2000
     counts = [0] * 4
-    for _ in range(n):
-        tokens, _ = kata.speculative_step(lambda s: p, lambda s: q, [0], 3, rng)
+    for tokens, _ in repeat(kata.speculative_step, n, Table({(): p}, context=0), Table({(): q}, context=0), [0], 3, rng):
         counts[tokens[0]] += 1
     for t in range(4):
         se = math.sqrt(p[t] * (1 - p[t]) / n)
@@ -408,7 +411,8 @@ def test_measured_tokens_per_verify_match_the_closed_form(kata, p, q, gamma):
     alpha = math.fsum(min(a, b) for a, b in zip(p, q))
     rng, tokens, accepted = random.Random(21), [], []
     for _ in range(30):  # 30 runs of 50 rounds: short sequences keep the prefixes cheap to copy
-        new_tokens, new_accepted = kata.speculative_generate(lambda s: p, lambda s: q, [0], 50, gamma, rng)
+        new_tokens, new_accepted = kata.speculative_generate(Table({(): p}, context=0), Table({(): q}, context=0),
+                                                             [0], 50, gamma, rng)
         assert_equal((len(new_accepted), len(new_tokens)), (50, sum(new_accepted) + 50),
                      "(rounds, tokens) of speculative_generate(num_rounds=50)",
                      hint="each round adds its accepted drafts plus one token")

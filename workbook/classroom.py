@@ -180,8 +180,7 @@ def grade_one(root: Path, folder: Path, name: str, katas: list[str], sandbox: bo
     target = scratch / "grades.json"
     command = [*(namespace or []), sys.executable, "-m", "workbook", "grade", str(folder), *katas,
                "--grade-json", str(target), *(extra or [])]
-    if sandbox:
-        command.append("--sandbox")
+    command.append("--sandbox" if sandbox else "--no-sandbox")  # decided once, for the whole class
     note, timed_out, report = "", False, None
     try:
         try:

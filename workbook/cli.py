@@ -35,6 +35,7 @@ from . import grading
 from . import hints as hint_data
 from . import progress
 from .layout import Kata, discover, find_root, kata_named, shown
+from .loading import refuse_link
 from .progress import PRISTINE_DIR, TaskInfo, pristine_copy, pristine_source, tasks
 
 STATE_DIR = ".workbook"
@@ -549,6 +550,25 @@ def _students_and_katas(root: Path, words: list[str]) -> tuple[list[Path], list[
     return folders, names
 
 
+def _sandbox_choice(asked: bool | None) -> bool:
+    """--sandbox: required; --no-sandbox: off; neither: on whenever bubblewrap works here, else a loud warning."""
+    if asked is not None:
+        return asked
+    bwrap = shutil.which("bwrap")
+    if bwrap is not None:
+        try:
+            probe = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+                                   capture_output=True, timeout=30)
+            if probe.returncode == 0:
+                return True
+        except (OSError, subprocess.SubprocessError):
+            pass
+    print("WARNING: grading WITHOUT a sandbox: bubblewrap (`bwrap`) is not installed or cannot run here, so the "
+          "student's code runs as you and can read your files (solutions/, tests/) and environment. "
+          "Install bubblewrap (apt install bubblewrap), or grade inside a throwaway container.", file=sys.stderr)
+    return False
+
+
 def cmd_grade(args) -> int:
     root = find_root()
     folders, names = _students_and_katas(root, args.paths)
@@ -566,7 +586,7 @@ def cmd_grade(args) -> int:
 
         katas = [k.name for k in _katas(root, names)]
         out = Path(args.out or ".").resolve()
-        outcomes = grade_class(root, folders, katas, out, jobs=args.jobs or 1, sandbox=args.sandbox,
+        outcomes = grade_class(root, folders, katas, out, jobs=args.jobs or 1, sandbox=_sandbox_choice(args.sandbox),
                                timeout=args.student_timeout, only=names, extra=assignment_args)
         failed = [o for o in outcomes if o.report is None]
         for o in failed:
@@ -579,10 +599,16 @@ def cmd_grade(args) -> int:
 
     student = folders[0]
     katas = _katas(root, names)
+    sandbox = _sandbox_choice(args.sandbox)
     files, missing = [], []
     for kata in katas:
-        theirs = student / "katas" / kata.name / f"{kata.name}.py"
-        if theirs.is_file():
+        relative = f"katas/{kata.name}/{kata.name}.py"
+        refused = refuse_link(student, relative)
+        theirs = student / relative
+        if refused:
+            print(f"note: {refused}: graded against the pristine skeleton (all TODO)")
+            missing.append(kata)
+        elif theirs.is_file():
             files += ["--kata-file", f"{kata.name}={theirs}"]
         else:
             missing.append(kata)
@@ -592,7 +618,7 @@ def cmd_grade(args) -> int:
     try:
         if missing:
             names = ", ".join(k.name for k in missing)
-            print(f"note: {student} has no file for {names}; graded against the pristine skeleton (all TODO)")
+            print(f"note: {student} has no usable file for {names}; graded against the pristine skeleton (all TODO)")
             for kata in missing:
                 path = scratch / f"{kata.name}.py"
                 path.write_text(pristine_source(kata), encoding="utf-8")
@@ -602,8 +628,7 @@ def cmd_grade(args) -> int:
         # --isolate: the student's code runs in worker processes, never in the
         # grading pytest (see workbook/isolate.py). In its own PID namespace
         # where allowed: nothing the student's code starts outlives the run.
-        sandbox = ["--sandbox"] if args.sandbox else []
-        report = _run_graded(root, katas, [*files, *assignment_args, "--isolate", *sandbox],
+        report = _run_graded(root, katas, [*files, *assignment_args, "--isolate", *(["--sandbox"] if sandbox else [])],
                              scratch / "grades.json", prefix=pid_namespace())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -686,7 +711,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("paths", nargs="+", metavar="DIR [DIR ...] [KATA ...]",
                    help="students' workbook folders, then katas to grade (default: all)")
     g.add_argument("--grade-json", metavar="FILE", help="where to write the report (default: none is kept)")
-    g.add_argument("--sandbox", action="store_true", help="run the student's code under bubblewrap (bwrap)")
+    g.add_argument("--sandbox", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the student's code under bubblewrap (bwrap); default: whenever bwrap works here")
     g.add_argument("--assignment", metavar="FILE",
                    help="the assignment's grading.json (from `export --katas`): its katas and points")
     g.add_argument("--jobs", type=int, default=0, metavar="N", help="grade N students at a time (a class)")

@@ -195,7 +195,7 @@ def report(results: list[TestResult], *, mode: str, weights: dict[str, float] | 
                 "status": task_status(list(s.tasks.values())),
                 "points": round(s.points, 4),
                 "max_points": round(s.max_points, 4),
-                "message": s.load_error,
+                "message": _cut(s.load_error),
                 "tasks": [
                     {
                         "name": task,
@@ -216,7 +216,7 @@ def report(results: list[TestResult], *, mode: str, weights: dict[str, float] | 
                 "status": r.status,
                 "points": round(test_points.get(r.nodeid, (0.0, 0.0))[0], 4),
                 "max_points": round(test_points.get(r.nodeid, (0.0, 0.0))[1], 4),
-                "message": r.message,
+                "message": _cut(r.message),
                 "where": r.where,
                 "duration": round(r.duration, 4),
             }
@@ -248,3 +248,12 @@ def run_graded(root: Path, tests: list[Path], extra: list[str], timeout: float |
                *extra]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+MESSAGE_LIMIT = 4000  # characters of one message in the report (a kata chooses its errors' text)
+
+
+def _cut(message):
+    if isinstance(message, str) and len(message) > MESSAGE_LIMIT:
+        return message[:MESSAGE_LIMIT] + f" ... ({len(message) - MESSAGE_LIMIT} more characters cut)"
+    return message

@@ -37,12 +37,14 @@ import pytest
 
 from . import KataTodo
 from .layout import shown
-from .plugin import KataLoadError
+from .loading import KataLoadError, check_standard_library_only, read_source
 from .worker import Channel, ChannelClosed, ChannelTimeout, PeerError, rebuild
 
 WORKER_FILE = Path(__file__).with_name("worker.py")
 MIRRORED = ("start", "stop", "reset_peak", "is_tracing", "get_traced_memory")
-TIMEOUT_FACTOR = 4  # isolated runs: per-test time limit = 4 x the ini's (see Isolation)
+CPU_FACTOR = 4  # isolated runs: a test's kata calls may use 4 x the ini's timeout in CPU seconds
+WALL_FACTOR = 12  # ... and the test may take 12 x the ini's timeout on the clock (a loaded machine)
+IMPORT_TIMEOUT = 60  # seconds for a kata's import when the test has no time limit
 SERVICE_TIMEOUT = 30  # seconds for a worker's own service (tracemalloc) to answer
 OUTPUT_LIMIT = 20_000  # characters of a worker's print() output shown per test
 
@@ -169,25 +171,55 @@ class KataWorker:
         self.log = None
         self.shown_output = 0
         self.timeout: float | None = None
+        self.cpu_limit: float | None = None
+        self.cpu_start = 0.0
 
     # --- life cycle ---
 
-    def kata(self, timeout: float | None) -> KataModule:
-        """The kata module for one test, whose kata calls must end within ``timeout`` seconds."""
-        self.timeout = timeout
+    def kata(self, timeout: float | None, cpu_limit: float | None = None) -> KataModule:
+        """The kata module for one test: its kata calls must end within ``timeout`` seconds on the
+        clock and use at most ``cpu_limit`` seconds of the worker's CPU time."""
+        self.timeout, self.cpu_limit = timeout, cpu_limit
         if self.module is None or self.channel.broken is not None or self.process.poll() is not None:
             self.stop()
             self._start()
-        self.channel.deadline = time.monotonic() + timeout if timeout else None
+        # a little before pytest-timeout's: the worker is stopped and the test is TIMEOUT, no race
+        self.channel.deadline = time.monotonic() + 0.9 * timeout if timeout else None
+        self.cpu_start = self.cpu_seconds()
         return self.module
 
+    def cpu_seconds(self) -> float:
+        """The worker's CPU time so far (Linux ``/proc``; 0 where it cannot be read)."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError, AttributeError):
+            return 0.0
+
+    def _watch(self) -> None:
+        """While the grader waits: a worker over its CPU time for this test is a timeout.
+
+        The limit is on CPU time, not the clock, so a loaded machine (other
+        students, other jobs) does not cost a correct kata its points; the
+        clock's ceiling is generous (see Isolation).
+        """
+        if self.cpu_limit and self.cpu_seconds() - self.cpu_start > self.cpu_limit:
+            raise ChannelTimeout(f"over {self.cpu_limit:g}s of CPU time")
+
     def _start(self) -> None:
+        source = read_source(self.path)  # a regular file of at most 1 MiB, standard library only
+        check_standard_library_only(source, self.path)
         self.workdir = tempfile.mkdtemp(prefix=f"workbook-{self.name}-")
         self.log = tempfile.TemporaryFile()  # unlinked: only the worker's stdout/stderr reach it
         self.shown_output = 0
         limits = self.limits
-        command = [sys.executable, "-I", str(WORKER_FILE),
-                   str(limits.cpu_seconds), str(limits.memory_mb), str(limits.file_mb)]
+        # -I: no environment, no user site, no script folder on sys.path; -S: no
+        # site-packages at all (katas are standard library only); -B: no .pyc
+        # written anywhere (the teacher's checkout stays as it was)
+        command = [sys.executable, "-I", "-S", "-B", str(WORKER_FILE),
+                   str(limits.cpu_seconds), str(limits.memory_mb), str(limits.file_mb),
+                   str(0 if self.sandbox else os.getpid())]  # bwrap --die-with-parent covers the sandbox
         if self.sandbox:
             command = sandbox_command(self.root, Path(self.workdir)) + command
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": self.workdir, "TMPDIR": self.workdir,
@@ -199,23 +231,26 @@ class KataWorker:
         channel = self.channel = Channel(self.process.stdout.fileno(), self.process.stdin.fileno())
         channel.on_error = self._rebuild
         channel.on_broken = self._broken
-        channel.deadline = time.monotonic() + self.timeout if self.timeout else None
-        try:
-            source = self.path.read_bytes()
-        except OSError as error:
-            self.stop()
-            raise KataLoadError(f"{shown(self.path)}: cannot read the file: {error}") from None
+        channel.on_wait = self._watch
+        # The import gets the CPU limit's seconds on the clock (else half the test's limit):
+        # always before pytest-timeout's, so a hang at import is one load error
+        # (recorded: the kata's other tests are not run) and the worker is stopped.
+        limit = self.cpu_limit or (self.timeout / 2 if self.timeout else IMPORT_TIMEOUT)
+        self.cpu_start = 0.0
+        channel.deadline = time.monotonic() + limit
         try:
             channel.send({"path": str(self.path), "source": channel.encode(source)})
             reply = channel.receive()
-        except (ChannelClosed, ChannelTimeout, OSError) as error:
+        except BaseException as error:
             code = self.process.poll()
             self.stop()
             if isinstance(error, ChannelTimeout):
                 raise KataLoadError(
-                    f"{shown(self.path)}: importing the file did not finish within {self.timeout:g}s "
+                    f"{shown(self.path)}: importing the file did not finish within {limit:g}s "
                     "(code at the top level of the kata runs on import)"
                 ) from None
+            if not isinstance(error, (ChannelClosed, OSError)):
+                raise
             raise KataLoadError(
                 f"{shown(self.path)}: the kata's process ended while importing the file (exit code {code})"
             ) from None
@@ -291,6 +326,8 @@ class KataWorker:
         code = self.process.poll() if self.process else None
         self.stop()
         if isinstance(error, ChannelTimeout):
+            if "CPU" in str(error):
+                return pytest.fail.Exception(f"Timeout: the kata used {error}", pytrace=False)
             limit = f"{self.timeout:g}s" if self.timeout else "its time limit"
             return pytest.fail.Exception(f"Timeout: the kata did not answer within {limit}", pytrace=False)
         if isinstance(error, (ChannelClosed, OSError)):
@@ -303,9 +340,15 @@ class KataWorker:
         return None  # the grader's own exception (pytest-timeout, Ctrl-C): raise it as it is
 
     def _rebuild(self, info: dict) -> BaseException:
-        """An error payload from the worker as the exception the test sees."""
-        text = str(info.get("text", ""))
-        args = info.get("args") if isinstance(info.get("args"), list) else [text]
+        """An error payload from the worker as the exception the test sees (sizes capped here)."""
+        text = str(info.get("text", ""))[:OUTPUT_LIMIT]
+        args = info.get("args")
+        if not (isinstance(args, list) and len(args) <= 8
+                and all(type(a) in (int, float, bool) or (type(a) is str and len(a) <= OUTPUT_LIMIT) for a in args)):
+            args = [text]  # only short plain arguments are kept as they came
+        info = {"type": str(info.get("type", "Exception"))[:100], "base": info.get("base"), "text": text,
+                "args": args, "line": info.get("line"), "todo": info.get("todo"), "kata": info.get("kata"),
+                "tb": str(info.get("tb") or "")[-4000:]}
         if info.get("todo") is True:
             error: BaseException = KataTodo(text)
         elif info.get("kata") in getattr(self, "exceptions", {}):
@@ -364,18 +407,20 @@ class Isolation:
             setattr(tracemalloc, name, getattr(self, f"_tracemalloc_{name}"))
         if sandbox:
             sandbox_command(Path(config.rootpath), Path(tempfile.gettempdir()))  # fail early if bwrap is missing
-        # Every kata call is a round trip between two processes, and tests that
-        # call a kata tens of thousands of times (sampling statistics) or pass
-        # it grader objects it calls back (models, counting memories) pay for
-        # each one: isolated runs get TIMEOUT_FACTOR times the per-test limit,
-        # unless a limit was given on the command line (--timeout).
+        # Fair under load: a test's kata calls may use CPU_FACTOR x the ini's
+        # timeout in CPU seconds (the kata's own work, whatever else runs on
+        # the machine), and the whole test gets WALL_FACTOR x on the clock
+        # (round trips, callbacks, a busy machine). A limit given on the
+        # command line (--timeout S) is both.
+        self.cpu_per_test: float | None = None
         if getattr(config.option, "timeout", None) is None:
             try:
                 base = float(config.getini("timeout") or 0)
             except (TypeError, ValueError):
                 base = 0
             if base > 0:
-                config.option.timeout = base * TIMEOUT_FACTOR
+                config.option.timeout = base * WALL_FACTOR
+                self.cpu_per_test = base * CPU_FACTOR
 
     def kata(self, request: pytest.FixtureRequest, state, name: str) -> KataModule:
         """The ``kata`` fixture's value for one test."""
@@ -393,13 +438,31 @@ class Isolation:
             raise KataLoadError(state.load_errors[name])
         self.in_use[name] = worker
         try:
-            return worker.kata(_test_timeout(request.node))
+            wall = _test_timeout(request.node)
+            marked = request.node.get_closest_marker("timeout") is not None
+            return worker.kata(wall, wall if marked or self.cpu_per_test is None else self.cpu_per_test)
         except KataLoadError as error:
             state.load_errors[name] = str(error)
             raise
 
     def pytest_runtest_logstart(self, nodeid, location) -> None:
         self.in_use = {}
+
+    def pytest_collection_finish(self, session) -> None:
+        """Note each kata's last test: its worker is stopped when that test ends."""
+        self.last_tests: dict[str, list[str]] = {}
+        last = {}
+        for item in session.items:
+            path = Path(item.path)
+            if path.parent.name == "tests" and path.name.startswith("test_") and path.suffix == ".py":
+                last[path.stem[len("test_"):]] = item.nodeid
+        for name, nodeid in last.items():
+            self.last_tests.setdefault(nodeid, []).append(name)
+
+    def pytest_runtest_logfinish(self, nodeid, location) -> None:
+        for name in getattr(self, "last_tests", {}).get(nodeid, ()):
+            if name in self.workers:
+                self.workers[name].stop()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):

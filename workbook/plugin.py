@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import re
 import sys
 import threading
 import time
@@ -35,6 +36,7 @@ from .build import enclosing, functions
 from .contracts import guard_inputs
 from .grading import NOT_RUN, TestResult, load_weights, report, summarise, write_json
 from .layout import Kata, discover, path_order, shown
+from .loading import KataLoadError, check_standard_library_only, read_source
 
 META_FOLDERS = ("harness", "mutants", "data")
 
@@ -210,10 +212,6 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config):
 # === loading the module under test ===
 
 
-class KataLoadError(Exception):
-    """The kata file could not be imported (syntax error, exception at import)."""
-
-
 @dataclass
 class RunState:
     """Everything the plugin learns during one run."""
@@ -305,7 +303,7 @@ def _import_file(path: Path, module_name: str):
     if not path.is_file():
         hint = f"run `python -m workbook build {path.stem}`" if "katas" in path.parts else "check the path"
         raise KataLoadError(f"{shown(path)} does not exist; {hint}")
-    _check_standard_library_only(path)
+    check_standard_library_only(read_source(path), path)
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
@@ -324,40 +322,6 @@ def _import_file(path: Path, module_name: str):
             "code at the top level of the kata runs on import)"
         ) from None
     return module
-
-
-ALLOWED_IMPORT = "from workbook import KataTodo"
-
-
-def _check_standard_library_only(path: Path) -> None:
-    """Refuse a kata that imports anything outside the standard library (the no-magic rule).
-
-    The one exception is the skeleton's own ``from workbook import KataTodo``.
-    A file that does not parse is left to the import, which reports the
-    SyntaxError with its line.
-    """
-    source = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        tree = ast.parse(source, str(path))
-    except SyntaxError:
-        return
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level == 0 and node.module == "workbook" and [a.name for a in node.names] == ["KataTodo"]:
-                continue
-            names = [("." * node.level) + (node.module or "")]
-        else:
-            continue
-        for name in names:
-            top = name.split(".")[0]
-            if not top or top not in sys.stdlib_module_names:
-                raise KataLoadError(
-                    f"{shown(path)}:{node.lineno}: imports {name!r}: katas use the standard library "
-                    f"only (the no-magic rule: every line is readable, nothing is hidden in a package); "
-                    f"remove the import and write it with math, random, ..."
-                )
 
 
 def _innermost_frame_in(tb, path: Path) -> int | None:
@@ -599,12 +563,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             result.where, hung = _task_frame(excinfo, state, kata)
             limit = getattr(item.config.option, "timeout", None) or item.config.getini("timeout") or "the"
             running = f" (it was running {hung + ' at ' if hung else ''}{result.where})" if result.where else ""
+            cpu = re.search(r"over ([\d.]+)s of CPU time", str(excinfo.value))  # isolated: the worker's CPU limit
+            spent = f"used over {cpu.group(1)}s of CPU time" if cpu else f"timed out after {limit}s"
             if hung:
                 state.hung_in[item.nodeid] = hung
             blocked = bool(hung) and _block(state, kata, hung, result)
             again = f"tests that call {hung} again are" if blocked else "the task's other tests are"
             result.message = (
-                f"timed out after {limit}s{running}: look for a loop that never ends (an index or "
+                f"{spent}{running}: look for a loop that never ends (an index or "
                 f"pointer that never advances, a condition that never changes); {again} not run"
             )
             report.longrepr = f"TIMEOUT {task}: {result.message}"

@@ -2,28 +2,46 @@
 
 In isolated grading (``pytest --isolate``, ``python -m workbook grade``) the
 learner's kata never runs in the grading process. It runs in a worker: a
-``python -I`` subprocess started from this file, which loads only the kata
-file and answers requests over a private pair of pipes. This module is both
-halves of that conversation:
+``python -I -S -B`` subprocess started from this file, which loads only the
+kata file and answers requests over a private pair of pipes.
 
-* ``Channel``: length-prefixed JSON messages over two file descriptors, used
-  the same way on both sides. A request waits for its response and, while
-  waiting, serves the other side's requests (a kata calling back into a
-  grader object, which calls the kata again, ...).
-* the codec: plain data crosses by value (lists as JSON arrays; tuples, dicts,
-  sets, bytes, complex numbers, paths and non-finite floats as tagged
-  objects); everything else crosses as a handle, and the receiver gets a
-  ``Proxy`` whose attribute reads, calls and operators go back to the owner.
-  Never pickle: unpickling bytes a student chose is running their code.
-* ``main()``: the worker. It imports nothing of the workbook package; the
-  kata's ``from workbook import KataTodo`` gets a stand-in defined here.
+The protocol
+------------
+* Frames: a 4-byte big-endian length, then one JSON object (at most 64 MiB).
+* Start: the grader sends ``{"path", "source"}``; the worker answers
+  ``{"r": {"names": {name: value}, "exceptions": {name: [base names]}}}`` or
+  ``{"e": error}``.
+* Request ``{"q": op, "h": handle, "a": [args], "k": {kwargs}}``; answer
+  ``{"r": value, "m": {argument: new value}, "R": {generator: state}}`` or
+  ``{"e": error}``. ``m`` carries the list and dict arguments the call
+  changed in place; ``R`` the states of the grader's ``random.Random``
+  objects the call advanced. While waiting for its answer a side serves the
+  other's requests (a kata calling a test's callback, which may call the
+  kata again).
+* Values: JSON scalars and lists as themselves; tagged objects for the rest
+  (``$t`` tuple, ``$d`` dict, ``$s``/``$fs`` sets, ``$b`` bytes, ``$c``
+  complex, ``$f`` non-finite float, ``$q`` Fraction, ``$p`` path, ``$sl``
+  slice, ``$R`` a grader generator by key and state, ``$L``/``$k`` a long
+  list sent once then by key, ``$lv``/``$ld`` a worker list or dict with its
+  contents); ``{"$h": n}`` is the sender's object n (the receiver gets a
+  ``Proxy``), ``{"$r": n}`` the receiver's own object n coming back,
+  ``{"$m": [object, name]}`` a bound method. Never pickle.
+* The wire is asymmetric. The grader may ask the worker anything
+  (``call``, ``callm``, ``get``, ``set``, ``del``, ``op``, ``copy``, ``svc``;
+  handle 0 is the kata module): the worker is the student's process, and
+  what it answers is data the grader checks. The worker may ask the grader
+  only for what ``allowed`` grants on an object a test passed to the kata:
+  call it, call (or read, to call later) a public method its class defines,
+  read or write an attribute its class lists in ``__wire__``, and the
+  operators in ``GRADER_OPERATORS``; the answers are plain data. The grader
+  makes a handle only for an argument a test passes; it has no handle 0.
+* Equality, ordering and hashing of a proxy are identity, on both sides:
+  an object the kata made is never asked whether it equals an expectation.
 
-The worker is told the kata's source path and nothing else: not the report
-path, not the grader's environment. Whatever it sends is data the grader
-checks; the verdict and points are computed in the grader only.
-
-Standard library only, and no imports from the ``workbook`` package: the
-worker runs this file as a script under ``python -I``.
+The worker imports nothing of the workbook package (the kata's ``from
+workbook import KataTodo`` gets a stand-in defined here). It is told the
+kata's source and path and nothing else; the verdict and points are
+computed in the grader only.
 """
 
 from __future__ import annotations
@@ -40,9 +58,11 @@ import sys
 import time
 import traceback
 import types
+from fractions import Fraction
 from pathlib import Path, PurePath
 
 HEADER = struct.Struct(">I")
+WATCH = 0.5  # seconds between two looks at the other side's CPU time while waiting (on_wait)
 CACHED_LENGTH = 16  # list arguments at least this long are sent once while unchanged
 MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken (or hostile) peer
 
@@ -113,6 +133,15 @@ class Proxy:
     def __call__(self, *args, **kwargs):
         return self._wb_channel.request({"q": "call", "h": self._wb_id, "a": list(args), "k": kwargs})
 
+    def _wb_many(self, arguments: list, kwargs: dict) -> list:
+        """``[self(*args, **kwargs) for args in arguments]`` in one round trip (``checks.call_each``)."""
+        return self._wb_channel.request({"q": "many", "h": self._wb_id, "a": [[list(a) for a in arguments]],
+                                         "k": kwargs})
+
+    def _wb_repeat(self, times: int, arguments: tuple, kwargs: dict) -> list:
+        """``[self(*arguments, **kwargs) for _ in range(times)]`` in one round trip (``checks.repeat``)."""
+        return self._wb_channel.request({"q": "rep", "h": self._wb_id, "a": [times, list(arguments)], "k": kwargs})
+
     def __repr__(self):
         try:
             return self._wb("op", "__repr__")
@@ -122,8 +151,16 @@ class Proxy:
     def __str__(self):
         return self._wb("op", "__str__")
 
-    def __hash__(self):
-        return self._wb("op", "__hash__")
+    # Equality, ordering and hashing are never asked of the other side: an
+    # object the kata made could answer "equal" to anything. Two proxies are
+    # equal when they name the same object (one proxy per handle).
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    __hash__ = object.__hash__
 
     def __copy__(self):
         return self._wb("copy", False)
@@ -141,6 +178,29 @@ class Proxy:
 
     def __subclasscheck__(self, subclass):
         return bool(self._wb("op", "__subclasscheck__", subclass))
+
+
+class Table:
+    """A model given by value: ``table(prefix)`` is a copy of ``rows[key]``.
+
+    ``key`` is the prefix as a tuple, or its last ``context`` tokens (``()``
+    for ``context=0``: one row for every prefix); the empty prefix may have
+    its own row under ``()``. It crosses the wire as data (``$T``), so a kata
+    calling it thousands of times costs no round trip; a test that counts
+    calls passes its own object instead.
+    """
+
+    __slots__ = ("rows", "context")
+
+    def __init__(self, rows: dict, context: int | None = None) -> None:
+        self.rows = {tuple(key): list(value) for key, value in rows.items()}
+        self.context = context
+
+    def __call__(self, prefix):
+        key = tuple(prefix)
+        if self.context is not None:
+            key = key[max(0, len(key) - self.context):] if self.context else ()
+        return list(self.rows[key])
 
 
 class MethodProxy:
@@ -188,6 +248,8 @@ def _mutator(base: type, name: str):
     local = getattr(base, name)
 
     def method(self, *args):
+        if name in ("extend", "__iadd__", "update", "__ior__") and args:  # an iterator crosses as its items
+            args = ((dict if base is dict else list)(args[0]),)
         self._wb_send(name, *args)
         return local(self, *args)
 
@@ -225,7 +287,7 @@ def _forward(name: str):
 
 FORWARDED = (
     "add sub mul truediv floordiv mod pow matmul radd rsub rmul rtruediv rfloordiv rmod rpow rmatmul "
-    "neg pos abs invert lt le gt ge eq ne bool len iter next getitem setitem delitem contains "
+    "neg pos abs invert bool len iter next getitem setitem delitem contains "
     "float int index round enter exit"
 ).split()
 for _name in FORWARDED:
@@ -298,13 +360,22 @@ class Channel:
         self.read_fd = read_fd
         self.write_fd = write_fd
         self.kata_file = kata_file
-        self.objects: dict[int, object] = {0: None}
-        self.ids: dict[int, int] = {}
+        # Handles name our objects the peer may use. The worker hands out
+        # anything (its objects are the kata's own; handle 0 is the kata
+        # module). The grader hands out only what a test passes to the kata
+        # as an argument (``handing``), and serves only calls on those (see
+        # ``allowed``): never a class, module or function it did not pass.
+        self.objects: dict[int, object] = {}
+        self.ids: dict = {}
+        self.next_handle = 1
+        self.handing = False
+        self.handed_types: set[type] = set()  # grader: classes of objects a test passed (see handle)
         self.proxies: dict[int, Proxy] = {}
         self.methods: dict[tuple[int, str], MethodProxy] = {}
         self.deadline: float | None = None
         self.on_error = None
         self.on_broken = None
+        self.on_wait = None  # called every WATCH seconds while waiting for the other side
         self.broken: BaseException | None = None
         self.errors: dict[int, BaseException] = {}  # our exceptions, sent to the peer as tokens
         self.depth = 0
@@ -345,10 +416,14 @@ class Channel:
     def _read(self, size: int) -> bytes:
         chunks, left = [], size
         while left:
-            if self.deadline is not None:
-                wait = self.deadline - time.monotonic()
-                if wait <= 0 or not select.select([self.read_fd], [], [], wait)[0]:
+            while self.deadline is not None or self.on_wait is not None:
+                wait = self.deadline - time.monotonic() if self.deadline is not None else WATCH
+                if wait <= 0:
                     raise ChannelTimeout("no answer before the deadline")
+                if select.select([self.read_fd], [], [], min(wait, WATCH))[0]:
+                    break
+                if self.on_wait is not None:
+                    self.on_wait()  # the grader: may raise ChannelTimeout (the worker's CPU time)
             chunk = os.read(self.read_fd, min(left, 1 << 20))
             if not chunk:
                 raise ChannelClosed("the other side closed the channel")
@@ -391,6 +466,10 @@ class Channel:
             return {"$c": [self.encode(value.real), self.encode(value.imag)]}
         if isinstance(value, PurePath):
             return {"$p": str(value)}
+        if kind is Table:
+            return {"$T": [[[self.encode(list(k)), self.encode(v)] for k, v in value.rows.items()], value.context]}
+        if kind is Fraction:
+            return {"$q": [value.numerator, value.denominator]}
         if kind is slice:
             return {"$sl": [self.encode(value.start), self.encode(value.stop), self.encode(value.step)]}
         if (kind is Proxy or kind is LiveList or kind is LiveDict) and value._wb_channel is self:
@@ -401,19 +480,33 @@ class Channel:
             tagged = self.encode_rng(value)
             if tagged is not None:
                 return tagged
-        if kind is types.MethodType and type(value.__self__) is not type:
+        if kind is types.MethodType and type(value.__self__) is not type and self.worker_side:
             # a bound method: by its object and name, so reading ``hbm.load``
             # a thousand times does not make a thousand handles
             return {"$m": [self.encode(value.__self__), value.__func__.__name__]}
         return {"$h": self.handle(value)}
 
     def handle(self, value) -> int:
-        """The handle that names ``value`` (kept alive while the channel lives)."""
-        ident = self.ids.get(id(value))
+        """The handle that names ``value`` (kept alive while the channel lives).
+
+        In the grader, a new handle is made only while a request's arguments
+        are encoded: anything else (a callback's result, an exception's
+        arguments) must be plain data. A bound method the grader passes is
+        one callable handle: its object is not handed over with it.
+        """
+        key = (id(value.__self__), id(value.__func__)) if type(value) is types.MethodType else id(value)
+        ident = self.ids.get(key)
         if ident is None:
-            ident = len(self.objects)
+            if not (self.worker_side or self.handing or type(value) in self.handed_types):
+                raise TypeError(f"a {type(value).__name__} cannot cross to the kata: only plain data "
+                                "(numbers, strings, lists, tuples, dicts, ...) and the kata's own objects")
+            if not self.worker_side and not isinstance(value, OPAQUE) and type(value).__module__ != "builtins":
+                # an instance of a test's class (a counting number): other instances of
+                # it may cross too (its arithmetic returns new ones)
+                self.handed_types.add(type(value))
+            ident, self.next_handle = self.next_handle, self.next_handle + 1
             self.objects[ident] = value
-            self.ids[id(value)] = ident
+            self.ids[key] = ident
         return ident
 
     def encode_live(self, value):
@@ -474,6 +567,11 @@ class Channel:
             self.kept_lists.pop(replaces, None)
             value = self.kept_lists[key] = self.decode(encoded)
             return value
+        if tag == "$T":
+            context = body[1] if type(body[1]) is int and body[1] >= 0 else None
+            return Table({tuple(self.decode(k)): self.decode(v) for k, v in body[0]}, context)
+        if tag == "$q":
+            return Fraction(int(body[0]), int(body[1]))
         if tag == "$sl":
             return slice(*(self.decode(v) for v in body))
         if tag == "$lv" or tag == "$ld":
@@ -498,6 +596,8 @@ class Channel:
         if tag == "$m":
             owner, name = self.decode(body[0]), str(body[1])
             if type(owner) is not Proxy:
+                if not self.worker_side:  # the grader reads no attribute the kata names
+                    raise ChannelClosed("a method reference to a grader object")
                 return getattr(owner, name)
             key = (owner._wb_id, name)
             proxy = self.methods.get(key)
@@ -594,9 +694,13 @@ class Channel:
         self.depth += 1
         failure = reply = None
         try:
-            message = dict(message, a=[self.encode_argument(v) for v in args])
-            if kwargs:
-                message["k"] = {str(k): self.encode(v) for k, v in kwargs.items()}
+            self.handing = True  # what a test passes to the kata may cross as a handle
+            try:
+                message = dict(message, a=[self.encode_argument(v) for v in args])
+                if kwargs:
+                    message["k"] = {str(k): self.encode(v) for k, v in kwargs.items()}
+            finally:
+                self.handing = False
             self.send(message)
             message = None
             while True:
@@ -675,10 +779,14 @@ class Channel:
             op = message["q"]
             args = self.decode(message.get("a") or [])
             kwargs = {k: self.decode(v) for k, v in (message.get("k") or {}).items()}
-            offset, live = 0, False
-            if op == "callm":
+            offset, live, raw = 0, False, None
+            if not self.worker_side:
+                target, op, args, offset, raw = allowed(target, op, args, message["h"])
+            elif op == "callm":
                 target, args, offset, op = getattr(target, args[0]), args[1:], 1, "call"
-            if op == "call":
+            if raw is not None:
+                pass
+            elif op == "call":
                 snapshots = [(str(i + offset), v, _plain_copy(v)) for i, v in enumerate(args) if type(v) in (list, dict)]
                 snapshots += [(k, v, _plain_copy(v)) for k, v in kwargs.items() if type(v) in (list, dict)]
                 message = None
@@ -689,6 +797,10 @@ class Channel:
                 finally:
                     if self.measure is not None:
                         self.measure.kata_stops()
+            elif op == "many" and self.worker_side:
+                result = [target(*arguments, **kwargs) for arguments in args[0]]
+            elif op == "rep" and self.worker_side:
+                result = [target(*args[1], **kwargs) for _ in range(args[0])]
             elif op == "get":
                 result = getattr(target, args[0])
                 live = True
@@ -707,9 +819,13 @@ class Channel:
                 result = copy.deepcopy(target) if args[0] else copy.copy(target)
             else:
                 raise ValueError(f"unknown request {op!r}")
-            reply = {"r": self.encode_live(result) if live and self.worker_side else self.encode(result)}
+            if raw is not None:
+                reply = {"r": raw}
+            else:
+                reply = {"r": self.encode_live(result) if live and self.worker_side else self.encode(result)}
             if op == "call":
-                changed = {key: self.encode_live(value) if id(value) in self.ids else self.encode(value)
+                changed = {key: self.encode_live(value) if self.worker_side and id(value) in self.ids
+                           else self.encode(value)
                            for key, value, before in snapshots if value != before}
                 if changed:
                     reply["m"] = changed
@@ -773,6 +889,48 @@ def rebuild(info: dict) -> BaseException:
                 except Exception:
                     continue
     return PeerError(info)
+
+
+GRADER_OPERATORS = tuple(f"__{name}__" for name in (
+    "repr str len bool getitem contains float int index neg pos abs "
+    "add radd sub rsub mul rmul truediv rtruediv floordiv rfloordiv mod rmod pow rpow"
+).split())
+OPAQUE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+          types.BuiltinMethodType, types.CodeType, types.FrameType)
+
+
+def allowed(target, op: str, args: list, handle):
+    """What the grader serves the kata: ``(target, op, args, offset, raw reply)``, or PermissionError.
+
+    ``target`` is an object a test passed to the kata. The kata may call it,
+    call a public method its class defines (a plain function in the class,
+    never an attribute of the instance, never a name with ``_``), read such a
+    method (to call it later), and use a few operators whose answers are
+    plain data. Nothing else: no attribute by name, no setting, no copying.
+    """
+    name = args[0] if args and type(args[0]) is str else None
+    opaque = isinstance(target, OPAQUE)
+    if op == "call" and callable(target):
+        return target, op, args, 0, None
+    if op in ("callm", "get", "set") and name and not opaque:
+        import inspect
+
+        function = inspect.getattr_static(type(target), name, None)
+        if type(function) is types.FunctionType and op != "set" and not name.startswith("_"):
+            if op == "get":  # a reference the kata can call: {"$m": [its object, name]}
+                return target, op, args, 0, {"$m": [{"$h": handle}, name]}
+            return types.MethodType(function, target), "call", args[1:], 1, None
+        # data attributes the object's class lists in ``__wire__`` ({name: "r"
+        # or "rw"}): a test's stand-in for a kata object, read (and written,
+        # "rw") by the kata; what is read must be plain data
+        listed = inspect.getattr_static(type(target), "__wire__", None)
+        if type(listed) is dict and listed.get(name) in (("r", "rw") if op == "get" else ("rw",) if op == "set" else ()):
+            return target, op, args, 0, None
+    if op == "op" and name in GRADER_OPERATORS and (not opaque or name in ("__bool__", "__repr__", "__str__")):
+        return target, op, args, 0, None
+    shown_name = f" {name!r}" if name else ""
+    raise PermissionError(f"the grader does not serve {op!r}{shown_name} on a {type(target).__name__}: "
+                          "a kata may only call what a test passes it (and its public methods)")
 
 
 def _operator(target, name: str, args: list):
@@ -937,8 +1095,21 @@ class TracemallocService:
             self.handing_at = None
 
 
+def die_with(parent: int) -> None:
+    """Be killed when the grader dies (Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``), never re-parented."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass  # not Linux: the grader's stop() still kills the worker's session
+    if parent and os.getppid() != parent:  # the grader died before the line above
+        os._exit(1)
+
+
 def main(argv: list[str]) -> int:
-    """``worker.py CPU_S MEMORY_MB FILE_MB``: read the kata over the channel, then serve."""
+    """``worker.py CPU_S MEMORY_MB FILE_MB GRADER_PID``: read the kata over the channel, then serve."""
+    die_with(int(argv[3]) if len(argv) > 3 else 0)
     proto_in, proto_out = os.dup(0), os.dup(1)
     # The kata's print() and input() must never touch the protocol: stdout
     # goes where stderr goes (the grader's log of this worker), stdin is empty.

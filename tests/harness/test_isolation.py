@@ -225,6 +225,14 @@ def tiles(M, load):
 
 def square(n):
     return [[0.0] * n for _ in range(n)]
+
+
+def draw(items, rng):
+    return items[int(rng.random() * len(items))]
+
+
+def apply(model, prefix):
+    return model(prefix)
 '''
 
 
@@ -245,6 +253,24 @@ def test_isinstance_with_a_kata_class_is_asked_in_the_worker(channel_worker):
     assert isinstance(value, kata.Value) and value.x == 4
     assert not isinstance(3, kata.Value) and not isinstance([value], kata.Value)
     assert issubclass(kata.Value, kata.Value)
+
+
+def test_repeat_and_call_each_are_one_call_at_a_time_in_one_round_trip(channel_worker):
+    import random
+
+    from workbook.checks import Table, call_each, repeat
+
+    kata = channel_worker.kata(30)
+    a, b = random.Random(3), random.Random(3)
+    one_by_one = [kata.draw([1, 2, 3], a) for _ in range(50)]
+    assert repeat(kata.draw, 50, [1, 2, 3], b) == one_by_one and a.getstate() == b.getstate()
+    assert call_each(kata.draw, [([i], b) for i in range(5)]) == [0, 1, 2, 3, 4]
+    assert repeat(kata.draw, 0, [1], b) == [] and call_each(kata.draw, []) == []
+    bigram = Table({(1,): [0.5], (): [0.1]}, context=1)  # a model by value: called in the worker
+    assert kata.apply(bigram, [3, 1]) == [0.5] and kata.apply(bigram, []) == [0.1]
+    assert kata.apply(Table({(2, 3): [1.0]}), [2, 3]) == [1.0]
+    with pytest.raises(KeyError):
+        kata.apply(bigram, [2])
 
 
 def test_tracemalloc_in_the_worker_measures_only_the_kata(channel_worker):
@@ -310,3 +336,319 @@ def test_sandbox_hides_the_teachers_files(tmp_path):
     sandboxed = run_pytest(root, "--isolate", "--sandbox", "-k", "double")
     assert "3 failed" in plain.stdout, plain.stdout
     assert "3 passed" in sandboxed.stdout, sandboxed.stdout + sandboxed.stderr
+
+
+# === the wire is asymmetric: the kata reaches only what a test hands it ===
+
+WALK = '''
+import gc
+
+
+def _channel():
+    for thing in gc.get_objects():
+        if type(thing).__name__ == "Channel":
+            return thing
+
+
+def _raw(channel, q, h, *a):
+    return channel.request({"q": q, "h": h, "a": list(a)})
+
+
+def _walk(channel, start):
+    """The red team's route: x.__class__.__base__.__subclasses__() -> a function's __globals__ -> exec."""
+    found = []
+    for h in start:
+        try:
+            cls = _raw(channel, "get", h, "__class__")
+            base = _raw(channel, "get", cls._wb_id, "__base__")
+            subclasses = _raw(channel, "callm", base._wb_id, "__subclasses__")
+        except Exception as error:
+            found.append(f"{h}: {type(error).__name__}")
+            continue
+        for sub in subclasses:
+            try:
+                init = _raw(channel, "get", sub._wb_id, "__init__")
+                space = _raw(channel, "get", init._wb_id, "__globals__")
+                run = space["__builtins__"]["exec"]
+                run(PAYLOAD)
+                return "broke through"
+            except Exception:
+                continue
+    return found
+
+
+def attack(callback, thing):
+    """What a kata function can do with the channel while a test's call runs."""
+    channel = _channel()
+    outcomes = {"walk": _walk(channel, [0, *range(1, 8)])}
+    tries = {
+        "globals of the callback": lambda: callback.__globals__,
+        "raw get of the callback's __globals__": lambda: _raw(channel, "get", callback._wb_id, "__globals__"),
+        "raw get of a data attribute": lambda: _raw(channel, "get", thing._wb_id, "secret"),
+        "raw get of a private method": lambda: _raw(channel, "get", thing._wb_id, "_reset"),
+        "raw callm of a dunder": lambda: _raw(channel, "callm", thing._wb_id, "__reduce_ex__", 2),
+        "raw set": lambda: _raw(channel, "set", thing._wb_id, "count", 0),
+        "raw copy": lambda: _raw(channel, "copy", thing._wb_id, True),
+        "raw op __eq__": lambda: _raw(channel, "op", thing._wb_id, "__eq__", 1),
+        "callm on the callback": lambda: _raw(channel, "callm", callback._wb_id, "__call__", 1),
+        "the class of the method's result": lambda: thing.bump().__class__,
+        "forged method reference": lambda: channel.request(
+            {"q": "call", "h": 0, "a": [{"$m": [{"$r": thing._wb_id}, "__class__"]}]}),
+    }
+    for name, run in tries.items():
+        try:
+            outcomes[name] = repr(run())[:60]
+        except Exception as error:
+            outcomes[name] = type(error).__name__
+    outcomes["callback"] = callback(20)
+    outcomes["method"] = thing.bump()
+    return outcomes
+
+
+class Equal:
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __lt__(self, other):
+        return True
+
+    def __iter__(self):
+        yield Equal()
+
+    def __len__(self):
+        return 1
+
+
+def always_equal():
+    return Equal()
+'''
+
+
+class Handed:
+    """What a test may pass to a kata: public methods callable, nothing else reachable."""
+
+    secret = "the answer key"
+
+    def __init__(self):
+        self.count = 0
+
+    def bump(self):
+        self.count += 1
+        return self.count
+
+    def _reset(self):
+        self.count = 0
+
+
+@pytest.fixture
+def attacked(tmp_path):
+    from workbook.isolate import KataWorker, Limits
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "microx.py"
+    path.write_text(f"PAYLOAD = {f'open({str(marker)!r}, {chr(39)}w{chr(39)}).write({chr(39)}x{chr(39)})'!r}\n" + WALK)
+    worker = KataWorker("microx", path, "workbook_kata_microx", tmp_path, Limits(), False)
+    yield worker, marker
+    worker.stop()
+
+
+def test_a_kata_cannot_walk_from_the_channel_into_the_grader(attacked):
+    """Issue 19's critical hole: ``__class__ -> __subclasses__() -> __globals__ -> exec`` over the channel."""
+    worker, marker = attacked
+    thing = Handed()
+    outcomes = worker.kata(30).attack(lambda x: x + 1, thing)
+    assert not marker.exists(), outcomes
+    assert outcomes["walk"] != "broke through" and all("PermissionError" in f or "KeyError" in f
+                                                        for f in outcomes["walk"]), outcomes["walk"]
+    for name, outcome in outcomes.items():
+        if name not in ("walk", "callback", "method"):
+            assert outcome in ("PermissionError", "AttributeError", "ChannelClosed", "KeyError") or \
+                name == "the class of the method's result", (name, outcome)
+    assert outcomes["callback"] == 21 and outcomes["method"] == 2  # handed over: still served
+    assert thing.count == 2  # the refused set/copy/private method changed nothing
+
+
+def test_an_object_that_equals_everything_equals_nothing_in_the_grader(attacked):
+    """``__eq__`` always true (and ``__ne__`` false, ``__iter__`` more of them) is never asked."""
+    from workbook.checks import Mismatch, assert_close, assert_equal
+
+    worker, _ = attacked
+    kata = worker.kata(30)
+    value = kata.always_equal()
+    assert not (value == [1, 2]) and value != [1, 2] and value == value
+    with pytest.raises(TypeError):
+        value < 3
+    for check in (lambda: assert_equal(value, [1, 2], "f()"), lambda: assert_close(value, [1.0], 1e-9, "f()"),
+                  lambda: assert_equal([value], [[1]], "f()"), lambda: assert_equal(list(value), [7], "f()")):
+        with pytest.raises(Mismatch):
+            check()
+
+
+def test_checks_compare_plain_data_in_process_too():
+    from workbook.checks import Mismatch, assert_close, assert_equal
+
+    namespace = {}
+    exec(WALK, namespace)  # defines the kata's functions and its Equal class, runs nothing
+    equal = namespace["always_equal"]()
+
+    class Sly(float):
+        def __sub__(self, other):
+            return 0.0
+
+    for check in (lambda: assert_equal(equal, [1, 2], "f()"), lambda: assert_equal([equal], [1], "f()"),
+                  lambda: assert_close(equal, [1.0], 1e-9, "f()"), lambda: assert_close([Sly(2.0)], [1.0], 1e-9, "f()")):
+        with pytest.raises(Mismatch):
+            check()
+    assert_equal((1, [2.0, (3,)]), [1, [2.0, [3]]], "tuples equal lists")
+    assert_close([Sly(1.0)], [1.0], 0.0, "a float subclass is read as its value")
+
+
+# === the kata file, the worker's process and what it reports ===
+
+
+def test_a_symlinked_or_oversized_kata_is_not_graded(toy, tmp_path):
+    """Only a regular file inside the student's folder is read: not a link to solutions/ or a classmate."""
+    bundle = student(toy, tmp_path, "")
+    kata = bundle / "katas/microtoy/microtoy.py"
+    kata.unlink()
+    kata.symlink_to(toy / "solutions/microtoy/microtoy.py")
+    points, _, done = regrade(toy, bundle, tmp_path)
+    assert points == {"microtoy": 0, "microtwo": 100}, done.stdout
+    assert "symbolic link" in done.stdout, done.stdout
+    two = bundle / "katas/microtwo"
+    (bundle / "katas").rename(bundle / "real")
+    (bundle / "katas").symlink_to(bundle / "real")
+    points, _, done = regrade(toy, bundle, tmp_path)
+    assert points == {"microtoy": 0, "microtwo": 0}, done.stdout
+    (bundle / "katas").unlink()
+    (bundle / "real").rename(bundle / "katas")
+    kata.unlink()
+    kata.write_text("def double(x):\n    return 2 * x\n\ndef norm(v):\n    return sum(a * a for a in v) ** 0.5\n"
+                    + "#" * (2 << 20))
+    points, _, done = regrade(toy, bundle, tmp_path)
+    assert points == {"microtoy": 0, "microtwo": 100} and "over 1 MiB" in done.stdout, done.stdout
+    assert two.is_dir()
+
+
+def test_the_worker_has_no_site_packages_and_writes_no_pyc(toy, tmp_path):
+    """The stdlib-only rule holds in the worker too: an import hidden from the AST check finds nothing."""
+    bundle = student(toy, tmp_path, "def double(x):\n    __import__('pytest')\n    return 2 * x\n\n"
+                                    "def norm(v):\n    return sum(a * a for a in v) ** 0.5\n")
+    (bundle / "katas/microtoy/helper.py").write_text("X = 1\n")
+    kata = bundle / "katas/microtoy/microtoy.py"
+    kata.write_text(kata.read_text() + "\nimport sys, os\nsys.path.insert(0, os.path.dirname(__file__))\nimport helper\n")
+    points, report, done = regrade(toy, bundle, tmp_path)
+    assert points["microtoy"] < 100, done.stdout
+    assert not list(bundle.rglob("*.pyc")) and not list(bundle.rglob("__pycache__")), list(bundle.rglob("*"))
+    top = student(toy, tmp_path / "top", "import pytest\n")
+    points, report, done = regrade(toy, top, tmp_path / "top")
+    messages = [k["message"] for k in report["katas"] if k["name"] == "microtoy"]
+    assert points["microtoy"] == 0 and "standard library" in str(messages), report
+
+
+def test_a_hang_at_import_is_one_load_error(toy, tmp_path):
+    """One timeout, once: the worker is stopped, the load error recorded, the kata's other tests not run."""
+    bundle = student(toy, tmp_path, "import time\ntime.sleep(600)\n")
+    target = tmp_path / "grades.json"
+    done = run_pytest(toy, "--isolate", "--kata-file", f"microtoy={bundle / 'katas/microtoy/microtoy.py'}",
+                      "-o", "timeout=4", "--grade-json", str(target), "-p", "no:randomly")
+    report = json.loads(target.read_text())
+    statuses = {t["name"].split("::")[1]: t["status"] for t in report["tests"] if "microtoy" in t["name"]}
+    assert set(statuses.values()) == {"error"}, (statuses, done.stdout)
+    kata = next(k for k in report["katas"] if k["name"] == "microtoy")
+    assert "did not finish" in kata["message"], kata
+
+
+def test_a_huge_error_message_is_cut_in_the_grader(toy, tmp_path):
+    bundle = student(toy, tmp_path, "def double(x):\n    raise ValueError('x' * 5_000_000)\n")
+    points, report, done = regrade(toy, bundle, tmp_path)
+    assert points["microtoy"] == 0
+    assert max(len(t["message"]) for t in report["tests"]) < 5000, done.stdout[-2000:]
+
+
+WATCHER = '''
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from workbook.isolate import KataWorker, Limits
+path = Path(sys.argv[2])
+worker = KataWorker("microx", path, "workbook_kata_microx", path.parent, Limits(), False)
+kata = worker.kata(30)
+print(worker.process.pid, flush=True)
+time.sleep(600)
+'''
+
+
+def test_a_worker_dies_with_its_grader(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from toy_workbook import ROOT
+
+    path = tmp_path / "microx.py"
+    path.write_text("def f():\n    return 1\n")
+    grader = subprocess.Popen([sys.executable, "-c", WATCHER, str(ROOT), str(path)], stdout=subprocess.PIPE, text=True)
+    pid = int(grader.stdout.readline())
+    os.kill(pid, 0)  # alive while its grader is
+    grader.send_signal(signal.SIGKILL)
+    grader.wait()
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the worker outlived its grader")
+
+
+def test_a_katas_worker_ends_with_its_tests(tmp_path):
+    """microtoy's worker is gone before microtwo's tests run (one worker alive at a time, in file order)."""
+    root = make(tmp_path)
+    pidfile = tmp_path / "toy.pid"
+    toy_kata = root / "solutions/microtoy/microtoy.py"
+    toy_kata.write_text(toy_kata.read_text() + f"\nimport os\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n")
+    two = root / "solutions/microtwo/microtwo.py"
+    two.write_text(two.read_text().replace("    return 3 * x", f'''    import os
+    try:
+        os.kill(int(open({str(pidfile)!r}).read()), 0)
+        return -1  # microtoy's worker is still alive
+    except ProcessLookupError:
+        return 3 * x'''))
+    done = run_pytest(root, "--isolate", "--solutions", "-p", "no:randomly")
+    assert done.returncode == 0 and "5 passed" in done.stdout, done.stdout
+
+
+def test_the_time_limit_is_the_workers_cpu_time(toy, tmp_path):
+    """Fair under load: waiting (here: sleeping, as on a busy machine) is not the kata's time; burning CPU is."""
+    bundle = student(toy, tmp_path, "def double(x):\n    import time\n    time.sleep(6)\n    return 2 * x\n"
+                                    "\ndef norm(v):\n    while True:\n        pass\n")
+    target = tmp_path / "grades.json"
+    done = run_pytest(toy, "--isolate", "--kata-file", f"microtoy={bundle / 'katas/microtoy/microtoy.py'}",
+                      "-o", "timeout=1", "--grade-json", str(target), "-p", "no:randomly", "-k", "double[1] or norm",
+                      timeout=300)
+    statuses = {t["name"].split("::")[1]: t["status"] for t in json.loads(target.read_text())["tests"]}
+    assert statuses.get("test_double[1]") == "pass", (statuses, done.stdout)  # 6 s on the clock, ~0 s of CPU
+    assert statuses.get("test_norm") == "timeout", (statuses, done.stdout)  # CPU (4 x 1 s), or the clock (12 x 1 s)
+
+
+def test_a_kata_over_its_cpu_time_is_stopped(tmp_path):
+    from workbook.isolate import KataWorker, Limits
+
+    path = tmp_path / "microx.py"
+    path.write_text("def spin():\n    while True:\n        pass\n")
+    worker = KataWorker("microx", path, "workbook_kata_microx", tmp_path, Limits(), False)
+    try:
+        kata = worker.kata(600, 0.5)  # a generous clock, half a second of CPU
+        with pytest.raises(pytest.fail.Exception, match="over 0.5s of CPU time"):
+            kata.spin()
+        assert worker.process is None  # stopped
+    finally:
+        worker.stop()
