@@ -844,14 +844,10 @@ def update_survivors(root: Path, kata: str, outcomes: list[Outcome]) -> dict:
 
 
 def tally(outcomes: list[Outcome], known: dict[str, dict]) -> dict:
-    counts = {"mutants": len(outcomes), "killed": 0, "timeout": 0, "survived": 0, "equivalent": 0}
-    for outcome in outcomes:
-        if outcome.status in ("killed", "timeout"):
-            counts[outcome.status] += 1
-        elif "equivalent" in known.get(outcome.site.key, {}):
-            counts["equivalent"] += 1
-        else:
-            counts["survived"] += 1
+    counts = _zero()
+    for bucket in tally_by_operator(outcomes, known).values():
+        for key in COUNT_KEYS:
+            counts[key] += bucket[key]
     value = score(counts)
     counts["score"] = None if value is None else round(100 * value, 1)
     return counts

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from toy_workbook import TOY_SOLUTION, TWO_SOLUTION, grades, make, workbook
+from toy_workbook import TOY_SOLUTION, TWO_SOLUTION, grades, make, solve_double, workbook
 
 # These tests run pytest or the CLI in subprocesses: allow more than a graded test's 10 s.
 pytestmark = pytest.mark.timeout(300)
@@ -26,11 +26,6 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture
 def toy(tmp_path):
     return make(tmp_path)
-
-
-def solve_double(root):
-    kata = root / "katas/microtoy/microtoy.py"
-    kata.write_text(kata.read_text().replace("raise KataTodo('microtoy.double: Return 2 * x.')", "return x + x"))
 
 
 # === assignments ===

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from toy_workbook import grades, make, pytest as run_pytest, workbook
+from toy_workbook import grades, make, pytest as run_pytest, solve_double, workbook
 
 # These tests run pytest or the CLI in subprocesses: allow more than a graded test's 10 s.
 pytestmark = pytest.mark.timeout(300)
@@ -13,11 +13,6 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture
 def toy(tmp_path):
     return make(tmp_path)
-
-
-def solve_double(root):
-    kata = root / "katas/microtoy/microtoy.py"
-    kata.write_text(kata.read_text().replace("raise KataTodo('microtoy.double: Return 2 * x.')", "return x + x"))
 
 
 def test_status_lists_the_started_katas_and_the_next_task(toy):
