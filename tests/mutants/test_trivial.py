@@ -10,9 +10,10 @@ case where the identity happens to be right belongs in the same test as one
 where it is not.
 
 Each stub is graded once per run, for every kata the run selects (``-k
-microflash`` grades only that kata): one pytest process per stub, not per kata.
+microflash`` grades only that kata): one pytest process per stub (the two run side by side), not per kata.
 """
 
+import concurrent.futures
 import json
 import subprocess
 import sys
@@ -38,8 +39,8 @@ def graded(request, tmp_path_factory):
     """{stub: {kata: [passing test ids]}} for the katas this run selects."""
     selected = sorted({item.callspec.params["kata"] for item in request.session.items
                        if item.module.__name__.endswith("test_trivial") and hasattr(item, "callspec")})
-    results = {}
-    for stub in TRIVIAL:
+
+    def grade(stub):
         folder = tmp_path_factory.mktemp(stub)
         args = []
         for kata in discover(ROOT):
@@ -49,11 +50,14 @@ def graded(request, tmp_path_factory):
                                          str(kata.solution), stub=stub), encoding="utf-8")
                 args += ["--kata-file", f"{kata.name}={file}", str(ROOT / "tests" / f"test_{kata.name}.py")]
         report = folder / "grades.json"
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--grade-json",
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "--tb=no", "-p", "no:cacheprovider", "--grade-json",
                         str(report), *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         tests = json.loads(report.read_text(encoding="utf-8"))["tests"]
-        results[stub] = {kata: [t["name"] for t in tests if t["kata"] == kata and t["status"] == "pass"]
-                         for kata in selected}
+        return {kata: [t["name"] for t in tests if t["kata"] == kata and t["status"] == "pass"] for kata in selected}
+
+    # the two stubs side by side (one pytest process each), as the mutant suites use both cores
+    with concurrent.futures.ThreadPoolExecutor(len(TRIVIAL)) as pool:
+        results = dict(zip(TRIVIAL, pool.map(grade, TRIVIAL)))
     return results
 
 
