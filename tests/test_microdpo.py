@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, require_earlier, vector
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "tests" / "data" / "microdpo" / "base.json"
@@ -114,32 +114,14 @@ def number(x):
     return x.data if hasattr(x, "data") else x
 
 
-def require(kata, task, checks):
-    """A later task's test runs earlier tasks: when one of them is wrong, name it instead of blaming ``task``.
-
-    checks: (earlier task, description, thunk returning (got, expected)) in task order.
-    """
-    for earlier, what, thunk in checks:
-        try:
-            got, want = thunk()
-            ok = abs(number(got) - want) <= 1e-9 * max(1.0, abs(want))
-        except NotImplementedError:
-            raise  # not written yet: this test stays a TODO
-        except Exception as error:  # noqa: BLE001 - reported as the earlier task's failure
-            got, ok = f"{type(error).__name__}: {error}", False
-        if not ok:
-            raise Mismatch(f"{task} runs your {earlier}, which is not right yet ({what}: got {got}, expected {want:.12g});"
-                           f" pass {earlier}'s tests first")
-
-
 def require_pair_pieces(kata, task):
     pol, ref = nudged(reference(), 3, 0.02), reference()
-    require(kata, task, [
+    require_earlier(task, [
         ("sequence_log_prob", "sequence_log_prob(policy, 'k', 'ayla')",
-         lambda: (kata.sequence_log_prob(pol, "k", "ayla"), spec_seq_logp(pol, "k", "ayla"))),
+         lambda: number(kata.sequence_log_prob(pol, "k", "ayla")), spec_seq_logp(pol, "k", "ayla")),
         ("dpo_loss", "dpo_loss(-7.5, -9.0, -8.0, -8.25, 0.7)",
-         lambda: (kata.dpo_loss(-7.5, -9.0, -8.0, -8.25, 0.7), spec_dpo(-7.5, -9.0, -8.0, -8.25, 0.7))),
-    ])
+         lambda: number(kata.dpo_loss(-7.5, -9.0, -8.0, -8.25, 0.7)), spec_dpo(-7.5, -9.0, -8.0, -8.25, 0.7)),
+    ], 1e-9, relative=True)
 
 
 _PASSED = set()  # (id of the kata module, earlier task) already checked in this session
@@ -150,10 +132,10 @@ def require_loss_and_grads(kata, task):
     if (id(kata), "dpo_loss_and_grads") in _PASSED:
         return
     pol, ref = nudged(reference(), 4, 0.02), reference()
-    require(kata, task, [
+    require_earlier(task, [
         ("dpo_loss_and_grads", "the loss of dpo_loss_and_grads(policy, reference, [('m', 'ia', 'ax')], beta=0.5)",
-         lambda: (kata.dpo_loss_and_grads(pol, ref, PAIRS[1:2], 0.5)[0], spec_mean_dpo(pol, ref, PAIRS[1:2], 0.5))),
-    ])
+         lambda: number(kata.dpo_loss_and_grads(pol, ref, PAIRS[1:2], 0.5)[0]), spec_mean_dpo(pol, ref, PAIRS[1:2], 0.5)),
+    ], 1e-9, relative=True)
     _PASSED.add((id(kata), "dpo_loss_and_grads"))
 
 

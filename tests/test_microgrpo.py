@@ -17,7 +17,7 @@ import random
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, require_earlier, vector
 
 DIGITS, LENGTH = 10, 3
 
@@ -133,19 +133,7 @@ def require(kata, task, earlier_tasks):
                       lambda: [number(kata.grpo_loss(spec_policy(40), 6, *a_group(50, spec_policy(40), 6, 3), 0.2, 0.1))],
                       [spec_grpo_loss(spec_policy(40), 6, *a_group(50, spec_policy(40), 6, 3), 0.2, 0.1)]),
     }
-    for earlier in earlier_tasks:
-        what, thunk, want = checks[earlier]
-        try:
-            got = thunk()
-            ok = len(got) == len(want) and all(abs(g - w) <= 1e-9 if isinstance(w, float) else g == w
-                                               for g, w in zip(got, want))
-        except NotImplementedError:
-            raise  # not written yet: this test stays a TODO
-        except Exception as error:  # noqa: BLE001 - reported as the earlier task's failure
-            got, ok = f"{type(error).__name__}: {error}", False
-        if not ok:
-            raise Mismatch(f"{task} runs your {earlier}, which is not right yet ({what}: got {got}, expected {want});"
-                           f" pass {earlier}'s tests first")
+    require_earlier(task, [(earlier, *checks[earlier]) for earlier in earlier_tasks], 1e-9)
 
 
 LOSS_PARTS = ("clipped_surrogate", "kl_k3")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, matrix, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, matrix, require_earlier, vector
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "tests" / "data" / "micromoe" / "checkpoint.json"
@@ -119,18 +119,7 @@ def require_routing(kata, task="moe_layer"):
         ("dispatch", "dispatch([[0, 1], [0, 2], [0, 1]], 3, 2)",
          lambda: [list(r) for r in kata.dispatch([[0, 1], [0, 2], [0, 1]], 3, 2)], [[0, 1], [0, 2], [1]]),
     ]
-    for earlier, what, thunk, want in checks:
-        try:
-            got = thunk()
-            ok = len(got) == len(want) and all(abs(g - w) <= 1e-12 if isinstance(w, float) else g == w
-                                               for g, w in zip(got, want))
-        except NotImplementedError:
-            raise  # not written yet: this test stays a TODO
-        except Exception as error:  # noqa: BLE001 - reported as the earlier task's failure
-            got, ok = f"{type(error).__name__}: {error}", False
-        if not ok:
-            raise Mismatch(f"{task} runs your {earlier}, which is not right yet ({what}: got {got}, expected {want});"
-                           f" pass {earlier}'s tests first")
+    require_earlier(task, checks, 1e-12)
 
 
 # === task 1: router probabilities ===

@@ -301,3 +301,38 @@ def _brief(value, limit: int = 80) -> str:
         return text
     size = f" ({len(value)} items)" if isinstance(value, (list, tuple, dict, str)) else ""
     return text[: limit - 3 - len(size)] + "..." + size
+
+
+def require_earlier(task: str, checks, tol: float, relative: bool = False) -> None:
+    """A later task's test runs earlier tasks: when one of them is wrong, fail naming it, not ``task``.
+
+    ``checks``: ``(earlier task, description, thunk, expected)`` in task
+    order. The thunk's result (a number, or a list or tuple of them) must
+    equal ``expected``: floats within ``tol`` (times ``max(1, |expected|)``
+    when ``relative``), anything else (ints, nested lists) exactly. An earlier task still TODO
+    propagates, so the test stays TODO.
+    """
+    def close(got, want) -> bool:
+        if isinstance(want, float):
+            scale = max(1.0, abs(want)) if relative else 1.0
+            return isinstance(got, (int, float)) and abs(got - want) <= tol * scale
+        return got == want
+
+    def agrees(got, want) -> bool:
+        if isinstance(want, list):  # item by item; a nested list is compared exactly
+            return (isinstance(got, (list, tuple)) and len(got) == len(want)
+                    and all(close(g, w) for g, w in zip(got, want)))
+        return close(got, want)
+
+    for earlier, what, thunk, want in checks:
+        try:
+            got = plain(thunk())
+            ok = agrees(got, want)
+        except NotImplementedError:
+            raise  # not written yet: this test stays a TODO
+        except Exception as error:  # noqa: BLE001 - reported as the earlier task's failure
+            got, ok = f"{type(error).__name__}: {error}", False
+        if not ok:
+            shown = f"{want:.12g}" if isinstance(want, float) else want
+            raise Mismatch(f"{task} runs your {earlier}, which is not right yet ({what}: got {got}, expected {shown});"
+                           f" pass {earlier}'s tests first")
