@@ -40,11 +40,11 @@ def graded(request, tmp_path_factory):
     selected = sorted({item.callspec.params["kata"] for item in request.session.items
                        if item.module.__name__.endswith("test_trivial") and hasattr(item, "callspec")})
 
-    # made here, not in the threads: pytest's first mktemp also creates (and prunes) the base folder
-    folders = {stub: tmp_path_factory.mktemp(stub) for stub in TRIVIAL}
-
-    def grade(stub):
-        folder = folders[stub]
+    # Files are written here, not in the threads: pytest's first mktemp also creates (and prunes) the
+    # base folder, and Python 3.11's ast.parse (inside generate) is not safe in two threads at once.
+    commands = {}
+    for stub in TRIVIAL:
+        folder = tmp_path_factory.mktemp(stub)
         args = []
         for kata in discover(ROOT):
             if kata.name in selected:
@@ -52,7 +52,10 @@ def graded(request, tmp_path_factory):
                 file.write_text(generate(kata.name, kata.solution.read_text(encoding="utf-8"),
                                          str(kata.solution), stub=stub), encoding="utf-8")
                 args += ["--kata-file", f"{kata.name}={file}", str(ROOT / "tests" / f"test_{kata.name}.py")]
-        report = folder / "grades.json"
+        commands[stub] = (folder / "grades.json", args)
+
+    def grade(stub):
+        report, args = commands[stub]
         subprocess.run([sys.executable, "-m", "pytest", "-q", "--tb=no", "-p", "no:cacheprovider", "--grade-json",
                         str(report), *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         tests = json.loads(report.read_text(encoding="utf-8"))["tests"]
