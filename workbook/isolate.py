@@ -183,6 +183,7 @@ class KataWorker:
         if self.module is None or self.channel.broken is not None or self.process.poll() is not None:
             self.stop()
             self._start()
+        self.channel.reset_lists()  # lists a test passes are remembered for its own calls only
         # a little before pytest-timeout's: the worker is stopped and the test is TIMEOUT, no race
         self.channel.deadline = time.monotonic() + 0.9 * timeout if timeout else None
         self.cpu_start = self.cpu_seconds()

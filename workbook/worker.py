@@ -63,7 +63,9 @@ from pathlib import Path, PurePath
 
 HEADER = struct.Struct(">I")
 WATCH = 0.5  # seconds between two looks at the other side's CPU time while waiting (on_wait)
-CACHED_LENGTH = 16  # list arguments at least this long are sent once while unchanged
+CACHED_LENGTH = 16  # list arguments with at least this many items (rows x columns) are sent once while unchanged
+CACHED_LISTS = 512  # ... and at most this many are remembered (then both sides start again)
+PREFETCH = 256  # reading one attribute of a kata object brings its other small attributes, this many values in all
 MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken (or hostile) peer
 
 
@@ -120,7 +122,11 @@ class Proxy:
         cached = channel.reads.get((self._wb_id, name))
         if cached is not None and cached[0] == channel.generation:
             return cached[1]
-        value = self._wb("get", name)
+        fetched = channel.prefetched.pop((self._wb_id, name), None)
+        if fetched is not None and fetched[0] == channel.generation:
+            value = channel.decode(fetched[1])
+        else:
+            value = self._wb("get", name)
         channel.reads[(self._wb_id, name)] = (channel.generation, value)
         return value
 
@@ -317,12 +323,55 @@ def unpack_state(packed, before) -> tuple:
 
 
 def _plain_copy(value):
-    """A copy of nested lists and dicts (leaves shared), cheap to compare with ``==`` later."""
+    """A copy of nested lists, tuples and dicts (leaves shared), cheap to compare with ``==`` later."""
     if type(value) is list:
-        return [_plain_copy(v) if type(v) in (list, dict) else v for v in value]
+        return [_plain_copy(v) if type(v) in (list, dict, tuple) else v for v in value]
     if type(value) is dict:
-        return {k: _plain_copy(v) if type(v) in (list, dict) else v for k, v in value.items()}
+        return {k: _plain_copy(v) if type(v) in (list, dict, tuple) else v for k, v in value.items()}
+    if type(value) is tuple:
+        return tuple(_plain_copy(v) if type(v) in (list, dict, tuple) else v for v in value)
     return value
+
+
+PLAIN = (int, float, str, bool, type(None))
+
+
+def _same(value, copy) -> bool:
+    """``value == copy`` for nested lists and tuples of plain scalars, never asking an object's ``__eq__``.
+
+    The worker's test for "unchanged since sent": a kata's objects (a
+    ``Value`` whose ``==`` builds a node) are never equal here.
+    """
+    if value is copy:
+        return True
+    kind = type(value)
+    if kind is not type(copy):
+        return False
+    if kind is list or kind is tuple:
+        return len(value) == len(copy) and all(a is b or _same(a, b) for a, b in zip(value, copy))
+    return kind in PLAIN and value == copy
+
+
+def _small(value, budget: int) -> int:
+    """``budget`` less the values in ``value`` (nested lists, tuples, dicts), or -1 once it runs out."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        budget -= len(value)
+        for item in value:
+            if budget < 0:
+                break
+            if type(item) in (list, tuple, dict):
+                budget = _small(item, budget)
+    elif kind is dict:
+        budget -= 2 * len(value)
+        for item in value.values():
+            if budget < 0:
+                break
+            if type(item) in (list, tuple, dict):
+                budget = _small(item, budget)
+    else:
+        budget -= 1
+    return budget if budget >= 0 else -1
 
 
 def _sync(old, new):
@@ -359,6 +408,7 @@ class Channel:
     def __init__(self, read_fd: int, write_fd: int, kata_file: str = "") -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
+        self.buffer = bytearray()  # bytes read but not yet taken by receive()
         self.kata_file = kata_file
         # Handles name our objects the peer may use. The worker hands out
         # anything (its objects are the kata's own; handle 0 is the kata
@@ -381,12 +431,14 @@ class Channel:
         self.depth = 0
         self.generation = 0  # counts requests that may change the other side's state (see Proxy.__getattr__)
         self.reads: dict[tuple[int, str], tuple[int, object]] = {}
+        self.prefetched: dict[tuple[int, str], tuple[int, object]] = {}  # (handle, name) -> (generation, encoded)
         # Long list arguments the peer already holds (a kata passing the same
         # matrix to a grader callback on every block): sent once, then by key
         # while unchanged. id -> (the list, a snapshot, key); key -> list.
         self.sent_lists: dict[int, tuple[list, list, int]] = {}
         self.kept_lists: dict[int, list] = {}
         self.next_key = 0
+        self.drop_lists = False  # tell the peer to drop every list it keeps for us (and forget its own sent)
         # random.Random objects cross by value: the grader's generator (key,
         # last state sent) is mirrored by one generator per key in the worker,
         # and the worker's reply carries the states the call advanced, which
@@ -413,9 +465,9 @@ class Channel:
             written = os.write(self.write_fd, view)
             view = view[written:]
 
-    def _read(self, size: int) -> bytes:
-        chunks, left = [], size
-        while left:
+    def _fill(self, size: int) -> None:
+        """Read until the buffer holds ``size`` bytes (one read takes whatever has arrived)."""
+        while len(self.buffer) < size:
             while self.deadline is not None or self.on_wait is not None:
                 wait = self.deadline - time.monotonic() if self.deadline is not None else WATCH
                 if wait <= 0:
@@ -424,19 +476,21 @@ class Channel:
                     break
                 if self.on_wait is not None:
                     self.on_wait()  # the grader: may raise ChannelTimeout (the worker's CPU time)
-            chunk = os.read(self.read_fd, min(left, 1 << 20))
+            chunk = os.read(self.read_fd, max(size - len(self.buffer), 1 << 16))
             if not chunk:
                 raise ChannelClosed("the other side closed the channel")
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+            self.buffer += chunk
 
     def receive(self) -> dict:
-        (size,) = HEADER.unpack(self._read(HEADER.size))
+        self._fill(HEADER.size)
+        (size,) = HEADER.unpack_from(self.buffer)
         if size > MAX_MESSAGE:
             raise ChannelClosed(f"a message of {size} bytes is over the limit")
+        self._fill(HEADER.size + size)
+        data = bytes(self.buffer[HEADER.size:HEADER.size + size])
+        del self.buffer[:HEADER.size + size]
         try:
-            message = json.loads(self._read(size))
+            message = json.loads(data)
         except (ValueError, RecursionError) as error:
             raise ChannelClosed(f"unreadable message: {error}") from None
         if not isinstance(message, dict):
@@ -520,19 +574,35 @@ class Channel:
         return self.encode(value)
 
     def encode_argument(self, value):
-        """``encode``, except that a long list the peer holds unchanged goes by key.
+        """``encode``, except that a big list the peer already holds unchanged goes by key.
 
-        "Unchanged" is judged against a snapshot taken when it was sent.
+        A list (or matrix) of at least ``CACHED_LENGTH`` values is sent once
+        with a key (``$L``) and then, while it is the same object with the
+        same contents, by key alone (``$k``): the weights a test passes on
+        every call, the matrix a kata passes to every callback. "Unchanged" is
+        judged against a copy taken when it was sent: in the grader with
+        ``==`` (a test's own data), in the worker with ``_same`` (never a kata
+        object's ``__eq__``). The peer keeps what it got until told to drop it
+        (``"x"`` in a request: a new test, or too many lists remembered).
         """
-        if type(value) is not list or len(value) < CACHED_LENGTH:
+        if type(value) is not list or not value:
             return self.encode(value)
-        digest = _plain_copy(value)
+        size = len(value) * (len(value[0]) if type(value[0]) is list else 1)
+        if size < CACHED_LENGTH:
+            return self.encode(value)
         known = self.sent_lists.get(id(value))
-        if known is not None and known[0] is value and known[1] == digest:
+        if known is not None and known[0] is value and (_same(value, known[1]) if self.worker_side
+                                                          else value == known[1]):
             return {"$k": known[2]}
         self.next_key += 1
-        self.sent_lists[id(value)] = (value, digest, self.next_key)
+        self.sent_lists[id(value)] = (value, _plain_copy(value), self.next_key)
         return {"$L": [self.next_key, known[2] if known else 0, self.encode(value)]}
+
+    def reset_lists(self) -> None:
+        """Forget the lists sent and kept, on both sides: the next request tells the peer (``"x"``)."""
+        self.sent_lists.clear()
+        self.kept_lists.clear()
+        self.drop_lists = True
 
     def decode(self, data):
         if type(data) is list:
@@ -688,9 +758,12 @@ class Channel:
             self.generation += 1
             if len(self.reads) > 4096:
                 self.reads.clear()
+            self.prefetched.clear()
         if self.measure is not None:
             self.measure.kata_stops()
         args, kwargs = message.get("a", []), message.get("k", {})
+        if len(self.sent_lists) >= CACHED_LISTS:
+            self.reset_lists()
         self.depth += 1
         failure = reply = None
         try:
@@ -698,9 +771,12 @@ class Channel:
             try:
                 message = dict(message, a=[self.encode_argument(v) for v in args])
                 if kwargs:
-                    message["k"] = {str(k): self.encode(v) for k, v in kwargs.items()}
+                    message["k"] = {str(k): self.encode_argument(v) for k, v in kwargs.items()}
             finally:
                 self.handing = False
+            if self.drop_lists:
+                message["x"] = 1
+                self.drop_lists = False
             self.send(message)
             message = None
             while True:
@@ -710,6 +786,10 @@ class Channel:
                 self.serve(reply)
             if reply.get("R"):
                 self.load_rngs(reply["R"])
+            if type(reply.get("A")) is list and not self.worker_side:
+                for item in reply["A"][:PREFETCH]:
+                    if type(item) is list and len(item) == 3 and type(item[0]) is int and type(item[1]) is str:
+                        self.prefetched[(item[0], item[1])] = (self.generation, item[2])
             if "e" in reply:
                 failure = reply["e"]
             else:
@@ -732,10 +812,7 @@ class Channel:
         finally:
             self.depth -= 1
             if not self.depth and not self.worker_side:
-                # the grader: the kata call is over. (The worker forgets when
-                # its top-level request is answered, see main(): its callbacks
-                # into the grader keep the lists they already sent.)
-                self.forget()
+                self.forget()  # the grader: the kata call is over (the worker forgets in main())
             if self.measure is not None:
                 message = reply = None  # the wire's copies: not the kata's memory
                 self.measure.kata_starts()
@@ -744,10 +821,8 @@ class Channel:
         return result
 
     def forget(self) -> None:
-        """End of a top-level call: drop what only mattered within it."""
+        """End of a top-level call: drop the exceptions kept to recognise them coming back."""
         self.errors.clear()
-        self.sent_lists.clear()
-        self.kept_lists.clear()
 
     def _broke(self, error: BaseException) -> BaseException:
         if self.broken is None:
@@ -775,6 +850,9 @@ class Channel:
     def serve(self, message: dict) -> None:
         """Run one request from the peer on our objects and send the answer."""
         try:
+            if message.get("x"):  # the peer forgot what it sent us, and what we sent it
+                self.sent_lists.clear()
+                self.kept_lists.clear()
             target = self.objects[message["h"]]
             op = message["q"]
             args = self.decode(message.get("a") or [])
@@ -823,6 +901,10 @@ class Channel:
                 reply = {"r": raw}
             else:
                 reply = {"r": self.encode_live(result) if live and self.worker_side else self.encode(result)}
+            if op == "get" and self.worker_side and message["h"] != 0:
+                around = self.prefetch(target, args[0])
+                if around:
+                    reply["A"] = around
             if op == "call":
                 changed = {key: self.encode_live(value) if self.worker_side and id(value) in self.ids
                            else self.encode(value)
@@ -840,6 +922,41 @@ class Channel:
             if advanced:
                 reply["R"] = advanced
         self.send(reply)
+
+    def prefetch(self, target, name: str) -> list:
+        """The worker: the object's other small attributes, and those of the objects it holds.
+
+        One attribute read of a kata object (``cache.block_tables``) is
+        usually followed by more (``cache.lengths``, ``cache.allocator.
+        refcount``) before the next call can change them: they come with the
+        first, ``[handle, name, value]`` each, up to ``PREFETCH`` values in
+        all. Only plain instance attributes are sent (never through a
+        property, a class attribute or a custom ``__getattribute__``).
+        """
+        found, budget, seen = [], PREFETCH, {id(target)}
+        owners = [(target, name)]
+        while owners and budget > 0:
+            owner, skip = owners.pop(0)
+            kind = type(owner)
+            state = getattr(owner, "__dict__", None)
+            if (type(state) is not dict or isinstance(owner, OPAQUE)
+                    or kind.__getattribute__ is not object.__getattribute__):
+                continue
+            for key, value in list(state.items()):
+                if key == skip or type(key) is not str or key.startswith("_") or hasattr(kind, key):
+                    continue
+                if type(value) in PLAIN or type(value) in (list, tuple, dict):
+                    left = _small(value, budget)
+                    if left < 0:
+                        continue
+                    budget = left
+                    found.append([self.handle(owner), key, self.encode_live(value)])
+                elif owner is target and id(value) not in seen and not isinstance(value, OPAQUE):
+                    seen.add(id(value))  # a kata object it holds (cache.allocator): its attributes too
+                    budget -= 1
+                    found.append([self.handle(owner), key, self.encode(value)])
+                    owners.append((value, None))
+        return found
 
     def describe(self, error: BaseException) -> dict:
         """An exception as an error payload (display text plus what rebuilds it)."""

@@ -233,6 +233,42 @@ def draw(items, rng):
 
 def apply(model, prefix):
     return model(prefix)
+
+
+def total(M):
+    return sum(map(sum, M))
+
+
+def scale(M, c):
+    for row in M:
+        row[:] = [c * v for v in row]
+
+
+class Liar:
+    def __eq__(self, other):
+        return True
+
+
+def relay(count):
+    """Pass one list to a callback twice, changing it in between (a Liar equals anything)."""
+    xs = [Liar() for _ in range(20)]
+    first = count(xs)
+    xs[:] = [1.0] * 20
+    return first, count(xs)
+
+
+class Pool:
+    def __init__(self, n):
+        self.free = list(range(n))
+        self.used = {}
+        self.inner = Value(n)
+
+    @property
+    def size(self):
+        return len(self.free) + len(self.used)
+
+    def take(self, who):
+        self.used[who] = self.free.pop()
 '''
 
 
@@ -271,6 +307,54 @@ def test_repeat_and_call_each_are_one_call_at_a_time_in_one_round_trip(channel_w
     assert kata.apply(Table({(2, 3): [1.0]}), [2, 3]) == [1.0]
     with pytest.raises(KeyError):
         kata.apply(bigram, [2])
+
+
+def _sent(channel):
+    """Record what ``channel`` sends (JSON text per message)."""
+    import json
+
+    sent, send = [], channel.send
+
+    def recording(message):
+        sent.append(json.dumps(message))
+        send(message)
+
+    channel.send = recording
+    return sent
+
+
+def test_a_big_list_passed_again_unchanged_is_sent_once(channel_worker):
+    kata = channel_worker.kata(30)
+    sent = _sent(channel_worker.channel)
+    M = [[float(i), 1.0, 2.0, 3.0] for i in range(40)]
+    assert kata.total(M) == kata.total(M) == 780 + 240
+    assert '"$L"' in sent[0] and '"$k"' in sent[1] and len(sent[1]) < 80
+    kata.scale(M, 2.0)  # changed in place by the kata: the grader's M follows, and is sent again
+    assert M[1] == [2.0, 2.0, 4.0, 6.0] and kata.total(M) == 2 * (780 + 240) and '"$L"' in sent[-1]
+    M[0][0] = 100.0  # changed by the test
+    assert kata.total(M) == 2 * (780 + 240) + 100 and '"$L"' in sent[-1]
+    kata = channel_worker.kata(30)  # a new test: both sides start again
+    assert kata.total(M) == 2 * (780 + 240) + 100 and '"$L"' in sent[-1] and '"x"' in sent[-1]
+
+
+def test_the_worker_never_asks_a_kata_object_whether_a_list_is_unchanged(channel_worker):
+    kata = channel_worker.kata(30)
+    floats = lambda xs: sum(1 for x in xs if type(x) is float)  # noqa: E731
+    assert kata.relay(floats) == (0, 20)  # with ==, the Liars would make it (0, 0)
+
+
+def test_reading_a_kata_objects_attributes_after_a_call_is_one_round_trip(channel_worker):
+    kata = channel_worker.kata(30)
+    pool = kata.Pool(5)
+    sent = _sent(channel_worker.channel)
+    assert (pool.free, pool.used, pool.inner.x) == ([0, 1, 2, 3, 4], {}, 5)
+    assert len(sent) == 1
+    pool.take("a")
+    assert pool.used == {"a": 4} and pool.free == [0, 1, 2, 3] and pool.size == 5
+    # the method (read once), the call, one read of used (free comes with it), the property (never prefetched)
+    assert len(sent) == 5, sent
+    pool.free.append(9)  # a live list: the change reaches the worker, and later reads see it
+    assert pool.free == [0, 1, 2, 3, 9] and pool.size == 6
 
 
 def test_tracemalloc_in_the_worker_measures_only_the_kata(channel_worker):
