@@ -297,7 +297,7 @@ def test_pow_gives_no_gradient_to_the_exponent_and_has_one_child(kata):
 class Probe:
     """A grader-side leaf that duck-types a Value and counts every write to its grad."""
 
-    # isolated grading: the attributes the kata may read and write on it (see workbook/worker.py, allowed)
+    # isolated grading: the attributes the kata may read and write on it (see workbook/isolate.py, allowed)
     __wire__ = {"data": "r", "grad": "rw", "_children": "r", "_local_grads": "r"}
 
     def __init__(self, data):

@@ -43,7 +43,7 @@ WIDTH_AND_P = [(w, p) for w in WIDTHS for p in divisors(w)]
 class GraderNetwork:
     """Same interface as the kata's Network (p, exchange); the grader's own counts."""
 
-    __wire__ = {"p": "r"}  # isolated grading: the kata may read p (see workbook/worker.py, allowed)
+    __wire__ = {"p": "r"}  # isolated grading: the kata may read p (see workbook/isolate.py, allowed)
 
     def __init__(self, p):
         self.p = p

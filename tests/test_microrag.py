@@ -86,7 +86,7 @@ def spec_bm25(docs, query, k1=1.2, b=0.75):
 class CountingIndex:
     """The grader's own inverted index: counts document-length lookups."""
 
-    __wire__ = {"n_docs": "r", "avgdl": "r"}  # isolated grading: what the kata may read (workbook/worker.py, allowed)
+    __wire__ = {"n_docs": "r", "avgdl": "r"}  # isolated grading: what the kata may read (workbook/isolate.py, allowed)
 
     def __init__(self, docs):
         self._postings, self._lengths = spec_index(docs)

@@ -31,7 +31,7 @@ def named(name):
 class GraderNetwork:
     """Same interface as the kata's Network (p, exchange); the grader's own counts."""
 
-    __wire__ = {"p": "r"}  # isolated grading: the kata may read p (see workbook/worker.py, allowed)
+    __wire__ = {"p": "r"}  # isolated grading: the kata may read p (see workbook/isolate.py, allowed)
 
     def __init__(self, p):
         self.p = p

@@ -11,7 +11,7 @@ import random
 from fractions import Fraction
 
 
-from .worker import Table  # noqa: F401  (a model by value: see call_each)
+from .wire import Table  # noqa: F401  (a model by value: see call_each)
 
 
 def call_each(function, arguments, **kwargs) -> list:

@@ -138,8 +138,9 @@ def _rows(value):
 
 def _is_value(x) -> bool:
     """A kata's autograd ``Value`` (or, isolated, a proxy for an object that lives in the worker)."""
-    name = type(x).__name__
-    return name == "Value" or (name == "Proxy" and type(x).__module__.endswith("worker"))
+    from .wire import Proxy
+
+    return type(x).__name__ == "Value" or type(x) is Proxy
 
 
 def _holds_value(x, depth: int = 0) -> bool:

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +39,10 @@ import pytest
 from . import KataTodo
 from .layout import shown
 from .loading import KataLoadError, check_standard_library_only, read_source
-from .worker import Channel, ChannelClosed, ChannelTimeout, PeerError, rebuild
+from .wire import OPAQUE, Channel, ChannelClosed, ChannelTimeout, PeerError, rebuild
 
 WORKER_FILE = Path(__file__).with_name("worker.py")
+WIRE_FILE = Path(__file__).with_name("wire.py")  # the worker loads it from beside itself
 MIRRORED = ("start", "stop", "reset_peak", "is_tracing", "get_traced_memory")
 CPU_FACTOR = 4  # isolated runs: a test's kata calls may use 4 x the ini's timeout in CPU seconds
 WALL_FACTOR = 12  # ... and the test may take 12 x the ini's timeout on the clock (a loaded machine)
@@ -85,7 +87,8 @@ def sandbox_command(root: Path, workdir: Path) -> list[str]:
     prefixes = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
     for prefix in sorted(prefixes):
         command += ["--ro-bind", prefix, prefix]
-    command += ["--ro-bind", str(WORKER_FILE), str(WORKER_FILE)]
+    for part in (WORKER_FILE, WIRE_FILE):
+        command += ["--ro-bind", str(part), str(part)]
     for data in (root / "data", root / "tests" / "data"):
         if data.is_dir():
             command += ["--ro-bind", str(data), str(data)]
@@ -230,6 +233,7 @@ class KataWorker:
             cwd=self.workdir, env=env, start_new_session=True, close_fds=True,
         )
         channel = self.channel = Channel(self.process.stdout.fileno(), self.process.stdin.fileno())
+        channel.policy = allowed  # what the kata may ask of the grader
         channel.on_error = self._rebuild
         channel.on_broken = self._broken
         channel.on_wait = self._watch
@@ -368,6 +372,48 @@ class KataWorker:
         if isinstance(trace, str) and trace and hasattr(error, "add_note"):
             error.add_note(f"raised in the kata ({shown(self.path)}, isolated worker):\n{trace.rstrip()}")
         return error
+
+
+# === what the grader serves the kata ===
+
+GRADER_OPERATORS = tuple(f"__{name}__" for name in (
+    "repr str len bool getitem contains float int index neg pos abs "
+    "add radd sub rsub mul rmul truediv rtruediv floordiv rfloordiv mod rmod pow rpow"
+).split())
+
+
+def allowed(target, op: str, args: list, handle):
+    """What the grader serves the kata: ``(target, op, args, offset, raw reply)``, or PermissionError.
+
+    ``target`` is an object a test passed to the kata. The kata may call it,
+    call a public method its class defines (a plain function in the class,
+    never an attribute of the instance, never a name with ``_``), read such a
+    method (to call it later), and use a few operators whose answers are
+    plain data. Nothing else: no attribute by name, no setting, no copying.
+    """
+    name = args[0] if args and type(args[0]) is str else None
+    opaque = isinstance(target, OPAQUE)
+    if op == "call" and callable(target):
+        return target, op, args, 0, None
+    if op in ("callm", "get", "set") and name and not opaque:
+        import inspect
+
+        function = inspect.getattr_static(type(target), name, None)
+        if type(function) is types.FunctionType and op != "set" and not name.startswith("_"):
+            if op == "get":  # a reference the kata can call: {"$m": [its object, name]}
+                return target, op, args, 0, {"$m": [{"$h": handle}, name]}
+            return types.MethodType(function, target), "call", args[1:], 1, None
+        # data attributes the object's class lists in ``__wire__`` ({name: "r"
+        # or "rw"}): a test's stand-in for a kata object, read (and written,
+        # "rw") by the kata; what is read must be plain data
+        listed = inspect.getattr_static(type(target), "__wire__", None)
+        if type(listed) is dict and listed.get(name) in (("r", "rw") if op == "get" else ("rw",) if op == "set" else ()):
+            return target, op, args, 0, None
+    if op == "op" and name in GRADER_OPERATORS and (not opaque or name in ("__bool__", "__repr__", "__str__")):
+        return target, op, args, 0, None
+    shown_name = f" {name!r}" if name else ""
+    raise PermissionError(f"the grader does not serve {op!r}{shown_name} on a {type(target).__name__}: "
+                          "a kata may only call what a test passes it (and its public methods)")
 
 
 def _test_timeout(item: pytest.Item) -> float | None:

@@ -1,0 +1,1037 @@
+"""The wire between the grader and a kata worker: frames, values, requests.
+
+The protocol is described in ``workbook/PROTOCOL.md``. This module is shared
+by both sides: the grader imports it (``workbook.isolate``), the worker loads
+it from this file (``workbook/worker.py`` imports nothing of the workbook
+package). It has three parts, each usable and testable alone:
+
+* ``Frames``: length-prefixed JSON messages over a pair of pipes, with a
+  deadline and a watch on the other side while waiting;
+* ``Codec``: Python values to JSON values and back (tags, handles for objects
+  that stay on their side, big lists sent once, generators by state);
+* ``Channel(Frames, Codec)``: a request and its answer, serving the peer's
+  requests meanwhile, errors as data. Which requests a side serves is its
+  ``policy``: the worker serves the grader anything, the grader serves only
+  what ``isolate.allowed`` grants.
+
+And the stand-ins the grader gets for the worker's objects: ``Proxy``,
+``MethodProxy``, ``LiveList``, ``LiveDict``; ``Table`` is a test's model
+given by value.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import math
+import os
+import random
+import select
+import struct
+import time
+import traceback
+import types
+from fractions import Fraction
+from pathlib import Path, PurePath
+
+HEADER = struct.Struct(">I")
+WATCH = 0.5  # seconds between two looks at the other side's CPU time while waiting (on_wait)
+CACHED_LENGTH = 16  # list arguments with at least this many items (rows x columns) are sent once while unchanged
+CACHED_LISTS = 512  # ... and at most this many are remembered (then both sides start again)
+PREFETCH = 256  # reading one attribute of a kata object brings its other small attributes, this many values in all
+MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken (or hostile) peer
+
+
+KATA_MODULE = "workbook_isolated_kata"  # the kata's module name in the worker
+
+
+class ChannelClosed(Exception):
+    """The other side went away (exit, crash, kill) or sent something unreadable."""
+
+
+class ChannelTimeout(Exception):
+    """No answer before the deadline."""
+
+
+class PeerError(Exception):
+    """An exception raised on the other side of the channel, as data.
+
+    ``info`` is the error payload: ``type``, ``base`` (nearest built-in
+    exception class), ``text``, ``args`` (encoded), ``line`` (innermost line in
+    the kata file, if any), ``todo``, ``kata`` (the name of an exception class
+    the kata defines), ``tb`` (display text) and ``token`` (see ``Channel``).
+    """
+
+    def __init__(self, info: dict) -> None:
+        super().__init__(f"{info.get('type', 'Exception')}: {info.get('text', '')}")
+        self.info = info
+
+
+# === stand-ins for the other side's objects ===
+
+
+class Proxy:
+    """A stand-in for an object that lives on the other side of a channel.
+
+    Attribute reads, calls, item access, iteration and the arithmetic and
+    comparison operators are forwarded; the owner runs them and answers.
+    """
+
+    __slots__ = ("_wb_channel", "_wb_id", "__weakref__")
+
+    def __init__(self, channel: "Channel", ident: int) -> None:
+        object.__setattr__(self, "_wb_channel", channel)
+        object.__setattr__(self, "_wb_id", ident)
+
+    def _wb(self, op: str, *args):
+        return self._wb_channel.request({"q": op, "h": self._wb_id, "a": list(args)})
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        channel = self._wb_channel
+        known = channel.methods.get((self._wb_id, name))
+        if known is not None:  # a method read before: methods are not expected to be rebound
+            return known
+        # Reads between two requests that may run code on the other side
+        # (calls, writes) see the same state: each attribute is fetched once.
+        cached = channel.reads.get((self._wb_id, name))
+        if cached is not None and cached[0] == channel.generation:
+            return cached[1]
+        fetched = channel.prefetched.pop((self._wb_id, name), None)
+        if fetched is not None and fetched[0] == channel.generation:
+            value = channel.decode(fetched[1])
+        else:
+            value = self._wb("get", name)
+        channel.reads[(self._wb_id, name)] = (channel.generation, value)
+        return value
+
+    def __setattr__(self, name, value):
+        self._wb("set", name, value)
+
+    def __delattr__(self, name):
+        self._wb("del", name)
+
+    def __call__(self, *args, **kwargs):
+        return self._wb_channel.request({"q": "call", "h": self._wb_id, "a": list(args), "k": kwargs})
+
+    def _wb_many(self, arguments: list, kwargs: dict) -> list:
+        """``[self(*args, **kwargs) for args in arguments]`` in one round trip (``checks.call_each``)."""
+        return self._wb_channel.request({"q": "many", "h": self._wb_id, "a": [[list(a) for a in arguments]],
+                                         "k": kwargs})
+
+    def _wb_repeat(self, times: int, arguments: tuple, kwargs: dict) -> list:
+        """``[self(*arguments, **kwargs) for _ in range(times)]`` in one round trip (``checks.repeat``)."""
+        return self._wb_channel.request({"q": "rep", "h": self._wb_id, "a": [times, list(arguments)], "k": kwargs})
+
+    def __repr__(self):
+        try:
+            return self._wb("op", "__repr__")
+        except Exception:  # a repr must not raise while pytest formats a failure
+            return f"<remote object #{self._wb_id}>"
+
+    def __str__(self):
+        return self._wb("op", "__str__")
+
+    # Equality, ordering and hashing are never asked of the other side: an
+    # object the kata made could answer "equal" to anything. Two proxies are
+    # equal when they name the same object (one proxy per handle).
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    __hash__ = object.__hash__
+
+    def __copy__(self):
+        return self._wb("copy", False)
+
+    def __deepcopy__(self, memo):
+        return self._wb("copy", True)
+
+    def __fspath__(self):
+        return self._wb("op", "__fspath__")
+
+    # isinstance(value, kata.Value) / issubclass(..., kata.Value) with a class
+    # that lives in the worker: asked there (a local value crosses as usual).
+    def __instancecheck__(self, instance):
+        return bool(self._wb("op", "__instancecheck__", instance))
+
+    def __subclasscheck__(self, subclass):
+        return bool(self._wb("op", "__subclasscheck__", subclass))
+
+
+class Table:
+    """A model given by value: ``table(prefix)`` is a copy of ``rows[key]``.
+
+    ``key`` is the prefix as a tuple, or its last ``context`` tokens (``()``
+    for ``context=0``: one row for every prefix); the empty prefix may have
+    its own row under ``()``. It crosses the wire as data (``$T``), so a kata
+    calling it thousands of times costs no round trip; a test that counts
+    calls passes its own object instead.
+    """
+
+    __slots__ = ("rows", "context")
+
+    def __init__(self, rows: dict, context: int | None = None) -> None:
+        self.rows = {tuple(key): list(value) for key, value in rows.items()}
+        self.context = context
+
+    def __call__(self, prefix):
+        key = tuple(prefix)
+        if self.context is not None:
+            key = key[max(0, len(key) - self.context):] if self.context else ()
+        return list(self.rows[key])
+
+
+class MethodProxy:
+    """A bound method of an object on the other side: one round trip per call."""
+
+    __slots__ = ("owner", "name")
+
+    def __init__(self, owner: Proxy, name: str) -> None:
+        self.owner, self.name = owner, name
+
+    def __call__(self, *args, **kwargs):
+        channel = self.owner._wb_channel
+        return channel.request({"q": "callm", "h": self.owner._wb_id, "a": [self.name, *args], "k": kwargs})
+
+    def __repr__(self):
+        return f"<remote method {self.name}>"
+
+
+class LiveList(list):
+    """A list that lives in the other process, read from a snapshot here.
+
+    What an attribute read or an item read of a kata object returns when it
+    is a list (``cache.allocator.free_list``): reads are local (a snapshot
+    taken when it was read), changes (``x[i] = v``, ``append``, ``shuffle``)
+    go to the real list over there as well as to the snapshot, and passing it
+    back to the kata passes the real list. Lists inside are live too. The
+    snapshot does not follow later changes the kata makes (read it again).
+    """
+
+    __slots__ = ("_wb_channel", "_wb_id")
+
+    def _wb_send(self, name, *args):
+        return self._wb_channel.request({"q": "callm", "h": self._wb_id, "a": [name, *args], "k": {}})
+
+
+class LiveDict(dict):
+    """A dict that lives in the other process (see ``LiveList``)."""
+
+    __slots__ = ("_wb_channel", "_wb_id")
+
+    _wb_send = LiveList._wb_send
+
+
+def _mutator(base: type, name: str):
+    local = getattr(base, name)
+
+    def method(self, *args):
+        if name in ("extend", "__iadd__", "update", "__ior__") and args:  # an iterator crosses as its items
+            args = ((dict if base is dict else list)(args[0]),)
+        self._wb_send(name, *args)
+        return local(self, *args)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("__setitem__", "__delitem__", "append", "extend", "insert", "pop", "remove", "clear", "reverse", "__iadd__", "__imul__"):
+    setattr(LiveList, _name, _mutator(list, _name))
+for _name in ("__setitem__", "__delitem__", "pop", "popitem", "clear", "update", "setdefault", "__ior__"):
+    setattr(LiveDict, _name, _mutator(dict, _name))
+
+
+def _live_sort(self, *, key=None, reverse=False):
+    if key is not None:
+        raise TypeError("sorting a kata's list with key= is not supported in isolated mode; sort a copy")
+    self._wb_channel.request({"q": "callm", "h": self._wb_id, "a": ["sort"], "k": {"reverse": bool(reverse)}})
+    list.sort(self, reverse=reverse)
+
+
+LiveList.sort = _live_sort
+LiveList.__copy__ = lambda self: list(self)
+LiveList.__deepcopy__ = lambda self, memo: [copy.deepcopy(v, memo) for v in self]
+LiveDict.__copy__ = lambda self: dict(self)
+LiveDict.__deepcopy__ = lambda self, memo: {copy.deepcopy(k, memo): copy.deepcopy(v, memo) for k, v in self.items()}
+
+
+def _forward(name: str):
+    def method(self, *args):
+        return self._wb("op", name, *args)
+
+    method.__name__ = name
+    return method
+
+
+FORWARDED = (
+    "add sub mul truediv floordiv mod pow matmul radd rsub rmul rtruediv rfloordiv rmod rpow rmatmul "
+    "neg pos abs invert bool len iter next getitem setitem delitem contains "
+    "float int index round enter exit"
+).split()
+for _name in FORWARDED:
+    setattr(Proxy, f"__{_name}__", _forward(f"__{_name}__"))
+
+
+# === frames ===
+
+
+class Frames:
+    """Length-prefixed JSON messages over a pair of file descriptors.
+
+    ``deadline`` (a ``time.monotonic()`` value, or None) bounds every wait for
+    the other side; ``on_wait`` (if set) is called every ``WATCH`` seconds
+    while waiting and may raise ``ChannelTimeout`` (the grader watches the
+    worker's CPU time).
+    """
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        self.buffer = bytearray()  # bytes read but not yet taken by receive()
+        self.deadline: float | None = None
+        self.on_wait = None
+
+    def send(self, message: dict) -> None:
+        data = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+        data = HEADER.pack(len(data)) + data
+        view = memoryview(data)
+        while view:
+            written = os.write(self.write_fd, view)
+            view = view[written:]
+
+    def _fill(self, size: int) -> None:
+        """Read until the buffer holds ``size`` bytes (one read takes whatever has arrived)."""
+        while len(self.buffer) < size:
+            while self.deadline is not None or self.on_wait is not None:
+                wait = self.deadline - time.monotonic() if self.deadline is not None else WATCH
+                if wait <= 0:
+                    raise ChannelTimeout("no answer before the deadline")
+                if select.select([self.read_fd], [], [], min(wait, WATCH))[0]:
+                    break
+                if self.on_wait is not None:
+                    self.on_wait()  # the grader: may raise ChannelTimeout (the worker's CPU time)
+            chunk = os.read(self.read_fd, max(size - len(self.buffer), 1 << 16))
+            if not chunk:
+                raise ChannelClosed("the other side closed the channel")
+            self.buffer += chunk
+
+    def receive(self) -> dict:
+        self._fill(HEADER.size)
+        (size,) = HEADER.unpack_from(self.buffer)
+        if size > MAX_MESSAGE:
+            raise ChannelClosed(f"a message of {size} bytes is over the limit")
+        self._fill(HEADER.size + size)
+        data = bytes(self.buffer[HEADER.size:HEADER.size + size])
+        del self.buffer[:HEADER.size + size]
+        try:
+            message = json.loads(data)
+        except (ValueError, RecursionError) as error:
+            raise ChannelClosed(f"unreadable message: {error}") from None
+        if not isinstance(message, dict):
+            raise ChannelClosed("a message must be a JSON object")
+        return message
+
+
+# === values ===
+
+
+def pack_state(state: tuple, before) -> list:
+    """A ``random.Random`` state as JSON, the Mersenne words left out when ``before`` has the same."""
+    version, internal, gauss = state
+    words = list(internal[:-1]) if before is None or before[1][:-1] != internal[:-1] else None
+    if not (gauss is None or (type(gauss) is float and math.isfinite(gauss))):
+        raise ValueError("unexpected generator state")
+    return [version, internal[-1], words, gauss]
+
+
+def unpack_state(packed, before) -> tuple:
+    version, position, words, gauss = packed
+    if words is None:  # unchanged since ``before`` (checked when it came)
+        if before is None:
+            raise ChannelClosed("generator words missing")
+        words = before[1][:-1]
+    elif not (type(words) is list and len(words) == 624 and all(type(w) is int for w in words)):
+        raise ChannelClosed("malformed generator state")
+    if type(position) is not int:
+        raise ChannelClosed("malformed generator state")
+    return (version, (*words, position), gauss if type(gauss) is float else None)
+
+
+def _plain_copy(value):
+    """A copy of nested lists, tuples and dicts (leaves shared), cheap to compare with ``==`` later."""
+    if type(value) is list:
+        return [_plain_copy(v) if type(v) in (list, dict, tuple) else v for v in value]
+    if type(value) is dict:
+        return {k: _plain_copy(v) if type(v) in (list, dict, tuple) else v for k, v in value.items()}
+    if type(value) is tuple:
+        return tuple(_plain_copy(v) if type(v) in (list, dict, tuple) else v for v in value)
+    return value
+
+
+PLAIN = (int, float, str, bool, type(None))
+
+
+def _same(value, copy) -> bool:
+    """``value == copy`` for nested lists and tuples of plain scalars, never asking an object's ``__eq__``.
+
+    The worker's test for "unchanged since sent": a kata's objects (a
+    ``Value`` whose ``==`` builds a node) are never equal here.
+    """
+    if value is copy:
+        return True
+    kind = type(value)
+    if kind is not type(copy):
+        return False
+    if kind is list or kind is tuple:
+        return len(value) == len(copy) and all(a is b or _same(a, b) for a, b in zip(value, copy))
+    return kind in PLAIN and value == copy
+
+
+def _small(value, budget: int) -> int:
+    """``budget`` less the values in ``value`` (nested lists, tuples, dicts), or -1 once it runs out."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        budget -= len(value)
+        for item in value:
+            if budget < 0:
+                break
+            if type(item) in (list, tuple, dict):
+                budget = _small(item, budget)
+    elif kind is dict:
+        budget -= 2 * len(value)
+        for item in value.values():
+            if budget < 0:
+                break
+            if type(item) in (list, tuple, dict):
+                budget = _small(item, budget)
+    else:
+        budget -= 1
+    return budget if budget >= 0 else -1
+
+
+def _sync(old, new):
+    """Make ``old`` equal ``new`` in place, keeping nested lists and dicts where they were."""
+    if type(old) is list:
+        for index in range(min(len(old), len(new))):
+            if type(old[index]) is type(new[index]) and type(new[index]) in (list, dict):
+                _sync(old[index], new[index])
+            elif old[index] is not new[index]:
+                old[index] = new[index]
+        if len(old) > len(new):
+            del old[len(new):]
+        else:
+            old.extend(new[len(old):])
+    else:
+        old.clear()
+        old.update(new)
+
+
+class Codec:
+    """Python values as JSON values, and back (the tags are in PROTOCOL.md).
+
+    Handles name this side's objects the peer may use. The worker hands out
+    anything (its objects are the kata's own; handle 0 is the kata module).
+    The grader hands out only what a test passes to the kata as an argument
+    (``handing``): never a class, module or function it did not pass.
+    """
+
+    def __init__(self) -> None:
+        self.worker_side = False
+        self.objects: dict[int, object] = {}
+        self.ids: dict = {}
+        self.next_handle = 1
+        self.handing = False
+        self.handed_types: set[type] = set()  # grader: classes of objects a test passed (see handle)
+        self.proxies: dict[int, Proxy] = {}
+        self.methods: dict[tuple[int, str], MethodProxy] = {}
+        # Big list arguments the peer already holds: sent once, then by key
+        # while unchanged. id -> (the list, a snapshot, key); key -> list.
+        self.sent_lists: dict[int, tuple[list, list, int]] = {}
+        self.kept_lists: dict[int, list] = {}
+        self.next_key = 0
+        self.drop_lists = False  # tell the peer to drop every list it keeps for us (and forget its own sent)
+        # random.Random objects cross by value: the grader's generator (key,
+        # last state sent) is mirrored by one generator per key in the worker,
+        # and the worker's reply carries the states the call advanced, which
+        # the grader loads back, so the grader's rng ends where it would have
+        # in-process. One round trip per kata call instead of one per draw.
+        self.rngs: dict[int, tuple[random.Random, int, tuple]] = {}  # grader: id -> (rng, key, state)
+        self.rng_keys: dict[int, random.Random] = {}  # grader: key -> rng
+        self.mirrors: dict[int, list] = {}  # worker: key -> [rng, state when last synced]
+
+    def encode(self, value):
+        kind = type(value)
+        if value is None or kind is bool or kind is int or kind is str:
+            return value
+        if kind is float:
+            # non-finite floats by their bits: a NaN keeps its sign and payload
+            return value if math.isfinite(value) else {"$f": struct.pack(">d", value).hex()}
+        if kind is list:
+            return [self.encode(v) for v in value]
+        if kind is tuple:
+            return {"$t": [self.encode(v) for v in value]}
+        if kind is dict:
+            return {"$d": [[self.encode(k), self.encode(v)] for k, v in value.items()]}
+        if kind is set or kind is frozenset:
+            return {"$s" if kind is set else "$fs": [self.encode(v) for v in value]}
+        if kind is bytes:
+            return {"$b": base64.b64encode(value).decode()}
+        if kind is complex:
+            return {"$c": [self.encode(value.real), self.encode(value.imag)]}
+        if isinstance(value, PurePath):
+            return {"$p": str(value)}
+        if kind is Table:
+            return {"$T": [[[self.encode(list(k)), self.encode(v)] for k, v in value.rows.items()], value.context]}
+        if kind is Fraction:
+            return {"$q": [value.numerator, value.denominator]}
+        if kind is slice:
+            return {"$sl": [self.encode(value.start), self.encode(value.stop), self.encode(value.step)]}
+        if (kind is Proxy or kind is LiveList or kind is LiveDict) and value._wb_channel is self:
+            return {"$r": value._wb_id}
+        if value is NotImplemented:
+            return {"$ni": 1}
+        if kind is random.Random:
+            tagged = self.encode_rng(value)
+            if tagged is not None:
+                return tagged
+        if kind is types.MethodType and type(value.__self__) is not type and self.worker_side:
+            # a bound method: by its object and name, so reading ``hbm.load``
+            # a thousand times does not make a thousand handles
+            return {"$m": [self.encode(value.__self__), value.__func__.__name__]}
+        return {"$h": self.handle(value)}
+
+    def handle(self, value) -> int:
+        """The handle that names ``value`` (kept alive while the channel lives).
+
+        In the grader, a new handle is made only while a request's arguments
+        are encoded: anything else (a callback's result, an exception's
+        arguments) must be plain data. A bound method the grader passes is
+        one callable handle: its object is not handed over with it.
+        """
+        key = (id(value.__self__), id(value.__func__)) if type(value) is types.MethodType else id(value)
+        ident = self.ids.get(key)
+        if ident is None:
+            if not (self.worker_side or self.handing or type(value) in self.handed_types):
+                raise TypeError(f"a {type(value).__name__} cannot cross to the kata: only plain data "
+                                "(numbers, strings, lists, tuples, dicts, ...) and the kata's own objects")
+            if not self.worker_side and not isinstance(value, OPAQUE) and type(value).__module__ != "builtins":
+                # an instance of a test's class (a counting number): other instances of
+                # it may cross too (its arithmetic returns new ones)
+                self.handed_types.add(type(value))
+            ident, self.next_handle = self.next_handle, self.next_handle + 1
+            self.objects[ident] = value
+            self.ids[key] = ident
+        return ident
+
+    def encode_live(self, value):
+        """``encode``, except that lists and dicts (at any depth) go as live handles with their contents."""
+        kind = type(value)
+        if kind is list:
+            return {"$lv": [self.handle(value), [self.encode_live(v) for v in value]]}
+        if kind is dict:
+            return {"$ld": [self.handle(value),
+                            [[self.encode(k), self.encode_live(v)] for k, v in value.items()]]}
+        return self.encode(value)
+
+    def encode_argument(self, value):
+        """``encode``, except that a big list the peer already holds unchanged goes by key.
+
+        A list (or matrix) of at least ``CACHED_LENGTH`` values is sent once
+        with a key (``$L``) and then, while it is the same object with the
+        same contents, by key alone (``$k``): the weights a test passes on
+        every call, the matrix a kata passes to every callback. "Unchanged" is
+        judged against a copy taken when it was sent: in the grader with
+        ``==`` (a test's own data), in the worker with ``_same`` (never a kata
+        object's ``__eq__``). The peer keeps what it got until told to drop it
+        (``"x"`` in a request: a new test, or too many lists remembered).
+        """
+        if type(value) is not list or not value:
+            return self.encode(value)
+        size = len(value) * (len(value[0]) if type(value[0]) is list else 1)
+        if size < CACHED_LENGTH:
+            return self.encode(value)
+        known = self.sent_lists.get(id(value))
+        if known is not None and known[0] is value and (_same(value, known[1]) if self.worker_side
+                                                          else value == known[1]):
+            return {"$k": known[2]}
+        self.next_key += 1
+        self.sent_lists[id(value)] = (value, _plain_copy(value), self.next_key)
+        return {"$L": [self.next_key, known[2] if known else 0, self.encode(value)]}
+
+    def reset_lists(self) -> None:
+        """Forget the lists sent and kept, on both sides: the next request tells the peer (``"x"``)."""
+        self.sent_lists.clear()
+        self.kept_lists.clear()
+        self.drop_lists = True
+
+    def decode(self, data):
+        if type(data) is list:
+            return [self.decode(v) for v in data]
+        if type(data) is not dict:
+            return data
+        (tag, body), = data.items()
+        if tag == "$t":
+            return tuple(self.decode(v) for v in body)
+        if tag == "$d":
+            return {self.decode(k): self.decode(v) for k, v in body}
+        if tag == "$s":
+            return {self.decode(v) for v in body}
+        if tag == "$fs":
+            return frozenset(self.decode(v) for v in body)
+        if tag == "$f":
+            if type(body) is str and len(body) == 16:
+                return struct.unpack(">d", bytes.fromhex(body))[0]
+            return float(body)
+        if tag == "$b":
+            return base64.b64decode(body)
+        if tag == "$c":
+            return complex(self.decode(body[0]), self.decode(body[1]))
+        if tag == "$p":
+            return Path(body)
+        if tag == "$k":
+            if body not in self.kept_lists:
+                raise ChannelClosed(f"unknown list {body!r}")
+            return self.kept_lists[body]
+        if tag == "$L":
+            key, replaces, encoded = body
+            self.kept_lists.pop(replaces, None)
+            value = self.kept_lists[key] = self.decode(encoded)
+            return value
+        if tag == "$T":
+            context = body[1] if type(body[1]) is int and body[1] >= 0 else None
+            return Table({tuple(self.decode(k)): self.decode(v) for k, v in body[0]}, context)
+        if tag == "$q":
+            return Fraction(int(body[0]), int(body[1]))
+        if tag == "$sl":
+            return slice(*(self.decode(v) for v in body))
+        if tag == "$lv" or tag == "$ld":
+            ident, items = body
+            if not isinstance(ident, int) or not isinstance(items, list):
+                raise ChannelClosed("malformed live container")
+            live = (LiveList if tag == "$lv" else LiveDict)()
+            live._wb_channel, live._wb_id = self, ident
+            if tag == "$lv":
+                list.extend(live, (self.decode(v) for v in items))
+            else:
+                dict.update(live, ((self.decode(k), self.decode(v)) for k, v in items))
+            return live
+        if tag == "$ni":
+            return NotImplemented
+        if tag == "$R":
+            return self.decode_rng(body)
+        if tag == "$r":
+            if body not in self.objects:
+                raise ChannelClosed(f"unknown handle {body!r}")
+            return self.objects[body]
+        if tag == "$m":
+            owner, name = self.decode(body[0]), str(body[1])
+            if type(owner) is not Proxy:
+                if not self.worker_side:  # the grader reads no attribute the kata names
+                    raise ChannelClosed("a method reference to a grader object")
+                return getattr(owner, name)
+            key = (owner._wb_id, name)
+            proxy = self.methods.get(key)
+            if proxy is None:
+                proxy = self.methods[key] = MethodProxy(owner, name)
+            return proxy
+        if tag == "$h":
+            proxy = self.proxies.get(body)
+            if proxy is None:
+                proxy = self.proxies[body] = Proxy(self, int(body))
+            return proxy
+        raise ChannelClosed(f"unknown tag {tag!r}")
+
+    def encode_rng(self, rng: random.Random):
+        if self.worker_side:  # one of the grader's generators goes back by key (and state); others are handles
+            for key, mirror in self.mirrors.items():
+                if mirror[0] is rng:
+                    state, before = rng.getstate(), mirror[1]
+                    mirror[1] = state
+                    return {"$R": [key, pack_state(state, before) if state != before else None]}
+            return None
+        state = rng.getstate()
+        known = self.rngs.get(id(rng))
+        before = None
+        if known is not None and known[0] is rng:
+            if known[2] == state:
+                return {"$R": [known[1], None]}
+            key, before = known[1], known[2]
+        else:
+            key = len(self.rng_keys) + 1
+            self.rng_keys[key] = rng
+        self.rngs[id(rng)] = (rng, key, state)
+        return {"$R": [key, pack_state(state, before)]}
+
+    def decode_rng(self, body):
+        key, state = int(body[0]), body[1]
+        if not self.worker_side:  # the grader: the worker named one of ours
+            if key not in self.rng_keys:
+                raise ChannelClosed(f"unknown generator {key!r}")
+            if state is not None:
+                self.load_rngs({key: state})
+            return self.rng_keys[key]
+        mirror = self.mirrors.get(key)
+        if mirror is None:
+            if state is None:
+                raise ChannelClosed(f"unknown generator {key!r}")
+            mirror = self.mirrors[key] = [random.Random(), None]
+        if state is not None:
+            state = unpack_state(state, mirror[1])
+            mirror[0].setstate(state)
+            mirror[1] = state
+        return mirror[0]
+
+    def advanced_rngs(self) -> dict:
+        """The worker's mirrored generators whose state changed since last synced (key -> state)."""
+        changed = {}
+        for key, mirror in self.mirrors.items():
+            state = mirror[0].getstate()
+            if state != mirror[1]:
+                changed[str(key)] = pack_state(state, mirror[1])
+                mirror[1] = state
+        return changed
+
+    def load_rngs(self, states: dict) -> None:
+        """The grader: take the states the worker's call left our generators in."""
+        for key, encoded in states.items():
+            rng = self.rng_keys.get(int(key))
+            if rng is None:
+                raise ChannelClosed(f"unknown generator {key!r}")
+            known = self.rngs.get(id(rng))
+            state = unpack_state(encoded, known[2] if known is not None and known[0] is rng else None)
+            rng.setstate(state)
+            self.rngs[id(rng)] = (rng, int(key), state)
+
+
+# === requests ===
+
+
+def refuse(target, op: str, args: list, handle):
+    """The policy of a side that serves nothing (the grader's is ``isolate.allowed``)."""
+    raise PermissionError(f"{op!r} is not served here")
+
+
+class Channel(Frames, Codec):
+    """One end of the grader-worker conversation (see PROTOCOL.md).
+
+    ``on_error`` turns an error payload into the exception to raise (the
+    grader maps built-in types and the kata's exception classes);
+    ``on_broken`` says what a broken channel raises from then on (the grader
+    stops the worker). ``policy(target, op, args, handle)`` vets each request
+    the grader serves: ``(target, op, args, argument offset, raw reply)`` or
+    PermissionError.
+    """
+
+    def __init__(self, read_fd: int, write_fd: int, kata_file: str = "") -> None:
+        Frames.__init__(self, read_fd, write_fd)
+        Codec.__init__(self)
+        self.kata_file = kata_file
+        self.policy = refuse
+        self.on_error = None
+        self.on_broken = None
+        self.broken: BaseException | None = None
+        self.errors: dict[int, BaseException] = {}  # our exceptions, sent to the peer as tokens
+        self.depth = 0
+        self.generation = 0  # counts requests that may change the other side's state (see Proxy.__getattr__)
+        self.reads: dict[tuple[int, str], tuple[int, object]] = {}
+        self.prefetched: dict[tuple[int, str], tuple[int, object]] = {}  # (handle, name) -> (generation, encoded)
+        self.services: dict = {}  # named functions of this side the peer may call (op "svc")
+        self.measure = None  # told when a call's arguments are decoded (TracemallocService)
+        # What a served request may raise and still be answered: in the worker
+        # anything (SystemExit included); in the grader only Exception, so
+        # pytest's outcomes and Ctrl-C stop the test (and the worker is replaced).
+        self.answers: type = Exception
+
+    def request(self, message: dict):
+        """Send a request, serve the peer's requests meanwhile, return the answer (or raise).
+
+        Anything that leaves the conversation half-way (a deadline, the peer
+        gone, an exception from our own side) breaks the channel: ``on_broken``
+        (if set) stops the peer and names the exception every later request
+        raises.
+        """
+        if self.broken is not None:
+            raise self.broken
+        if message.get("q") != "get":
+            self.generation += 1
+            if len(self.reads) > 4096:
+                self.reads.clear()
+            self.prefetched.clear()
+        if self.measure is not None:
+            self.measure.kata_stops()
+        args, kwargs = message.get("a", []), message.get("k", {})
+        if len(self.sent_lists) >= CACHED_LISTS:
+            self.reset_lists()
+        self.depth += 1
+        failure = reply = None
+        try:
+            self.handing = True  # what a test passes to the kata may cross as a handle
+            try:
+                message = dict(message, a=[self.encode_argument(v) for v in args])
+                if kwargs:
+                    message["k"] = {str(k): self.encode_argument(v) for k, v in kwargs.items()}
+            finally:
+                self.handing = False
+            if self.drop_lists:
+                message["x"] = 1
+                self.drop_lists = False
+            self.send(message)
+            message = None
+            while True:
+                reply = self.receive()
+                if "q" not in reply:
+                    break
+                self.serve(reply)
+            if reply.get("R"):
+                self.load_rngs(reply["R"])
+            if type(reply.get("A")) is list and not self.worker_side:
+                for item in reply["A"][:PREFETCH]:
+                    if type(item) is list and len(item) == 3 and type(item[0]) is int and type(item[1]) is str:
+                        self.prefetched[(item[0], item[1])] = (self.generation, item[2])
+            if "e" in reply:
+                failure = reply["e"]
+            else:
+                if self.measure is not None:
+                    self.measure.handing()
+                for where, value in (reply.get("m") or {}).items():
+                    target = args[int(where)] if where.isdigit() and int(where) < len(args) else kwargs.get(where)
+                    if type(target) in (list, dict):
+                        _sync(target, self.decode(value))
+                    elif type(target) is LiveList and target._wb_channel is self:
+                        list.__setitem__(target, slice(None), self.decode(value))
+                    elif type(target) is LiveDict and target._wb_channel is self:
+                        dict.clear(target)
+                        dict.update(target, self.decode(value))
+                result = self.decode(reply.get("r"))
+                if self.measure is not None:
+                    self.measure.handed()
+        except BaseException as error:
+            raise self._broke(error)
+        finally:
+            self.depth -= 1
+            if not self.depth and not self.worker_side:
+                self.forget()  # the grader: the kata call is over (the worker forgets in main())
+            if self.measure is not None:
+                message = reply = None  # the wire's copies: not the kata's memory
+                self.measure.kata_starts()
+        if failure is not None:
+            raise self._error(failure)
+        return result
+
+    def forget(self) -> None:
+        """End of a top-level call: drop the exceptions kept to recognise them coming back."""
+        self.errors.clear()
+
+    def _broke(self, error: BaseException) -> BaseException:
+        if self.broken is None:
+            self.broken = (self.on_broken(error) if self.on_broken else None) or error
+        return self.broken
+
+    def _error(self, info: dict) -> BaseException:
+        if not isinstance(info, dict):
+            return ChannelClosed("malformed error payload")
+        token = info.get("token")
+        if isinstance(token, int) and token in self.errors:
+            return self.errors[token]  # our own exception, back from the peer
+        decoded = dict(info)
+        try:
+            decoded["args"] = self.decode(info.get("args"))
+        except Exception:
+            decoded.pop("args", None)
+        error = self.on_error(decoded) if self.on_error is not None else rebuild(decoded)
+        try:
+            error._wb_info = info  # as it came, so it can go back unchanged
+        except AttributeError:
+            pass
+        return error
+
+    def serve(self, message: dict) -> None:
+        """Run one request from the peer on our objects and send the answer."""
+        try:
+            if message.get("x"):  # the peer forgot what it sent us, and what we sent it
+                self.sent_lists.clear()
+                self.kept_lists.clear()
+            target = self.objects[message["h"]]
+            op = message["q"]
+            args = self.decode(message.get("a") or [])
+            kwargs = {k: self.decode(v) for k, v in (message.get("k") or {}).items()}
+            offset, live, raw = 0, False, None
+            if not self.worker_side:
+                target, op, args, offset, raw = self.policy(target, op, args, message["h"])
+            elif op == "callm":
+                target, args, offset, op = getattr(target, args[0]), args[1:], 1, "call"
+            if raw is not None:
+                pass
+            elif op == "call":
+                snapshots = [(str(i + offset), v, _plain_copy(v)) for i, v in enumerate(args) if type(v) in (list, dict)]
+                snapshots += [(k, v, _plain_copy(v)) for k, v in kwargs.items() if type(v) in (list, dict)]
+                message = None
+                if self.measure is not None:  # after the arguments (and our snapshots of them) exist
+                    self.measure.kata_starts(arguments_decoded=self.depth == 0)
+                try:
+                    result = target(*args, **kwargs)
+                finally:
+                    if self.measure is not None:
+                        self.measure.kata_stops()
+            elif op == "many" and self.worker_side:
+                result = [target(*arguments, **kwargs) for arguments in args[0]]
+            elif op == "rep" and self.worker_side:
+                result = [target(*args[1], **kwargs) for _ in range(args[0])]
+            elif op == "get":
+                result = getattr(target, args[0])
+                live = True
+            elif op == "set":
+                setattr(target, args[0], args[1])
+                result = None
+            elif op == "del":
+                delattr(target, args[0])
+                result = None
+            elif op == "op":
+                result = _operator(target, args[0], args[1:])
+                live = args[0] in ("__getitem__", "__next__")
+            elif op == "svc":
+                result = self.services[args[0]](*args[1:])
+            elif op == "copy":
+                result = copy.deepcopy(target) if args[0] else copy.copy(target)
+            else:
+                raise ValueError(f"unknown request {op!r}")
+            if raw is not None:
+                reply = {"r": raw}
+            else:
+                reply = {"r": self.encode_live(result) if live and self.worker_side else self.encode(result)}
+            if op == "get" and self.worker_side and message["h"] != 0:
+                around = self.prefetch(target, args[0])
+                if around:
+                    reply["A"] = around
+            if op == "call":
+                changed = {key: self.encode_live(value) if self.worker_side and id(value) in self.ids
+                           else self.encode(value)
+                           for key, value, before in snapshots if value != before}
+                if changed:
+                    reply["m"] = changed
+        except (ChannelClosed, ChannelTimeout):
+            raise
+        except BaseException as error:
+            if not isinstance(error, self.answers) or self.broken is not None:
+                raise
+            reply = {"e": self.describe(error)}
+        if self.mirrors:
+            advanced = self.advanced_rngs()
+            if advanced:
+                reply["R"] = advanced
+        self.send(reply)
+
+    def prefetch(self, target, name: str) -> list:
+        """The worker: the object's other small attributes, and those of the objects it holds.
+
+        One attribute read of a kata object (``cache.block_tables``) is
+        usually followed by more (``cache.lengths``, ``cache.allocator.
+        refcount``) before the next call can change them: they come with the
+        first, ``[handle, name, value]`` each, up to ``PREFETCH`` values in
+        all. Only plain instance attributes are sent (never through a
+        property, a class attribute or a custom ``__getattribute__``).
+        """
+        found, budget, seen = [], PREFETCH, {id(target)}
+        owners = [(target, name)]
+        while owners and budget > 0:
+            owner, skip = owners.pop(0)
+            kind = type(owner)
+            state = getattr(owner, "__dict__", None)
+            if (type(state) is not dict or isinstance(owner, OPAQUE)
+                    or kind.__getattribute__ is not object.__getattribute__):
+                continue
+            for key, value in list(state.items()):
+                if key == skip or type(key) is not str or key.startswith("_") or hasattr(kind, key):
+                    continue
+                if type(value) in PLAIN or type(value) in (list, tuple, dict):
+                    left = _small(value, budget)
+                    if left < 0:
+                        continue
+                    budget = left
+                    found.append([self.handle(owner), key, self.encode_live(value)])
+                elif owner is target and id(value) not in seen and not isinstance(value, OPAQUE):
+                    seen.add(id(value))  # a kata object it holds (cache.allocator): its attributes too
+                    budget -= 1
+                    found.append([self.handle(owner), key, self.encode(value)])
+                    owners.append((value, None))
+        return found
+
+    def describe(self, error: BaseException) -> dict:
+        """An exception as an error payload (display text plus what rebuilds it)."""
+        token = len(self.errors) + 1
+        self.errors[token] = error
+        info = {"type": type(error).__name__, "token": token, "todo": False}
+        try:
+            info["text"] = str(error)[:20000]
+        except Exception:
+            info["text"] = "(the exception's message could not be formatted)"
+        info["base"] = next((c.__name__ for c in type(error).__mro__ if c.__module__ == "builtins"), "Exception")
+        info["todo"] = any(c.__name__ == "KataTodo" for c in type(error).__mro__)
+        if getattr(type(error), "__module__", None) == KATA_MODULE:
+            info["kata"] = type(error).__name__
+        try:
+            info["args"] = self.encode(list(error.args))
+        except Exception:
+            pass
+        if isinstance(getattr(error, "_wb_info", None), dict):
+            info = dict(error._wb_info)  # the peer's own exception, passing back through us
+        if self.kata_file:
+            frames = traceback.extract_tb(error.__traceback__)
+            lines = [f.lineno for f in frames if f.filename == self.kata_file]
+            if lines:
+                info["line"] = lines[-1]
+            kept = [f for f in frames if f.filename == self.kata_file]
+            if kept:
+                info["tb"] = "".join(traceback.format_list(kept))[-4000:]
+        return info
+
+
+def rebuild(info: dict) -> BaseException:
+    """A built-in exception like the one described (same type and args), else ``PeerError``.
+
+    Only subclasses of ``Exception`` are rebuilt: an exit or interrupt on the
+    other side is an error here, never an exit.
+    """
+    import builtins
+
+    base = getattr(builtins, str(info.get("base")), None)
+    if isinstance(base, type) and issubclass(base, Exception):
+        args = info.get("args")
+        for attempt in (args, [info.get("text", "")]):
+            if isinstance(attempt, list):
+                try:
+                    return base(*attempt)
+                except Exception:
+                    continue
+    return PeerError(info)
+
+
+OPAQUE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+          types.BuiltinMethodType, types.CodeType, types.FrameType)
+
+
+def _operator(target, name: str, args: list):
+    """``target.name(*args)`` looked up on the type, as Python's operators do."""
+    method = getattr(type(target), name, None)
+    if name == "__hash__":
+        return hash(target)
+    if name == "__repr__":
+        return repr(target)
+    if name == "__str__":
+        return str(target)
+    if name == "__iter__":
+        return iter(target)
+    if name == "__len__":
+        return len(target)
+    if name == "__bool__":
+        return bool(target)
+    if method is None:
+        if name == "__ne__":
+            return not _operator(target, "__eq__", args)
+        return NotImplemented
+    return method(target, *args)
