@@ -1,0 +1,117 @@
+"""The wire's parts, each alone (workbook/wire.py; the protocol is workbook/PROTOCOL.md).
+
+``Frames`` over a pipe, ``Codec`` between two codecs with no pipe at all, and
+the default ``Channel`` policy. The whole conversation (grader and worker
+processes) is tested in test_isolation.py.
+"""
+
+import json
+import math
+import os
+import struct
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from workbook.wire import Channel, ChannelClosed, ChannelTimeout, Codec, Frames
+
+
+@pytest.fixture
+def pipe():
+    read_fd, write_fd = os.pipe()
+    yield Frames(read_fd, write_fd)
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+def test_frames_carry_one_json_object_each_even_when_bytes_arrive_in_pieces(pipe):
+    pipe.send({"q": "call", "a": [1, 2.5, "x"]})
+    pipe.send({"r": None})
+    assert pipe.receive() == {"q": "call", "a": [1, 2.5, "x"]} and pipe.receive() == {"r": None}
+    data = json.dumps({"r": list(range(100))}).encode()
+    frame = struct.pack(">I", len(data)) + data
+    for start in range(0, len(frame), 7):  # a slow writer: the reader waits for the whole frame
+        os.write(pipe.write_fd, frame[start:start + 7])
+    assert pipe.receive() == {"r": list(range(100))}
+
+
+@pytest.mark.parametrize("frame, why", [
+    (struct.pack(">I", 64 * 1024 * 1024 + 1), "over the limit"),
+    (struct.pack(">I", 2) + b"[]", "must be a JSON object"),
+    (struct.pack(">I", 3) + b"{x}", "unreadable"),
+])
+def test_a_bad_frame_breaks_the_channel(pipe, frame, why):
+    os.write(pipe.write_fd, frame)
+    with pytest.raises(ChannelClosed, match=why):
+        pipe.receive()
+
+
+def test_waiting_past_the_deadline_is_a_timeout_and_the_watch_is_called(pipe):
+    looks = []
+    pipe.on_wait = lambda: looks.append(1)
+    pipe.deadline = time.monotonic() + 0.8
+    with pytest.raises(ChannelTimeout):
+        pipe.receive()
+    assert looks  # WATCH is 0.5 s: looked at least once before the deadline
+
+
+def test_a_closed_pipe_is_channel_closed():
+    read_fd, write_fd = os.pipe()
+    os.close(write_fd)
+    with pytest.raises(ChannelClosed):
+        Frames(read_fd, -1).receive()
+    os.close(read_fd)
+
+
+def _through(value, sender=None, receiver=None):
+    """``value`` encoded by one codec, as JSON text, decoded by another."""
+    sender, receiver = sender or Codec(), receiver or Codec()
+    return receiver.decode(json.loads(json.dumps(sender.encode(value))))
+
+
+def test_values_cross_as_themselves():
+    nan = struct.unpack(">d", bytes.fromhex("7ff8000000000123"))[0]  # a NaN with a payload
+    value = [1, 2.5, "s", None, True, (1, (2,)), {"k": [1], 2: 3}, {1, 2}, frozenset({3}), b"\x00\xff",
+             1 + 2j, math.inf, -math.inf, Fraction(1, 3), Path("/a/b"), slice(1, None, 2)]
+    back = _through(value)
+    assert back[:-4] == value[:-4] and [type(v) for v in back] == [type(v) for v in value]
+    assert struct.pack(">d", _through(nan)) == struct.pack(">d", nan)
+    assert back[-4:] == [-math.inf, Fraction(1, 3), Path("/a/b"), slice(1, None, 2)]
+
+
+def test_the_graders_codec_hands_over_only_what_a_test_passes():
+    grader = Codec()
+    with pytest.raises(TypeError, match="cannot cross to the kata"):
+        grader.encode(object())  # a result or an error argument: plain data only
+    grader.handing = True  # encoding a request's arguments
+    assert grader.encode(len) == {"$h": 1}
+    worker = Codec()
+    worker.worker_side = True
+    assert worker.encode(object()) == {"$h": 1}  # the worker's objects are the kata's own
+
+
+def test_a_big_list_is_sent_once_then_by_key_while_unchanged():
+    grader, worker = Codec(), Codec()
+    worker.worker_side = True
+    M = [[float(i)] * 4 for i in range(5)]  # 20 values: cached
+    first = grader.encode_argument(M)
+    assert "$L" in first
+    kept = worker.decode(json.loads(json.dumps(first)))
+    again = grader.encode_argument(M)
+    assert again == {"$k": first["$L"][0]} and worker.decode(again) is kept
+    M[2][1] = -1.0
+    changed = grader.encode_argument(M)
+    assert "$L" in changed and changed["$L"][1] == first["$L"][0]  # replaces the old key
+    assert worker.decode(json.loads(json.dumps(changed)))[2][1] == -1.0
+    assert "$L" not in json.dumps(grader.encode_argument([1.0] * 15))  # small lists go as they are
+
+
+def test_a_channel_serves_nothing_unless_given_a_policy():
+    read_fd, write_fd = os.pipe()
+    channel = Channel(read_fd, write_fd)
+    with pytest.raises(PermissionError):
+        channel.policy(print, "call", [], 1)
+    os.close(read_fd)
+    os.close(write_fd)
