@@ -112,11 +112,14 @@ def pid_namespace() -> list[str]:
     cannot outlive grading and rewrite the results. Only as root: without
     root, the workers may not start any process at all (``RLIMIT_NPROC``, see
     ``worker.apply_limits``), which a user namespace would turn off (its
-    "root" is uid 0 to the worker).
+    "root" is uid 0 to the worker). ``--mount-proc``: ``/proc`` inside shows
+    the namespace's own processes, which the grader reads (its workers' CPU
+    time); with the host's ``/proc`` there, a worker started under bubblewrap
+    never answered (tests/harness/test_classroom.py, run with ``bwrap``).
     """
     if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("unshare"):
         return []
-    prefix = ["unshare", "--pid", "--fork", "--kill-child"]
+    prefix = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
     try:
         if subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode == 0:
             return prefix
