@@ -162,9 +162,11 @@ def assert_kv(got, expected, what, hint=""):
     )
 
 
-def snapshot(cache):
-    tables, lengths, k_pages, v_pages, copies, a = (
-        cache.block_tables, cache.lengths, cache.k_pages, cache.v_pages, cache.copies, cache.allocator)
+def snapshot(cache, allocator=None):
+    """A deep copy of the cache's whole state. ``allocator``: cache.allocator if the test read it already."""
+    tables, lengths, k_pages, v_pages, copies = (
+        cache.block_tables, cache.lengths, cache.k_pages, cache.v_pages, cache.copies)
+    a = cache.allocator if allocator is None else allocator
     free, refcount = a.free_list, a.refcount
     return copy.deepcopy((list(tables.items()), dict(lengths), free, refcount, k_pages, v_pages, copies))
 
@@ -260,10 +262,12 @@ class ModelCache:
         return list(self.tables)[-1] if self.tables else None
 
 
-def assert_matches_model(cache, model, what):
+def assert_matches_model(cache, allocator, model, what):
+    """The cache against the model. ``allocator``: cache.allocator, read once by the test (the given
+    __init__ sets it; no task rebinds it)."""
     # Read once, the cache's attributes and then its allocator's, and checked here (isolated: no call in
     # between, so each is one read). Free pages are counted on the free list read here: the leak check.
-    tables, lengths, copies, allocator = cache.block_tables, cache.lengths, cache.copies, cache.allocator
+    tables, lengths, copies = cache.block_tables, cache.lengths, cache.copies
     free, refcount = allocator.free_list, allocator.refcount
     assert_equal(list(tables), list(model.tables), f"{what}: sequences, in arrival order",
                  hint="fork adds the child as the newest sequence; free and preempt remove one")
@@ -739,6 +743,7 @@ def test_random_operations_match_the_model(kata, seed, b):
     num_pages, d = 9, 2
     cache = make_cache(kata, num_pages, b, d, seed=seed)
     model = ModelCache(num_pages, b)
+    allocator = cache.allocator
     next_id = itertools.count()
     for step in range(160):
         op = rng.random()
@@ -755,10 +760,10 @@ def test_random_operations_match_the_model(kata, seed, b):
             if model.append(seq, kv):
                 cache.append(seq, *kv)
             else:
-                before = snapshot(cache)
+                before = snapshot(cache, allocator)
                 with pytest.raises(kata.OutOfPages):
                     cache.append(seq, *kv)
-                assert_equal(snapshot(cache), before, f"seed {seed}, step {step}: state after OutOfPages")
+                assert_equal(snapshot(cache, allocator), before, f"seed {seed}, step {step}: state after OutOfPages")
                 action += " -> OutOfPages"
         elif op < 0.82:
             parent, child = rng.choice(live), next(next_id)
@@ -775,7 +780,7 @@ def test_random_operations_match_the_model(kata, seed, b):
             assert_equal(cache.preempt(), expected, f"seed {seed}, step {step}: preempt()")
             model.free(expected)
             action = "preempt()"
-        assert_matches_model(cache, model, f"page_size {b}, seed {seed}, step {step} ({action})")
+        assert_matches_model(cache, allocator, model, f"page_size {b}, seed {seed}, step {step} ({action})")
     for seq in list(model.tables):
         cache.free(seq)
     assert_equal(cache.allocator.num_free(), num_pages, "free pages after freeing every sequence",
