@@ -803,10 +803,14 @@ def test_paged_equals_contiguous(kata, b):
         hand_fill(cache, "s", kvs)
         keys, values = [k for k, _ in kvs], [v for _, v in kvs]
         queries = [vector(rng, d, 2.0) for _ in range(3)]
-        outputs = call_each(kata.paged_attention, [(cache, "s", query) for query in queries])
+        try:
+            outputs = call_each(kata.paged_attention, [(cache, "s", query) for query in queries])
+        except Exception:  # noqa: BLE001 - asked again one at a time below: the first wrong query is named
+            outputs = [None] * len(queries)
         for query, output in zip(queries, outputs):
             assert_close(
-                output, spec_attention(keys, values, query), TOL,
+                kata.paged_attention(cache, "s", query) if output is None else output,
+                spec_attention(keys, values, query), TOL,
                 f"paged_attention over {length} tokens in pages of {b} (scattered physical pages)",
                 hint="walk the block table; the last page holds only length - i*B of the sequence's tokens"
                 " (NaN = a slot the sequence never wrote was read)",
