@@ -112,11 +112,17 @@ class SpecCache:
         self.where = {}  # hash -> block
         self.tables = {}
         self.hits = self.evictions = 0
+        # block_hash is documented deterministic: each (parent, block) is hashed once (isolated, a call of
+        # the kata's block_hash is a round trip; lookup and allocate rehash the same prompts' blocks).
+        self.known = {}
 
     def chain(self, tokens):
         out, parent = [], None
         for i in range(len(tokens) // self.B):
-            parent = self.hasher(parent, tuple(tokens[i * self.B:(i + 1) * self.B]))
+            key = (parent, tuple(tokens[i * self.B:(i + 1) * self.B]))
+            if key not in self.known:
+                self.known[key] = self.hasher(*key)
+            parent = self.known[key]
             out.append(parent)
         return out
 
@@ -174,20 +180,27 @@ def kata_state(cache):
     }
 
 
-def check_invariants(cache, what):
-    """Queue = blocks with refcount 0 (each once); refcount = table memberships; hash table consistent."""
-    holders = [0] * cache.num_blocks
-    for table in cache.tables.values():
+def check_invariants(cache, what, num_blocks=None):
+    """Queue = blocks with refcount 0 (each once); refcount = table memberships; hash table consistent.
+
+    ``num_blocks``: the one the test built the cache with (default: read ``cache.num_blocks``). The
+    cache's attributes are read once, right after each other (isolated: each read is a round trip).
+    """
+    tables, refcount, free_queue, block_hash, cached = (
+        cache.tables, cache.refcount, cache.free_queue, cache.block_hash, cache.cached)
+    N = cache.num_blocks if num_blocks is None else num_blocks
+    holders = [0] * N
+    for table in tables.values():
         for b in table:
             holders[b] += 1
-    assert_equal(list(cache.refcount), holders, f"{what}: refcounts vs block-table memberships")
-    assert_equal(sorted(cache.free_queue), [b for b in range(cache.num_blocks) if holders[b] == 0],
+    assert_equal(list(refcount), holders, f"{what}: refcounts vs block-table memberships")
+    assert_equal(sorted(free_queue), [b for b in range(N) if holders[b] == 0],
                  f"{what}: free_queue vs blocks no table holds",
                  hint="a block in use must never be in the free queue (it could be evicted)")
-    for b, h in enumerate(cache.block_hash):
-        if h is not None and cache.cached.get(h) != b:
-            raise Mismatch(f"{what}: block {b} carries hash {h[:10]}.. but cached maps it to {cache.cached.get(h)}")
-    assert_equal(len(cache.cached), sum(1 for h in cache.block_hash if h is not None),
+    for b, h in enumerate(block_hash):
+        if h is not None and cached.get(h) != b:
+            raise Mismatch(f"{what}: block {b} carries hash {h[:10]}.. but cached maps it to {cached.get(h)}")
+    assert_equal(len(cached), sum(1 for h in block_hash if h is not None),
                  f"{what}: entries in cached vs blocks with a hash")
 
 
@@ -207,9 +220,13 @@ def plant(kata, cache, tokens, blocks, skip=()):
     tests of lookup, take_free_block, allocate and free give a signal on
     their own. Chain positions in ``skip`` are left unregistered.
     """
-    for i, (b, h) in enumerate(zip(blocks, spec_chain(kata, tokens, cache.block_size))):
+    block_hash, cached, B = cache.block_hash, cache.cached, cache.block_size
+    hashes, names = list(block_hash), {}
+    for i, (b, h) in enumerate(zip(blocks, spec_chain(kata, tokens, B))):
         if i not in skip:
-            cache.block_hash[b], cache.cached[h] = h, b
+            hashes[b], names[h] = h, b
+    block_hash[:] = hashes  # each written once (isolated: a round trip per write)
+    cached.update(names)
 
 
 def set_tables(cache, tables, free_queue):
@@ -449,7 +466,7 @@ def run_workload(kata, seed, blocks, b, real_free):
                 refused += 1
                 continue
             assert_equal(cache.allocate(op[1], op[2]), expected, f"{what}: tokens reused")
-        check_invariants(cache, what)
+        check_invariants(cache, what, blocks)
         got, want = kata_state(cache), spec.state()
         for key in want:
             assert_equal(got[key], want[key], f"{what}: {key}",
