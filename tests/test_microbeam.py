@@ -602,19 +602,18 @@ def test_sample_decode_matches_filtered_distribution(kata, setting):
 def test_sample_decode_filter_order(kata):
     # probs [0.4, 0.3, 0.2, 0.1]: top-k=2 then top-p=0.5 keeps only token 0
     # (0.4 / 0.7 >= 0.5); top-p first would keep tokens 0 and 1.
-    model = FixedModel(logs([0.4, 0.3, 0.2, 0.1]))
+    model = Table({(): logs([0.4, 0.3, 0.2, 0.1])}, context=0)  # FixedModel by value: calls are not counted here
     rng = random.Random(2)
-    seen = {kata.sample_decode(model, [], 1, 3, rng, top_k=2, top_p=0.5)[0] for _ in range(300)}
+    seen = {out[0] for out in repeated(kata.sample_decode, 300, model, [], 1, 3, rng, top_k=2, top_p=0.5)}
     assert_equal(seen, {0}, "first tokens of sample_decode(probs [.4, .3, .2, .1], top_k=2, top_p=0.5)",
                  hint="apply top-k first, then top-p on the renormalised top-k distribution")
 
 
 @pytest.mark.task("sample_decode")
 def test_sample_decode_stops(kata):
-    model = FixedModel([0.0, 0.0, 0.0])
+    model = Table({(): [0.0, 0.0, 0.0]}, context=0)  # FixedModel by value: calls are not counted here
     rng = random.Random(4)
-    for _ in range(200):
-        out = kata.sample_decode(model, [1], 4, 2, rng)
+    for out in repeated(kata.sample_decode, 200, model, [1], 4, 2, rng):
         assert 1 <= len(out) <= 4, f"sample_decode(max_new_tokens=4) returned {out}"
         assert 2 not in out[:-1], f"sample_decode went on after end_token: {out}"
         assert len(out) == 4 or out[-1] == 2, f"sample_decode stopped early without end_token: {out}"
@@ -833,20 +832,20 @@ def test_verify_output_is_distributed_as_target(kata):
                        {"accept": alpha, "reject": 1 - alpha}, n, "acceptance frequency of speculative_verify")
 
 
-def repeated(function, times, *args):
-    """``function(*args)`` ``times`` times, in order: in one round trip when isolated (checks.repeat).
+def repeated(function, times, *args, **kwargs):
+    """``function(*args, **kwargs)`` ``times`` times, in order: in one round trip when isolated (checks.repeat).
 
-    If a call raises, the generator (the last argument) is put back and the
+    If a call raises, the generators among the arguments are put back and the
     calls are made one at a time as the loop reaches them, so a wrong result
     before the raising call is still the failure reported, as with a plain loop.
     """
-    rng = args[-1]
-    state = rng.getstate()
+    states = [(a, a.getstate()) for a in args if isinstance(a, random.Random)]
     try:
-        return iter(repeat(function, times, *args))
+        return iter(repeat(function, times, *args, **kwargs))
     except Exception:
-        rng.setstate(state)
-        return (function(*args) for _ in range(times))
+        for rng, state in states:
+            rng.setstate(state)
+        return (function(*args, **kwargs) for _ in range(times))
 
 
 def random_choice(probs, rng):
