@@ -292,6 +292,21 @@ class CheckpointModel:
         return [self.vocab.index(c) for c in text]
 
 
+_CHECKPOINT_TABLES = {}
+
+
+def checkpoint_table(kind):
+    """CheckpointModel(kind) by value: a Table of its rows for every context it reads (the last two tokens
+    for the target, the last one for the draft), each row computed by CheckpointModel itself."""
+    if kind not in _CHECKPOINT_TABLES:
+        model = CheckpointModel(kind)
+        context = 2 if kind == "target" else 1
+        tokens = range(len(model.vocab))
+        prefixes = [()] + [(t,) for t in tokens] + ([(a, b) for a in tokens for b in tokens] if context == 2 else [])
+        _CHECKPOINT_TABLES[kind] = Table({prefix: model(list(prefix)) for prefix in prefixes}, context=context)
+    return _CHECKPOINT_TABLES[kind]
+
+
 # === task 1: greedy decoding ===
 
 
@@ -587,19 +602,18 @@ def test_sample_decode_matches_filtered_distribution(kata, setting):
 def test_sample_decode_filter_order(kata):
     # probs [0.4, 0.3, 0.2, 0.1]: top-k=2 then top-p=0.5 keeps only token 0
     # (0.4 / 0.7 >= 0.5); top-p first would keep tokens 0 and 1.
-    model = FixedModel(logs([0.4, 0.3, 0.2, 0.1]))
+    model = Table({(): logs([0.4, 0.3, 0.2, 0.1])}, context=0)  # FixedModel by value: calls are not counted here
     rng = random.Random(2)
-    seen = {kata.sample_decode(model, [], 1, 3, rng, top_k=2, top_p=0.5)[0] for _ in range(300)}
+    seen = {out[0] for out in repeated(kata.sample_decode, 300, model, [], 1, 3, rng, top_k=2, top_p=0.5)}
     assert_equal(seen, {0}, "first tokens of sample_decode(probs [.4, .3, .2, .1], top_k=2, top_p=0.5)",
                  hint="apply top-k first, then top-p on the renormalised top-k distribution")
 
 
 @pytest.mark.task("sample_decode")
 def test_sample_decode_stops(kata):
-    model = FixedModel([0.0, 0.0, 0.0])
+    model = Table({(): [0.0, 0.0, 0.0]}, context=0)  # FixedModel by value: calls are not counted here
     rng = random.Random(4)
-    for _ in range(200):
-        out = kata.sample_decode(model, [1], 4, 2, rng)
+    for out in repeated(kata.sample_decode, 200, model, [1], 4, 2, rng):
         assert 1 <= len(out) <= 4, f"sample_decode(max_new_tokens=4) returned {out}"
         assert 2 not in out[:-1], f"sample_decode went on after end_token: {out}"
         assert len(out) == 4 or out[-1] == 2, f"sample_decode stopped early without end_token: {out}"
@@ -818,6 +832,22 @@ def test_verify_output_is_distributed_as_target(kata):
                        {"accept": alpha, "reject": 1 - alpha}, n, "acceptance frequency of speculative_verify")
 
 
+def repeated(function, times, *args, **kwargs):
+    """``function(*args, **kwargs)`` ``times`` times, in order: in one round trip when isolated (checks.repeat).
+
+    If a call raises, the generators among the arguments are put back and the
+    calls are made one at a time as the loop reaches them, so a wrong result
+    before the raising call is still the failure reported, as with a plain loop.
+    """
+    states = [(a, a.getstate()) for a in args if isinstance(a, random.Random)]
+    try:
+        return iter(repeat(function, times, *args, **kwargs))
+    except Exception:
+        for rng, state in states:
+            rng.setstate(state)
+        return (function(*args, **kwargs) for _ in range(times))
+
+
 def random_choice(probs, rng):
     u, total = rng.random(), 0.0
     for token, p in enumerate(probs):
@@ -847,14 +877,13 @@ def test_verify_bonus_token_when_all_accepted(kata):
 @pytest.mark.task("speculative_verify")
 def test_verify_rejects_a_token_the_target_forbids(kata):
     rng = random.Random(1)
-    for _ in range(300):
-        n_ok, nxt = kata.speculative_verify([0, 1], [[0.7, 0.3, 0.0], [0.5, 0.5, 0.0]],
-                                            [[0.0, 0.5, 0.5], [0.2, 0.4, 0.4], [1.0, 0.0, 0.0]], rng)
+    for n_ok, nxt in repeated(kata.speculative_verify, 300, [0, 1], [[0.7, 0.3, 0.0], [0.5, 0.5, 0.0]],
+                              [[0.0, 0.5, 0.5], [0.2, 0.4, 0.4], [1.0, 0.0, 0.0]], rng):
         assert n_ok == 0 and nxt in (1, 2), f"p(x) = 0 must reject x at once; got ({n_ok}, {nxt})"
-    for _ in range(40):  # the outcome is certain: a few calls suffice
-        # The target forbids the SECOND draft token: the first (p = q) is always accepted.
-        n_ok, nxt = kata.speculative_verify([1, 0], [[0.2, 0.8, 0.0], [0.6, 0.1, 0.3]],
-                                            [[0.2, 0.8, 0.0], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], rng)
+    # The outcome is certain: a few calls suffice.
+    # The target forbids the SECOND draft token: the first (p = q) is always accepted.
+    for n_ok, nxt in repeated(kata.speculative_verify, 40, [1, 0], [[0.2, 0.8, 0.0], [0.6, 0.1, 0.3]],
+                              [[0.2, 0.8, 0.0], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], rng):
         assert n_ok == 1 and nxt in (1, 2), (
             f"draft [1, 0]: p(1) = q(1) accepts the first token, p(0) = 0 rejects the second; got ({n_ok}, {nxt})")
 
@@ -989,13 +1018,14 @@ def test_perfect_draft_closed_form(kata):
 @pytest.mark.task("speculative_decode")
 def test_speculative_acceptance_on_the_checkpoint(kata):
     # The seed's criterion: the draft's tokens are accepted at least half the time.
-    target, draft = CheckpointModel("target"), CheckpointModel("draft")
+    # Model calls are not counted here (test_speculative_counts counts them), so the two
+    # models go by value and the 150 names are decoded in one round trip when isolated, with the same rng.
+    target, draft = checkpoint_table("target"), checkpoint_table("draft")
     rng = random.Random(42)
     totals = Counter()
     produced = 0
     names = 150
-    for _ in range(names):
-        tokens, stats = kata.speculative_decode(target, draft, [], 15, 0, 2, rng)
+    for tokens, stats in repeat(kata.speculative_decode, names, target, draft, [], 15, 0, 2, rng):
         produced += len(tokens)
         totals.update(stats)
     rate = totals["accepted"] / totals["drafted"]

@@ -18,7 +18,7 @@ import random
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, matrix, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, call_each, matrix, vector
 
 TOL = 1e-9  # spec vs kata: same math, different summation order (fsum)
 
@@ -107,6 +107,19 @@ def ceil_sqrt(n):
 def normal(grads):
     """grads as plain nested lists, so tuples and lists compare equal."""
     return [[[list(row) for row in gW], list(gb)] for gW, gb in grads]
+
+
+def results_of(function, cases):
+    """``function(*case)`` for each case, in order: in one round trip when isolated (checks.call_each).
+
+    If any call raises, the calls are made again one at a time as the loop
+    reaches them, so a wrong result before the raising call is still the
+    failure reported (as with the plain loop this replaces).
+    """
+    try:
+        return iter(call_each(function, cases))
+    except Exception:
+        return (function(*case) for case in cases)
 
 
 def inputs(seed, widths):
@@ -400,9 +413,9 @@ def test_segment_sizes_examples(kata, n, k, expected):
 
 @pytest.mark.task("segment_sizes")
 def test_segment_sizes_all_small_cases(kata):
-    for n in range(1, 26):
-        for k in range(1, n + 3):
-            assert_equal(list(kata.segment_sizes(n, k)), spec_sizes(n, k), f"segment_sizes(n={n}, k={k})")
+    cases = [(n, k) for n in range(1, 26) for k in range(1, n + 3)]
+    for (n, k), got in zip(cases, results_of(kata.segment_sizes, cases)):
+        assert_equal(list(got), spec_sizes(n, k), f"segment_sizes(n={n}, k={k})")
 
 
 @pytest.mark.task("segment_sizes")
@@ -530,9 +543,9 @@ def test_cost_examples(kata, n, k):
 
 @pytest.mark.task("checkpoint_cost")
 def test_cost_all_small_cases(kata):
-    for n in range(1, 41):
-        for k in range(1, n + 3):
-            assert_equal(tuple(kata.checkpoint_cost(n, k)), closed_cost(n, k), f"checkpoint_cost(n={n}, k={k})")
+    cases = [(n, k) for n in range(1, 41) for k in range(1, n + 3)]
+    for (n, k), got in zip(cases, results_of(kata.checkpoint_cost, cases)):
+        assert_equal(tuple(got), closed_cost(n, k), f"checkpoint_cost(n={n}, k={k})")
 
 
 @pytest.mark.task("checkpoint_cost")
@@ -555,8 +568,9 @@ def test_cost_rejects_bad_sizes(kata, n, k, name):
 
 @pytest.mark.task("sqrt_schedule")
 def test_sqrt_schedule_minimises_peak_among_uniform_segments(kata):
-    for n in range(1, 301):
-        sizes = list(kata.sqrt_schedule(n))
+    cases = [(n,) for n in range(1, 301)]
+    for (n,), got in zip(cases, results_of(kata.sqrt_schedule, cases)):
+        sizes = list(got)
         assert_equal(sum(sizes), n, f"sum(sqrt_schedule({n}))")
         assert_equal(sizes, spec_sizes(n, sizes[0]), f"sqrt_schedule({n}) is a uniform segmentation")
         best_k = min(range(1, n + 1), key=lambda k: closed_cost(n, k)[0])

@@ -329,10 +329,13 @@ def test_flash_hbm_traffic_is_counted_per_tile(kata, case, causal):
 def test_flash_never_holds_the_n_by_n_matrix(kata):
     n, d, b = 240, 2, 8
     Q, K, V = qkv(9, n, d)
+    # Memory and values are graded here, not traffic: the kata's given HBM runs where the kata does
+    # (a CountingHBM would be called back in the grader for every tile under isolated grading).
+    hbm = kata.HBM()
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
-        O = kata.flash_attention(Q, K, V, b, causal=False, hbm=CountingHBM())
+        O = kata.flash_attention(Q, K, V, b, causal=False, hbm=hbm)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -6,6 +6,10 @@ model cache (SpecCache) that follows the docstrings' rules with its own data
 structures, closed forms (floor(c / B) blocks reused, (n - c) positions of
 weight work), and properties of the hash (determinism, canonical encoding,
 no collision of equal blocks after different prefixes).
+
+The work is counted by this file's CountingOps; tests that grade logits but
+not work pass the kata's given Ops instead (under isolated grading every
+call of a CountingOps is a round trip back to the grader).
 """
 
 import copy
@@ -631,13 +635,14 @@ def test_cached_prefill_gives_identical_logits_and_counts_the_saved_work(kata):
 @pytest.mark.task("cached_prefill")
 def test_cached_prefill_matches_a_full_prefill_bit_for_bit(kata):
     model = make_model(kata)
+    ops = kata.Ops()  # logits graded, not work: the kata's given Ops runs where the kata does
     cache = kata.PrefixCache(20, 4)
     first = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2]
-    kata.cached_prefill(model, cache, "a", first, CountingOps())
+    kata.cached_prefill(model, cache, "a", first, ops)
     second = first[:9] + [0, 10, 3]
-    rows, c = kata.cached_prefill(model, cache, "b", second, CountingOps())
+    rows, c = kata.cached_prefill(model, cache, "b", second, ops)
     keys, values = kata.empty_kv(model)
-    full = kata.forward_chunk(model, second, keys, values, CountingOps())
+    full = kata.forward_chunk(model, second, keys, values, ops)
     assert_equal(c, 8, "tokens reused by the second prompt")
     assert_close([list(r) for r in rows], [list(r) for r in full[c:]], 0.0,
                  "cached_prefill vs forward_chunk from scratch (the same floats)")
@@ -646,11 +651,12 @@ def test_cached_prefill_matches_a_full_prefill_bit_for_bit(kata):
 @pytest.mark.task("cached_prefill")
 def test_cached_prefill_never_reuses_equal_blocks_after_different_prefixes(kata):
     model = make_model(kata)
+    ops = kata.Ops()  # logits graded, not work: the kata's given Ops runs where the kata does
     cache = kata.PrefixCache(12, 3)
     a = [1, 2, 3, 7, 8, 9, 4]
     b = [5, 5, 5, 7, 8, 9, 4]
-    kata.cached_prefill(model, cache, "a", a, CountingOps())
-    rows, c = kata.cached_prefill(model, cache, "b", b, CountingOps())
+    kata.cached_prefill(model, cache, "a", a, ops)
+    rows, c = kata.cached_prefill(model, cache, "b", b, ops)
     assert_equal(c, 0, "tokens reused by a prompt whose second block equals another's after a different first block")
     assert_close([list(r) for r in rows], spec_forward(model, b)[0], TOL, "logits of b")
 
@@ -658,38 +664,40 @@ def test_cached_prefill_never_reuses_equal_blocks_after_different_prefixes(kata)
 @pytest.mark.task("cached_prefill")
 def test_cached_prefill_rejects_bad_arguments(kata):
     model = make_model(kata)
+    ops = kata.Ops()  # logits graded, not work: the kata's given Ops runs where the kata does
     cache = kata.PrefixCache(20, 3)
     # vocab 11: ids 0..10; max_len 40: at most 40 tokens
     for bad in ([1, 99], [1, 11], [-1, 2], [2.5], [True, 1], [math.nan], [], None):
         with pytest.raises(ValueError, match="tokens"):
-            kata.cached_prefill(model, cache, "x", bad, CountingOps())
+            kata.cached_prefill(model, cache, "x", bad, ops)
         assert_equal(dict(cache.tables), {}, f"block tables after rejecting the prompt {bad!r}", hint="validate before allocating")
     with pytest.raises(ValueError, match="tokens"):
-        kata.cached_prefill(model, cache, "x", [1] * 41, CountingOps())
-    rows, c = kata.cached_prefill(model, cache, "edge", [0, 10] * 20, CountingOps())  # ids 0 and 10, 40 tokens: all valid
+        kata.cached_prefill(model, cache, "x", [1] * 41, ops)
+    rows, c = kata.cached_prefill(model, cache, "edge", [0, 10] * 20, ops)  # ids 0 and 10, 40 tokens: all valid
     assert_equal((len(rows), c), (40, 0), "(rows, tokens reused) for a valid 40-token prompt of ids 0 and 10")
-    kata.cached_prefill(model, cache, "x", [1, 2], CountingOps())
+    kata.cached_prefill(model, cache, "x", [1, 2], ops)
     with pytest.raises(ValueError, match="seq_id"):
-        kata.cached_prefill(model, cache, "x", [1, 2], CountingOps())
+        kata.cached_prefill(model, cache, "x", [1, 2], ops)
 
 
 @pytest.mark.task("cached_prefill")
 def test_cached_prefill_rejects_a_cache_filled_by_another_model(kata):
     model = make_model(kata)
+    ops = kata.Ops()  # logits graded, not work: the kata's given Ops runs where the kata does
     vocab, d, layers, heads, d_ff, max_len, seed = CONFIG
     prompt = [4, 1, 7, 2, 9, 3, 5]
     for other_layers in (layers + 1, layers - 1):
         other = kata.init_model(kata.Config(vocab, d, other_layers, heads, d_ff, max_len), seed=seed)
         cache = kata.PrefixCache(20, 3)
-        kata.cached_prefill(model, cache, "first", prompt, CountingOps())
+        kata.cached_prefill(model, cache, "first", prompt, ops)
         before = kata_state(cache)
         # the second request reuses two blocks whose positions hold one vector per layer of `model`
         with pytest.raises(ValueError, match="cache"):
-            kata.cached_prefill(other, cache, "second", prompt + [6, 6, 6], CountingOps())
+            kata.cached_prefill(other, cache, "second", prompt + [6, 6, 6], ops)
         assert_equal(kata_state(cache), before, "cache state after a call rejected for the model's layer count",
                      hint="check the reused positions before allocate: a rejected call must change nothing")
         # the right model with the same seq_id now succeeds and reads good KV
-        rows, c = kata.cached_prefill(model, cache, "second", prompt + [6, 6, 6], CountingOps())
+        rows, c = kata.cached_prefill(model, cache, "second", prompt + [6, 6, 6], ops)
         assert_equal(c, 6, "tokens reused after the rejected call")
         assert_close([list(r) for r in rows], spec_forward(model, prompt + [6, 6, 6])[0][c:], TOL,
                      "logits of the retried request")

@@ -284,12 +284,11 @@ def test_speculative_step_two_token_joint_is_the_targets(kata):
     # distribution (the draft's, or the target's at the previous position) fails.
     p, q = tables(23, 3)
     q[-1] = [0.5 * a + 0.5 * b for a, b in zip(p[-1], q[-1])]  # a draft close to the target: many bonuses
-    target, draft = (lambda s: p[s[-1] if s else -1]), (lambda s: q[s[-1] if s else -1])
+    target, draft = last_token_model(p), last_token_model(q)  # by value: calls are not counted here
     rng, completer = random.Random(29), random.Random(31)
     n = 6000
     counts, bonuses = {}, 0
-    for _ in range(n):
-        tokens, k = kata.speculative_step(target, draft, [], 1, rng)
+    for tokens, k in repeat(kata.speculative_step, n, target, draft, [], 1, rng):
         if k == 1:
             bonuses += 1
             pair = tuple(tokens[:2])
@@ -585,7 +584,7 @@ class CountingOps:
 
 def prefix_cache(kata, model, prefix):
     keys, values = kata.empty_kv(model)
-    kata.forward_chunk(model, prefix, keys, values, CountingOps())
+    kata.forward_chunk(model, prefix, keys, values, kata.Ops())  # the given helper; its work is not graded
     return keys, values
 
 
@@ -618,7 +617,7 @@ def test_tree_forward_single_node_and_chain(kata):
     prefix = [4]
     keys, values = prefix_cache(kata, model, prefix)
     for tokens, parents in (([6], [-1]), ([6, 2, 9], [-1, 0, 1])):
-        rows = kata.tree_forward(model, keys, values, tokens, parents, CountingOps())
+        rows = kata.tree_forward(model, keys, values, tokens, parents, kata.Ops())  # logits graded, not work
         expected = [spec_last_logits(model, prefix + tokens[: i + 1]) for i in range(len(tokens))]
         assert_close([list(r) for r in rows], expected, 1e-9, f"tree_forward on the chain {tokens}")
 
@@ -630,13 +629,14 @@ def test_tree_forward_one_layer_up_to_the_last_position(kata):
     prefix = [3, 0, 8, 1, 5]
     keys, values = prefix_cache(kata, model, prefix)
     tokens, parents = [2, 7, 4, 6], [-1, -1, 0, 2]  # depths 1, 1, 2, 3: positions 5, 5, 6, 7
-    rows = kata.tree_forward(model, keys, values, tokens, parents, CountingOps())
+    ops = kata.Ops()  # logits graded, not work (test_tree_forward_equals_running_every_path counts)
+    rows = kata.tree_forward(model, keys, values, tokens, parents, ops)
     expected = [spec_last_logits(model, prefix + path_of(parents, tokens, i)) for i in range(len(tokens))]
     assert_close([list(r) for r in rows], expected, 1e-9,
                  "tree_forward on a 1-layer model with nodes up to position max_len - 1 = 7",
                  hint="node i sits at position prefix_len + depth - 1; the last valid position is max_len - 1")
     with pytest.raises(ValueError, match="tokens"):
-        kata.tree_forward(model, keys, values, [2, 4, 6, 1], [-1, 0, 1, 2], CountingOps())  # depth 4: position 8
+        kata.tree_forward(model, keys, values, [2, 4, 6, 1], [-1, 0, 1, 2], ops)  # depth 4: position 8
         pytest.fail("tree_forward accepted a node at position 8 = max_len (expected ValueError naming tokens)")
 
 
