@@ -284,12 +284,11 @@ def test_speculative_step_two_token_joint_is_the_targets(kata):
     # distribution (the draft's, or the target's at the previous position) fails.
     p, q = tables(23, 3)
     q[-1] = [0.5 * a + 0.5 * b for a, b in zip(p[-1], q[-1])]  # a draft close to the target: many bonuses
-    target, draft = (lambda s: p[s[-1] if s else -1]), (lambda s: q[s[-1] if s else -1])
+    target, draft = last_token_model(p), last_token_model(q)
     rng, completer = random.Random(29), random.Random(31)
     n = 6000
     counts, bonuses = {}, 0
-    for _ in range(n):
-        tokens, k = kata.speculative_step(target, draft, [], 1, rng)
+    for tokens, k in repeat(kata.speculative_step, n, target, draft, [], 1, rng):
         if k == 1:
             bonuses += 1
             pair = tuple(tokens[:2])
