@@ -291,6 +291,12 @@ class CheckpointModel:
     def encode(self, text):
         return [self.vocab.index(c) for c in text]
 
+    def table(self):
+        """The same logits as a ``Table`` over the last two tokens (called where the kata runs, uncounted)."""
+        size = len(self.vocab)
+        keys = [()] + [(t,) for t in range(size)] + list(itertools.product(range(size), repeat=2))
+        return Table({key: self(list(key)) for key in keys}, context=2)
+
 
 # === task 1: greedy decoding ===
 
@@ -587,19 +593,18 @@ def test_sample_decode_matches_filtered_distribution(kata, setting):
 def test_sample_decode_filter_order(kata):
     # probs [0.4, 0.3, 0.2, 0.1]: top-k=2 then top-p=0.5 keeps only token 0
     # (0.4 / 0.7 >= 0.5); top-p first would keep tokens 0 and 1.
-    model = FixedModel(logs([0.4, 0.3, 0.2, 0.1]))
+    model = Table({(): logs([0.4, 0.3, 0.2, 0.1])}, context=0)  # a unigram, called where the kata runs
     rng = random.Random(2)
-    seen = {kata.sample_decode(model, [], 1, 3, rng, top_k=2, top_p=0.5)[0] for _ in range(300)}
+    seen = {tokens[0] for tokens in repeat(kata.sample_decode, 300, model, [], 1, 3, rng, top_k=2, top_p=0.5)}
     assert_equal(seen, {0}, "first tokens of sample_decode(probs [.4, .3, .2, .1], top_k=2, top_p=0.5)",
                  hint="apply top-k first, then top-p on the renormalised top-k distribution")
 
 
 @pytest.mark.task("sample_decode")
 def test_sample_decode_stops(kata):
-    model = FixedModel([0.0, 0.0, 0.0])
+    model = Table({(): [0.0, 0.0, 0.0]}, context=0)  # a unigram, called where the kata runs
     rng = random.Random(4)
-    for _ in range(200):
-        out = kata.sample_decode(model, [1], 4, 2, rng)
+    for out in repeat(kata.sample_decode, 200, model, [1], 4, 2, rng):
         assert 1 <= len(out) <= 4, f"sample_decode(max_new_tokens=4) returned {out}"
         assert 2 not in out[:-1], f"sample_decode went on after end_token: {out}"
         assert len(out) == 4 or out[-1] == 2, f"sample_decode stopped early without end_token: {out}"
@@ -807,7 +812,9 @@ def test_verify_output_is_distributed_as_target(kata):
     n = 20000
     first, accepted = Counter(), 0
     drafted = [random_choice(q, draw) for _ in range(n)]
-    verified = call_each(kata.speculative_verify, [([x], [q], [p, target_next], rng) for x in drafted])
+    # the arguments every call shares go once, by keyword (isolated: sent once, not 20000 times)
+    verified = call_each(kata.speculative_verify, [([x],) for x in drafted],
+                         draft_probs=[q], target_probs=[p, target_next], rng=rng)
     for x, (n_ok, nxt) in zip(drafted, verified):
         first[x if n_ok == 1 else nxt] += 1
         accepted += n_ok
@@ -847,14 +854,13 @@ def test_verify_bonus_token_when_all_accepted(kata):
 @pytest.mark.task("speculative_verify")
 def test_verify_rejects_a_token_the_target_forbids(kata):
     rng = random.Random(1)
-    for _ in range(300):
-        n_ok, nxt = kata.speculative_verify([0, 1], [[0.7, 0.3, 0.0], [0.5, 0.5, 0.0]],
-                                            [[0.0, 0.5, 0.5], [0.2, 0.4, 0.4], [1.0, 0.0, 0.0]], rng)
+    for n_ok, nxt in repeat(kata.speculative_verify, 300, [0, 1], [[0.7, 0.3, 0.0], [0.5, 0.5, 0.0]],
+                            [[0.0, 0.5, 0.5], [0.2, 0.4, 0.4], [1.0, 0.0, 0.0]], rng):
         assert n_ok == 0 and nxt in (1, 2), f"p(x) = 0 must reject x at once; got ({n_ok}, {nxt})"
-    for _ in range(40):  # the outcome is certain: a few calls suffice
-        # The target forbids the SECOND draft token: the first (p = q) is always accepted.
-        n_ok, nxt = kata.speculative_verify([1, 0], [[0.2, 0.8, 0.0], [0.6, 0.1, 0.3]],
-                                            [[0.2, 0.8, 0.0], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], rng)
+    # The target forbids the SECOND draft token: the first (p = q) is always accepted.
+    # The outcome is certain: a few calls suffice.
+    for n_ok, nxt in repeat(kata.speculative_verify, 40, [1, 0], [[0.2, 0.8, 0.0], [0.6, 0.1, 0.3]],
+                            [[0.2, 0.8, 0.0], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], rng):
         assert n_ok == 1 and nxt in (1, 2), (
             f"draft [1, 0]: p(1) = q(1) accepts the first token, p(0) = 0 rejects the second; got ({n_ok}, {nxt})")
 
@@ -989,13 +995,12 @@ def test_perfect_draft_closed_form(kata):
 @pytest.mark.task("speculative_decode")
 def test_speculative_acceptance_on_the_checkpoint(kata):
     # The seed's criterion: the draft's tokens are accepted at least half the time.
-    target, draft = CheckpointModel("target"), CheckpointModel("draft")
+    target, draft = CheckpointModel("target").table(), CheckpointModel("draft").table()
     rng = random.Random(42)
     totals = Counter()
     produced = 0
     names = 150
-    for _ in range(names):
-        tokens, stats = kata.speculative_decode(target, draft, [], 15, 0, 2, rng)
+    for tokens, stats in repeat(kata.speculative_decode, names, target, draft, [], 15, 0, 2, rng):
         produced += len(tokens)
         totals.update(stats)
     rate = totals["accepted"] / totals["drafted"]
