@@ -203,8 +203,7 @@ def test_augment_makes_exactly_one_edit(kata):
     name = "katherine"
     deletions, swaps = one_edits(name)
     seen_deleted, seen_swapped = set(), set()
-    for _ in range(300):
-        out = kata.augment(name, rng)
+    for out in repeat(kata.augment, 300, name, rng):
         if out in deletions:
             seen_deleted.add(out)
         elif out in swaps:
@@ -241,7 +240,7 @@ def test_augment_uses_only_its_rng(kata):
 def test_augment_edits_two_character_names(kata):
     # 2 characters is not "shorter than 2": "ab" must come back as "a", "b" or "ba"
     rng = random.Random(17)
-    outs = {kata.augment("ab", rng) for _ in range(40)}
+    outs = set(repeat(kata.augment, 40, "ab", rng))
     assert_equal(outs - {"a", "b", "ba"}, set(), "augment('ab') results that are not one edit away",
                  hint="only names SHORTER than 2 characters come back unchanged")
 
