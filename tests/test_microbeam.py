@@ -821,7 +821,9 @@ def test_verify_output_is_distributed_as_target(kata):
     n = 20000
     first, accepted = Counter(), 0
     drafted = [random_choice(q, draw) for _ in range(n)]
-    verified = call_each(kata.speculative_verify, [([x], [q], [p, target_next], rng) for x in drafted])
+    # the arguments every call shares go once, by keyword (isolated: sent once, not 20000 times)
+    verified = call_each(kata.speculative_verify, [([x],) for x in drafted],
+                         draft_probs=[q], target_probs=[p, target_next], rng=rng)
     for x, (n_ok, nxt) in zip(drafted, verified):
         first[x if n_ok == 1 else nxt] += 1
         accepted += n_ok

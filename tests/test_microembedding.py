@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, matrix
+from workbook.checks import Mismatch, assert_close, assert_equal, call_each, matrix, repeat
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "tests" / "data" / "microembedding" / "encoder.json"
@@ -203,8 +203,7 @@ def test_augment_makes_exactly_one_edit(kata):
     name = "katherine"
     deletions, swaps = one_edits(name)
     seen_deleted, seen_swapped = set(), set()
-    for _ in range(300):
-        out = kata.augment(name, rng)
+    for out in repeat(kata.augment, 300, name, rng):
         if out in deletions:
             seen_deleted.add(out)
         elif out in swaps:
@@ -241,7 +240,7 @@ def test_augment_uses_only_its_rng(kata):
 def test_augment_edits_two_character_names(kata):
     # 2 characters is not "shorter than 2": "ab" must come back as "a", "b" or "ba"
     rng = random.Random(17)
-    outs = {kata.augment("ab", rng) for _ in range(40)}
+    outs = set(repeat(kata.augment, 40, "ab", rng))
     assert_equal(outs - {"a", "b", "ba"}, set(), "augment('ab') results that are not one edit away",
                  hint="only names SHORTER than 2 characters come back unchanged")
 
@@ -266,8 +265,7 @@ def test_augment_chooses_edit_and_position_uniformly(kata):
     probability = {**{d: 1 / 16 for d in deletions}, **{s: 1 / 14 for s in swaps}}
     rng = random.Random(2024)
     counts = {}
-    for _ in range(n):
-        out = kata.augment(name, rng)
+    for out in repeat(kata.augment, n, name, rng):
         if out not in probability:
             raise Mismatch(f"augment({name!r}) returned {out!r}: not one deletion or one adjacent swap away")
         counts[out] = counts.get(out, 0) + 1
@@ -535,8 +533,14 @@ def spec_augment(name, rng):
     return name[:i] + name[i + 1] + name[i] + name[i + 2:]
 
 
-def kata_embed(kata, W, name):
-    return kata.encode(W, kata.ngram_features(name, len(W[0])))
+def kata_embed_each(kata, W, names):
+    """``[kata.encode(W, kata.ngram_features(n, D)) for n in names]``, the features in one batch.
+
+    encode is called one name at a time: a batch would carry its own copy of
+    the 16 x 256 W for every name (isolated, that was slower than one call each).
+    """
+    features = call_each(kata.ngram_features, [(n, len(W[0])) for n in names])
+    return [kata.encode(W, x) for x in features]
 
 
 @pytest.mark.task("encode")
@@ -544,9 +548,10 @@ def test_checkpoint_positive_pairs_are_close_and_random_pairs_far(kata):
     W = checkpoint()["W"]
     rng = random.Random(2024)
     sample = rng.sample(names(), 120)
-    positive = [math.fsum(a * b for a, b in zip(kata_embed(kata, W, spec_augment(n, rng)),
-                                                kata_embed(kata, W, spec_augment(n, rng)))) for n in sample]
-    embedded = [kata_embed(kata, W, n) for n in sample]
+    views = [spec_augment(n, rng) for n in sample for _ in range(2)]  # two random views of each name
+    got = kata_embed_each(kata, W, views + sample)
+    positive = [math.fsum(a * b for a, b in zip(got[2 * i], got[2 * i + 1])) for i in range(len(sample))]
+    embedded = got[len(views):]
     pairs = [rng.sample(range(len(sample)), 2) for _ in range(300)]
     negative = [math.fsum(a * b for a, b in zip(embedded[i], embedded[j])) for i, j in pairs]
     pos, neg = math.fsum(positive) / len(positive), math.fsum(negative) / len(negative)
@@ -562,9 +567,10 @@ def test_checkpoint_neighbours_are_closer_in_edit_distance(kata):
     table = [spec_encode(W, spec_features(n, len(W[0]))) for n in pool]
     rng = random.Random(31)
     near, far = [], []
-    for q in rng.sample(range(len(pool)), 40):
-        others = table[:q] + table[q + 1:]
-        best = kata.nearest_neighbours(table[q], others, 1)[0]
+    queries = rng.sample(range(len(pool)), 40)
+    found = call_each(kata.nearest_neighbours, [(table[q], table[:q] + table[q + 1:], 1) for q in queries])
+    for q, nearest in zip(queries, found):
+        best = nearest[0]
         best += best >= q  # index back into pool
         near.append(edit_distance(pool[q], pool[best]))
         far.append(edit_distance(pool[q], pool[rng.randrange(len(pool))]))

@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from workbook.checks import assert_close, assert_equal, matrix
+from workbook.checks import assert_close, assert_equal, matrix, repeat
 
 
 def named(name):
@@ -250,7 +250,7 @@ def test_stochastic_round_threshold_and_one_draw(kata):
 def test_stochastic_round_empirical_mean(kata, x):
     rng = random.Random(42)
     n = 4000
-    draws = [kata.stochastic_round(x, rng) for _ in range(n)]
+    draws = repeat(kata.stochastic_round, n, x, rng)
     assert set(draws) <= {math.floor(x), math.floor(x) + 1} and all(type(d) is int for d in draws), \
         f"stochastic_round({x}) gave {sorted(set(draws))[:4]}: only the ints floor(x) or floor(x) + 1"
     mean = sum(draws) / n
@@ -305,8 +305,7 @@ def test_quantize_basis_is_unbiased(kata):
     trials = 300
     total = zeros(5, 2)
     scales = None
-    for _ in range(trials):
-        codes, scales = kata.quantize_basis(P, 4, rng)
+    for codes, scales in repeat(kata.quantize_basis, trials, P, 4, rng):
         for i in range(5):
             for j in range(2):
                 total[i][j] += codes[i][j] * scales[j]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, repeat, vector
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "tests" / "data" / "microgpt" / "model.json"
@@ -380,8 +380,8 @@ def test_backward_deep_chain_does_not_recurse(kata):
     V = kata.Value
     leaf = V(1.0)
     node = leaf
-    for _ in range(5000):
-        node = V(node.data, (node,), (1.0001,))
+    for _ in range(5000):  # each node's data is 1.0 like the leaf's: backward never reads it
+        node = V(1.0, (node,), (1.0001,))
     node.backward()
     assert_close(leaf.grad, 1.0001 ** 5000, 1e-9 * 1.0001 ** 5000, "grad through a 5,000-node chain",
                  hint="a recursive topological sort overflows Python's stack: use an explicit stack")
@@ -723,7 +723,7 @@ def test_adam_rejects_bad_step(kata, step):
 def test_sample_next_is_inverse_cdf_of_tempered_softmax(kata, temperature):
     logits = vector(random.Random(9), 9, 3.0)
     r1, r2 = random.Random(100), random.Random(100)
-    got = [kata.sample_next(logits, temperature, r1) for _ in range(200)]
+    got = repeat(kata.sample_next, 200, logits, temperature, r1)
     expected = [spec_sample(logits, temperature, r2) for _ in range(200)]
     assert_equal(got, expected, f"200 draws of sample_next(temperature={temperature}) with random.Random(100)",
                  hint="divide logits by the temperature, one rng.random() per draw, first index with cumulative > u")
@@ -733,7 +733,7 @@ def test_sample_next_is_inverse_cdf_of_tempered_softmax(kata, temperature):
 def test_sample_next_large_logits_and_low_temperature(kata):
     rng = random.Random(3)
     logits = [-1000.0, 1000.0, 999.0, -5.0]
-    got = {kata.sample_next(logits, 0.01, rng) for _ in range(50)}
+    got = set(repeat(kata.sample_next, 50, logits, 0.01, rng))
     assert_equal(got, {1}, "tokens drawn at temperature 0.01 from logits ~1e3", hint="stable softmax (subtract the max)")
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal
+from workbook.checks import Mismatch, assert_close, assert_equal, call_each
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "tests" / "data" / "microrag" / "model.json"
@@ -541,8 +541,10 @@ def test_retrieval_answers_unseen_facts(kata):
     index = given_index(kata, docs)
     params = checkpoint_params()
     unseen = [q for q in questions if q["country"] >= kata.N_TRAIN_COUNTRIES]
-    with_r = sum(kata.rag_answer(params, index, docs, q["question"])[0] == q["answer"] for q in unseen) / len(unseen)
-    without = sum(kata.generate(params, q["question"], "") == q["answer"] for q in unseen) / len(unseen)
+    answers = call_each(kata.rag_answer, [(params, index, docs, q["question"]) for q in unseen])
+    bare = call_each(kata.generate, [(params, q["question"], "") for q in unseen])
+    with_r = sum(a[0] == q["answer"] for a, q in zip(answers, unseen)) / len(unseen)
+    without = sum(a == q["answer"] for a, q in zip(bare, unseen)) / len(unseen)
     assert with_r >= 0.8 and with_r > without, (
         f"on {len(unseen)} questions about countries the model never trained on, exact-match accuracy is"
         f" {with_r:.0%} with retrieval and {without:.0%} without; expected >= 80 % and better than without"

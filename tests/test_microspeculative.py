@@ -248,7 +248,6 @@ def test_speculative_step_first_token_is_distributed_as_the_target(kata):
     rng = random.Random(5)
     n = 3000
     counts = [0] * 4
-    second = {}
     for tokens, k in repeat(kata.speculative_step, n, target, draft, [1], 2, rng):
         assert 0 <= k <= 2 and len(tokens) == k + 1, f"speculative_step returned {tokens} with k = {k}"
         counts[tokens[0]] += 1
