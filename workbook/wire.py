@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import inspect
 import json
 import math
 import os
@@ -187,7 +188,7 @@ class Table:
 
 
 class MethodProxy:
-    """A bound method of an object on the other side: one round trip per call."""
+    """A bound method of an object on the other side: one round trip per call (or per batch)."""
 
     __slots__ = ("owner", "name")
 
@@ -197,6 +198,16 @@ class MethodProxy:
     def __call__(self, *args, **kwargs):
         channel = self.owner._wb_channel
         return channel.request({"q": "callm", "h": self.owner._wb_id, "a": [self.name, *args], "k": kwargs})
+
+    def _wb_many(self, arguments: list, kwargs: dict) -> list:
+        """``[self(*args, **kwargs) for args in arguments]`` in one round trip (``checks.call_each``)."""
+        return self.owner._wb_channel.request({"q": "many", "h": self.owner._wb_id,
+                                               "a": [[list(a) for a in arguments], self.name], "k": kwargs})
+
+    def _wb_repeat(self, times: int, arguments: tuple, kwargs: dict) -> list:
+        """``[self(*arguments, **kwargs) for _ in range(times)]`` in one round trip (``checks.repeat``)."""
+        return self.owner._wb_channel.request({"q": "rep", "h": self.owner._wb_id,
+                                               "a": [times, list(arguments), self.name], "k": kwargs})
 
     def __repr__(self):
         return f"<remote method {self.name}>"
@@ -412,6 +423,30 @@ def _small(value, budget: int) -> int:
     else:
         budget -= 1
     return budget if budget >= 0 else -1
+
+
+def _instance_attributes(owner) -> list:
+    """``(name, value)`` of an object's own attributes: its ``__dict__`` and its ``__slots__``.
+
+    Names a class attribute (a property, a method) shadows are left out, and
+    so are dunder names: what ``getattr`` would not answer from the instance.
+    """
+    kind, found = type(owner), []
+    state = getattr(owner, "__dict__", None)
+    if type(state) is dict:
+        found = [(key, value) for key, value in list(state.items())
+                 if type(key) is str and not key.startswith("__") and not hasattr(kind, key)]
+    for cls in kind.__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for key in (slots,) if type(slots) is str else slots:
+            if type(key) is not str or key.startswith("__"):
+                continue
+            if type(inspect.getattr_static(kind, key, None)) is types.MemberDescriptorType:
+                try:
+                    found.append((key, getattr(owner, key)))
+                except AttributeError:
+                    pass  # a slot never set
+    return found
 
 
 def _sync(old, new):
@@ -772,7 +807,11 @@ class Channel(Frames, Codec):
         try:
             self.handing = True  # what a test passes to the kata may cross as a handle
             try:
-                message = dict(message, a=[self.encode_argument(v) for v in args])
+                if message.get("q") == "many":  # each call's big lists once (the same W in every call)
+                    encoded = [[[self.encode_argument(v) for v in call] for call in args[0]]]
+                    message = dict(message, a=encoded + [self.encode(v) for v in args[1:]])
+                else:
+                    message = dict(message, a=[self.encode_argument(v) for v in args])
                 if kwargs:
                     message["k"] = {str(k): self.encode_argument(v) for k, v in kwargs.items()}
             finally:
@@ -878,10 +917,12 @@ class Channel(Frames, Codec):
                 finally:
                     if self.measure is not None:
                         self.measure.kata_stops()
-            elif op == "many" and self.worker_side:
-                result = [target(*arguments, **kwargs) for arguments in args[0]]
-            elif op == "rep" and self.worker_side:
-                result = [target(*args[1], **kwargs) for _ in range(args[0])]
+            elif op == "many" and self.worker_side:  # [calls, method name (optional)]
+                function = getattr(target, args[1]) if len(args) > 1 else target
+                result = [function(*arguments, **kwargs) for arguments in args[0]]
+            elif op == "rep" and self.worker_side:  # [times, arguments, method name (optional)]
+                function = getattr(target, args[2]) if len(args) > 2 else target
+                result = [function(*args[1], **kwargs) for _ in range(args[0])]
             elif op == "get":
                 result = getattr(target, args[0])
                 live = True
@@ -933,20 +974,18 @@ class Channel(Frames, Codec):
         usually followed by more (``cache.lengths``, ``cache.allocator.
         refcount``) before the next call can change them: they come with the
         first, ``[handle, name, value]`` each, up to ``PREFETCH`` values in
-        all. Only plain instance attributes are sent (never through a
+        all (a graph walk reading ``node._children`` then ``node._local_grads``
+        too). Only plain instance attributes are sent (never through a
         property, a class attribute or a custom ``__getattribute__``).
         """
         found, budget, seen = [], PREFETCH, {id(target)}
         owners = [(target, name)]
         while owners and budget > 0:
             owner, skip = owners.pop(0)
-            kind = type(owner)
-            state = getattr(owner, "__dict__", None)
-            if (type(state) is not dict or isinstance(owner, OPAQUE)
-                    or kind.__getattribute__ is not object.__getattribute__):
+            if isinstance(owner, OPAQUE) or type(owner).__getattribute__ is not object.__getattribute__:
                 continue
-            for key, value in list(state.items()):
-                if key == skip or type(key) is not str or key.startswith("_") or hasattr(kind, key):
+            for key, value in _instance_attributes(owner):
+                if key == skip:
                     continue
                 if type(value) in PLAIN or type(value) in (list, tuple, dict):
                     left = _small(value, budget)

@@ -257,6 +257,13 @@ def relay(count):
     return first, count(xs)
 
 
+class Node:
+    __slots__ = ("data", "_children")
+
+    def __init__(self, data, children=()):
+        self.data, self._children = data, children
+
+
 class Pool:
     def __init__(self, n):
         self.free = list(range(n))
@@ -337,6 +344,22 @@ def test_a_big_list_passed_again_unchanged_is_sent_once(channel_worker):
     assert kata.total(M) == 2 * (780 + 240) + 100 and '"$L"' in sent[-1] and '"x"' in sent[-1]
 
 
+def test_a_batch_sends_a_list_all_its_calls_share_once_and_batches_methods_too(channel_worker):
+    from workbook.checks import call_each, repeat
+
+    kata = channel_worker.kata(30)
+    M = [[1.0] * 8 for _ in range(4)]
+    sent = _sent(channel_worker.channel)
+    assert call_each(kata.total, [(M,)] * 4) == [32.0] * 4
+    assert len(sent) == 2 and sent[1].count('"$k"') == 3 and '"$L"' not in sent[1]  # the first call sent it
+    pool = kata.Pool(6)
+    take = pool.take
+    del sent[:]
+    assert call_each(take, [("a",), ("b",), ("c",)]) == [None] * 3 and repeat(take, 2, "d") == [None] * 2
+    assert len(sent) == 4  # each helper: the first call alone, then one batch
+    assert pool.used == {"a": 5, "b": 4, "c": 3, "d": 1} and pool.free == [0]
+
+
 def test_the_worker_never_asks_a_kata_object_whether_a_list_is_unchanged(channel_worker):
     kata = channel_worker.kata(30)
     floats = lambda xs: sum(1 for x in xs if type(x) is float)  # noqa: E731
@@ -355,6 +378,9 @@ def test_reading_a_kata_objects_attributes_after_a_call_is_one_round_trip(channe
     assert len(sent) == 5, sent
     pool.free.append(9)  # a live list: the change reaches the worker, and later reads see it
     assert pool.free == [0, 1, 2, 3, 9] and pool.size == 6
+    node = kata.Node(2.0, (kata.Node(1.0),))  # __slots__ attributes come together too
+    del sent[:]
+    assert node._children[0].data == 1.0 and node.data == 2.0 and len(sent) == 2
 
 
 def test_tracemalloc_in_the_worker_measures_only_the_kata(channel_worker):
