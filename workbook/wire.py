@@ -595,8 +595,11 @@ class Codec:
                                                           else value == known[1]):
             return {"$k": known[2]}
         self.next_key += 1
-        self.sent_lists[id(value)] = (value, _plain_copy(value), self.next_key)
-        return {"$L": [self.next_key, known[2] if known else 0, self.encode(value)]}
+        key = self.next_key
+        self.sent_lists[id(value)] = (value, _plain_copy(value), key)
+        # its rows by key too: a new list of rows already sent (``table[:q] + table[q + 1:]``)
+        body = [self.encode_argument(v) if type(v) is list else self.encode(v) for v in value]
+        return {"$L": [key, known[2] if known else 0, body]}
 
     def reset_lists(self) -> None:
         """Forget the lists sent and kept, on both sides: the next request tells the peer (``"x"``)."""

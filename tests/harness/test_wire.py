@@ -106,6 +106,14 @@ def test_a_big_list_is_sent_once_then_by_key_while_unchanged():
     assert "$L" in changed and changed["$L"][1] == first["$L"][0]  # replaces the old key
     assert worker.decode(json.loads(json.dumps(changed)))[2][1] == -1.0
     assert "$L" not in json.dumps(grader.encode_argument([1.0] * 15))  # small lists go as they are
+    rows = [[float(i)] * 16 for i in range(3)]
+    worker.decode(json.loads(json.dumps(grader.encode_argument(rows))))
+    others = rows[:1] + rows[2:]  # a new list of rows already sent: the rows go by key
+    sent = grader.encode_argument(others)
+    key, _, body = sent["$L"]
+    assert body == [{"$k": grader.sent_lists[id(rows[0])][2]}, {"$k": grader.sent_lists[id(rows[2])][2]}]
+    assert key == grader.sent_lists[id(others)][2] and key not in (body[0]["$k"], body[1]["$k"])
+    assert worker.decode(json.loads(json.dumps(sent))) == others
 
 
 def test_a_channel_serves_nothing_unless_given_a_policy():
