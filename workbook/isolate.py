@@ -22,6 +22,7 @@ README ("Teaching with the workbook") says what this does not stop.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -183,9 +184,12 @@ class KataWorker:
         """The kata module for one test: its kata calls must end within ``timeout`` seconds on the
         clock and use at most ``cpu_limit`` seconds of the worker's CPU time."""
         self.timeout, self.cpu_limit = timeout, cpu_limit
-        if self.module is None or self.channel.broken is not None or self.process.poll() is not None:
+        ahead = self.module is None and self.process is not None and self.process.poll() is None
+        if not ahead and (self.module is None or self.channel.broken is not None or self.process.poll() is not None):
             self.stop()
-            self._start()
+            self.spawn()
+        if self.module is None:
+            self._greet()
         self.channel.reset_lists()  # lists a test passes are remembered for its own calls only
         # a little before pytest-timeout's: the worker is stopped and the test is TIMEOUT, no race
         self.channel.deadline = time.monotonic() + 0.9 * timeout if timeout else None
@@ -211,7 +215,12 @@ class KataWorker:
         if self.cpu_limit and self.cpu_seconds() - self.cpu_start > self.cpu_limit:
             raise ChannelTimeout(f"over {self.cpu_limit:g}s of CPU time")
 
-    def _start(self) -> None:
+    def spawn(self) -> None:
+        """Start the worker and hand it the kata's source, without waiting for it to load.
+
+        ``Isolation`` spawns the next kata's worker while this kata's tests run,
+        so its start (the interpreter, the wire, the kata's import) overlaps them.
+        """
         source = read_source(self.path)  # a regular file of at most 1 MiB, standard library only
         check_standard_library_only(source, self.path)
         self.workdir = tempfile.mkdtemp(prefix=f"workbook-{self.name}-")
@@ -237,6 +246,18 @@ class KataWorker:
         channel.on_error = self._rebuild
         channel.on_broken = self._broken
         channel.on_wait = self._watch
+        try:  # room for the whole source in the pipe: sending it never waits for the worker to start
+            fcntl.fcntl(self.process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 2 * 1024 * 1024)
+        except (OSError, AttributeError):
+            pass  # a smaller pipe: the send below waits until the worker reads
+        try:
+            channel.send({"path": str(self.path), "source": channel.encode(source)})
+        except OSError:
+            pass  # the worker died at once: _greet reports it
+
+    def _greet(self) -> None:
+        """Wait for the worker's greeting (the kata imported) and build the kata module."""
+        channel = self.channel
         # The import gets the CPU limit's seconds on the clock (else half the test's limit):
         # always before pytest-timeout's, so a hang at import is one load error
         # (recorded: the kata's other tests are not run) and the worker is stopped.
@@ -244,7 +265,6 @@ class KataWorker:
         self.cpu_start = 0.0
         channel.deadline = time.monotonic() + limit
         try:
-            channel.send({"path": str(self.path), "source": channel.encode(source)})
             reply = channel.receive()
         except BaseException as error:
             code = self.process.poll()
@@ -473,12 +493,7 @@ class Isolation:
         """The ``kata`` fixture's value for one test."""
         if name in state.load_errors:
             raise KataLoadError(state.load_errors[name])
-        worker = self.workers.get(name)
-        if worker is None:
-            kind = "solution" if state.solutions else "kata"
-            worker = self.workers[name] = KataWorker(
-                name, state.path_for(name), f"workbook_{kind}_{name}", state.root, self.limits, self.sandbox
-            )
+        worker = self._worker(state, name)
         if not worker.path.is_file():
             hint = f"run `python -m workbook build {name}`" if "katas" in worker.path.parts else "check the path"
             state.load_errors[name] = f"{shown(worker.path)} does not exist; {hint}"
@@ -487,10 +502,33 @@ class Isolation:
         try:
             wall = _test_timeout(request.node)
             marked = request.node.get_closest_marker("timeout") is not None
-            return worker.kata(wall, wall if marked or self.cpu_per_test is None else self.cpu_per_test)
+            module = worker.kata(wall, wall if marked or self.cpu_per_test is None else self.cpu_per_test)
         except KataLoadError as error:
             state.load_errors[name] = str(error)
             raise
+        self._spawn_next(state, name)
+        return module
+
+    def _worker(self, state, name: str) -> "KataWorker":
+        worker = self.workers.get(name)
+        if worker is None:
+            kind = "solution" if state.solutions else "kata"
+            worker = self.workers[name] = KataWorker(
+                name, state.path_for(name), f"workbook_{kind}_{name}", state.root, self.limits, self.sandbox
+            )
+        return worker
+
+    def _spawn_next(self, state, name: str) -> None:
+        """Start the next kata's worker now, so it loads while this kata's tests run (errors: at its turn)."""
+        upcoming = getattr(self, "next_kata", {}).get(name)
+        if upcoming is None or upcoming in self.workers or upcoming in state.load_errors:
+            return
+        worker = self._worker(state, upcoming)
+        try:
+            if worker.path.is_file():
+                worker.spawn()
+        except (KataLoadError, OSError):
+            worker.stop()  # the same error comes again, in its own test
 
     def pytest_runtest_logstart(self, nodeid, location) -> None:
         self.in_use = {}
@@ -505,6 +543,8 @@ class Isolation:
                 last[path.stem[len("test_"):]] = item.nodeid
         for name, nodeid in last.items():
             self.last_tests.setdefault(nodeid, []).append(name)
+        order = list(last)  # katas in the order their tests first run (dicts keep insertion order)
+        self.next_kata = dict(zip(order, order[1:]))
 
     def pytest_runtest_logfinish(self, nodeid, location) -> None:
         for name in getattr(self, "last_tests", {}).get(nodeid, ()):

@@ -762,3 +762,23 @@ def test_a_kata_over_its_cpu_time_is_stopped(tmp_path):
         assert worker.process is None  # stopped
     finally:
         worker.stop()
+
+
+def test_a_worker_spawned_ahead_loads_while_the_grader_goes_on(tmp_path):
+    """Isolation spawns the next kata's worker early: spawn() returns before the kata has loaded."""
+    import time
+
+    from workbook.isolate import KataWorker, Limits
+
+    path = tmp_path / "microslow.py"
+    path.write_text("import time\ntime.sleep(1.0)\n\ndef f(x):\n    return x + 1\n" + "# padding\n" * 9000)
+    worker = KataWorker("microslow", path, "workbook_kata_microslow", tmp_path, Limits(), False)
+    try:
+        started = time.monotonic()
+        worker.spawn()  # 90 KB of source: more than a default pipe holds, still no wait
+        assert time.monotonic() - started < 0.5
+        time.sleep(1.2)  # the grader runs other tests meanwhile
+        ready = time.monotonic()
+        assert worker.kata(30).f(1) == 2 and time.monotonic() - ready < 0.5
+    finally:
+        worker.stop()
