@@ -58,7 +58,13 @@ class Limits:
 
     cpu_seconds: int = 300
     memory_mb: int = 2048
-    file_mb: int = 64
+    file_mb: int = 64  # one file (RLIMIT_FSIZE)
+    disk_mb: int = 256  # everything in the worker's folder (its cwd, HOME and TMPDIR) together
+    disk_entries: int = 10_000  # ... in at most this many files and folders
+
+
+class OverLimit(ChannelClosed):
+    """The worker went over a limit the grader watches itself (its folder's size)."""
 
 
 class KataCrashed(KataLoadError):
@@ -214,6 +220,36 @@ class KataWorker:
         """
         if self.cpu_limit and self.cpu_seconds() - self.cpu_start > self.cpu_limit:
             raise ChannelTimeout(f"over {self.cpu_limit:g}s of CPU time")
+        over = self.disk_over()
+        if over:
+            raise OverLimit(over)
+
+    def disk_over(self) -> str:
+        """What the worker's folder holds beyond ``Limits.disk_mb`` / ``disk_entries``, or "".
+
+        ``RLIMIT_FSIZE`` caps one file; this caps them all. Looked at while
+        the grader waits and after every test; the walk stops at the entry
+        limit, so a folder of a million files costs no more than the limit.
+        """
+        if not self.workdir or not (self.limits.disk_mb or self.limits.disk_entries):
+            return ""
+        total, entries, folders = 0, 0, [self.workdir]
+        while folders:
+            try:
+                with os.scandir(folders.pop()) as listing:
+                    for entry in listing:
+                        entries += 1
+                        if self.limits.disk_entries and entries > self.limits.disk_entries:
+                            return f"made over {self.limits.disk_entries} files and folders"
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+        if self.limits.disk_mb and total > self.limits.disk_mb * 1024 * 1024:
+            return f"wrote over {self.limits.disk_mb} MB of files"
+        return ""
 
     def spawn(self) -> None:
         """Start the worker and hand it the kata's source, without waiting for it to load.
@@ -355,6 +391,8 @@ class KataWorker:
                 return pytest.fail.Exception(f"Timeout: the kata used {error}", pytrace=False)
             limit = f"{self.timeout:g}s" if self.timeout else "its time limit"
             return pytest.fail.Exception(f"Timeout: the kata did not answer within {limit}", pytrace=False)
+        if isinstance(error, OverLimit):
+            return KataCrashed(f"the kata {error} (limit); it was stopped, and the next test gets a new one")
         if isinstance(error, (ChannelClosed, OSError)):
             if code is None:
                 return KataCrashed(f"the kata's worker broke the protocol ({error}); it was stopped")
@@ -554,12 +592,18 @@ class Isolation:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
         try:
-            return (yield)
+            result = yield
         finally:
             for worker in self.workers.values():
                 printed = worker.output()
                 if printed:
                     sys.stdout.write(printed)
+        for worker in self.in_use.values():  # a kata that filled its folder quickly, between two looks
+            over = worker.disk_over()
+            if over:
+                worker.stop()
+                raise KataCrashed(f"the kata {over} (limit); it was stopped, and the next test gets a new one")
+        return result
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus) -> None:

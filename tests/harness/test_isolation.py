@@ -782,3 +782,30 @@ def test_a_worker_spawned_ahead_loads_while_the_grader_goes_on(tmp_path):
         assert worker.kata(30).f(1) == 2 and time.monotonic() - ready < 0.5
     finally:
         worker.stop()
+
+
+def test_a_kata_that_fills_its_folder_is_stopped(tmp_path):
+    """RLIMIT_FSIZE caps one file; the grader caps the worker's folder (cwd, HOME, TMPDIR) as a whole."""
+    from workbook.isolate import KataCrashed, KataWorker, Limits
+
+    path = tmp_path / "microdisk.py"
+    path.write_text(
+        "import os, time\n"
+        "def write(files, kb, wait=0.0):\n"
+        "    for i in range(files):\n"
+        "        with open(f'f{i}', 'wb') as out:\n"
+        "            out.write(os.urandom(kb * 1024))\n"
+        "    time.sleep(wait)\n"
+        "    return files\n"
+    )
+    worker = KataWorker("microdisk", path, "workbook_kata_microdisk", tmp_path, Limits(disk_mb=1, disk_entries=40), False)
+    try:
+        kata = worker.kata(30)
+        assert kata.write(3, 100) == 3 and worker.disk_over() == ""  # 300 KB in 3 files: fine
+        assert kata.write(3, 400) == 3 and worker.disk_over() == "wrote over 1 MB of files"  # seen after the test
+        kata = worker.kata(30)
+        with pytest.raises(KataCrashed, match="over 40 files and folders"):
+            kata.write(60, 1, wait=3.0)  # seen while the grader waits
+        assert worker.process is None  # stopped
+    finally:
+        worker.stop()
