@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, repeat, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, read_each, repeat, vector
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "tests" / "data" / "microgpt" / "model.json"
@@ -112,23 +112,34 @@ def spec_sample(logits, temperature, rng):
 
 
 def spec_grads(root):
-    """d root / d node for every node, by a grader-side reverse topological walk (id -> grad)."""
+    """d root / d node for every node, by a grader-side reverse topological walk (id -> grad).
+
+    The graph is read level by level (every node's ``_children`` at once, then
+    every ``_local_grads``): isolated, a round trip per level, not per node.
+    """
+    children, level = {}, [root]
+    while level:
+        for node, kids in zip(level, read_each(level, "_children")):
+            children[id(node)] = (node, tuple(kids))
+        level = list({id(c): c for node in level for c in children[id(node)][1] if id(c) not in children}.values())
+    nodes = [node for node, _ in children.values()]
+    locals_of = {id(node): tuple(grads) for node, grads in zip(nodes, read_each(nodes, "_local_grads"))}
     order, seen, stack = [], set(), [(root, False)]
-    while stack:
+    while stack:  # post-order over the graph now held here
         node, done = stack.pop()
         if done:
             order.append(node)
         elif id(node) not in seen:
             seen.add(id(node))
             stack.append((node, True))
-            stack.extend((c, False) for c in node._children)
+            stack.extend((c, False) for c in children[id(node)][1])
     g = {id(root): 1.0}
     for node in reversed(order):
         gn = g.get(id(node), 0.0)
-        children, locals_ = tuple(node._children), tuple(node._local_grads)
-        if len(children) != len(locals_):
-            raise Mismatch(f"a node has {len(children)} children but {len(locals_)} local grads")
-        for c, lg in zip(children, locals_):
+        kids, locals_ = children[id(node)][1], locals_of[id(node)]
+        if len(kids) != len(locals_):
+            raise Mismatch(f"a node has {len(kids)} children but {len(locals_)} local grads")
+        for c, lg in zip(kids, locals_):
             g[id(c)] = g.get(id(c), 0.0) + lg * gn
     return g
 
@@ -179,7 +190,7 @@ def encode(doc, chars):
 
 
 def data(values):
-    return [v.data for v in values]
+    return read_each(values, "data")
 
 
 # === tasks 1-8: the operations ===

@@ -17,7 +17,7 @@ import random
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, call_each, require_earlier, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, call_each, read_each, require_earlier, vector
 
 DIGITS, LENGTH = 10, 3
 
@@ -288,6 +288,8 @@ def test_k3_is_never_negative_near_the_reference(kata, as_value):
     pairs = near_reference_pairs()
     logps = call_each(kata.Value, [(logp,) for logp, _ in pairs]) if as_value else [logp for logp, _ in pairs]
     results = call_each(kata.kl_k3, [(x, ref) for x, (_, ref) in zip(logps, pairs)])
+    if as_value and all(hasattr(result, "data") for result in results[:1]):
+        results = read_each(results, "data")  # one round trip when isolated, not 3000
     for (logp, ref), result in zip(pairs, results):
         got = number(result)
         if not 0.0 <= got <= 1e-12:

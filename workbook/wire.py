@@ -929,6 +929,9 @@ class Channel(Frames, Codec):
             elif op == "get":
                 result = getattr(target, args[0])
                 live = True
+            elif op == "gets" and self.worker_side:  # [objects, name]: checks.read_each
+                result = [getattr(item, args[1]) for item in args[0]]
+                live = True
             elif op == "set":
                 setattr(target, args[0], args[1])
                 result = None

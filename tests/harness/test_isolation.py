@@ -360,6 +360,18 @@ def test_a_batch_sends_a_list_all_its_calls_share_once_and_batches_methods_too(c
     assert pool.used == {"a": 5, "b": 4, "c": 3, "d": 1} and pool.free == [0]
 
 
+def test_read_each_reads_one_attribute_of_many_objects_in_one_round_trip(channel_worker):
+    from workbook.checks import read_each
+
+    kata = channel_worker.kata(30)
+    values = [kata.Value(x) for x in range(5)]
+    sent = _sent(channel_worker.channel)
+    assert read_each(values, "x") == [0, 1, 2, 3, 4] and len(sent) == 1
+    assert read_each([], "x") == [] and read_each([complex(1, 2)], "imag") == [2.0]  # local objects: getattr
+    with pytest.raises(AttributeError):
+        read_each(values, "nope")
+
+
 def test_the_worker_never_asks_a_kata_object_whether_a_list_is_unchanged(channel_worker):
     kata = channel_worker.kata(30)
     floats = lambda xs: sum(1 for x in xs if type(x) is float)  # noqa: E731
