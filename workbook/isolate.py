@@ -4,18 +4,21 @@
 isolates) registers an ``Isolation`` plugin. The ``kata`` fixture then hands
 each test a ``KataModule``: it looks like the kata module, but every call to a
 kata function, class or method runs in a per-kata worker (``workbook/worker.py``
-under ``python -I``) and only JSON-encoded values come back. The grader never
-imports the learner's file, so nothing in it can patch the harness, reach the
-report, or run after the tests: verdicts and points are computed here, from
-returned values.
+under ``python -I -S -B``) and only JSON-encoded values come back over the
+wire (``workbook/wire.py``; the protocol is ``workbook/PROTOCOL.md``). The
+grader never imports the learner's file, so nothing in it can patch the
+harness, reach the report, or run after the tests: verdicts and points are
+computed here, from returned values. What the kata may ask of the grader is
+``allowed`` (below).
 
 Per worker: CPU time, memory and file-size limits (``resource.setrlimit``), a
-fresh temporary working directory, an environment without the grader's
-variables, its own session (so it and its children are killed together), and
-a wall-clock deadline per test. A worker that hangs, crashes or exits is
-killed; that test is TIMEOUT or ERROR and the next test gets a fresh worker.
-With ``--sandbox`` the worker runs under bubblewrap (``bwrap``) without the
-teacher's filesystem, network or process table.
+fresh temporary working directory whose total size the grader watches, an
+environment without the grader's variables, its own session (so it and its
+children are killed together), and a CPU-time limit per test with a generous
+wall-clock ceiling. A worker that hangs, crashes or exits is killed; that test
+is TIMEOUT or ERROR and the next test gets a fresh worker. With ``--sandbox``
+the worker runs under bubblewrap (``bwrap``) without the teacher's
+filesystem, network or process table.
 
 README ("Teaching with the workbook") says what this does not stop.
 """
