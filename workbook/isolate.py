@@ -285,10 +285,12 @@ class KataWorker:
         channel.on_error = self._rebuild
         channel.on_broken = self._broken
         channel.on_wait = self._watch
-        try:  # room for the whole source in the pipe: sending it never waits for the worker to start
-            fcntl.fcntl(self.process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 2 * 1024 * 1024)
-        except (OSError, AttributeError):
-            pass  # a smaller pipe: the send below waits until the worker reads
+        for size in (2, 1):  # MiB: room for the source in the pipe, so sending it never waits for the worker
+            try:  # (1 MiB is what Linux allows anyone by default, /proc/sys/fs/pipe-max-size)
+                fcntl.fcntl(self.process.stdin.fileno(), fcntl.F_SETPIPE_SZ, size * 1024 * 1024)
+                break
+            except (OSError, AttributeError):
+                continue  # a smaller pipe: the send below waits until the worker reads
         try:
             channel.send({"path": str(self.path), "source": channel.encode(source)})
         except OSError:
