@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, Table, assert_close, assert_equal, call_each, repeat
+from workbook.checks import Mismatch, Table, assert_close, assert_equal, call_each, repeat, repeat_in_order
 
 DATA = Path(__file__).resolve().parent / "data" / "microbeam"
 CHECKPOINT = DATA / "ngram_models.json"
@@ -604,7 +604,7 @@ def test_sample_decode_filter_order(kata):
     # (0.4 / 0.7 >= 0.5); top-p first would keep tokens 0 and 1.
     model = Table({(): logs([0.4, 0.3, 0.2, 0.1])}, context=0)  # FixedModel by value: calls are not counted here
     rng = random.Random(2)
-    seen = {out[0] for out in repeated(kata.sample_decode, 300, model, [], 1, 3, rng, top_k=2, top_p=0.5)}
+    seen = {out[0] for out in repeat_in_order(kata.sample_decode, 300, model, [], 1, 3, rng, top_k=2, top_p=0.5)}
     assert_equal(seen, {0}, "first tokens of sample_decode(probs [.4, .3, .2, .1], top_k=2, top_p=0.5)",
                  hint="apply top-k first, then top-p on the renormalised top-k distribution")
 
@@ -613,7 +613,7 @@ def test_sample_decode_filter_order(kata):
 def test_sample_decode_stops(kata):
     model = Table({(): [0.0, 0.0, 0.0]}, context=0)  # FixedModel by value: calls are not counted here
     rng = random.Random(4)
-    for out in repeated(kata.sample_decode, 200, model, [1], 4, 2, rng):
+    for out in repeat_in_order(kata.sample_decode, 200, model, [1], 4, 2, rng):
         assert 1 <= len(out) <= 4, f"sample_decode(max_new_tokens=4) returned {out}"
         assert 2 not in out[:-1], f"sample_decode went on after end_token: {out}"
         assert len(out) == 4 or out[-1] == 2, f"sample_decode stopped early without end_token: {out}"
@@ -834,22 +834,6 @@ def test_verify_output_is_distributed_as_target(kata):
                        {"accept": alpha, "reject": 1 - alpha}, n, "acceptance frequency of speculative_verify")
 
 
-def repeated(function, times, *args, **kwargs):
-    """``function(*args, **kwargs)`` ``times`` times, in order: in one round trip when isolated (checks.repeat).
-
-    If a call raises, the generators among the arguments are put back and the
-    calls are made one at a time as the loop reaches them, so a wrong result
-    before the raising call is still the failure reported, as with a plain loop.
-    """
-    states = [(a, a.getstate()) for a in args if isinstance(a, random.Random)]
-    try:
-        return iter(repeat(function, times, *args, **kwargs))
-    except Exception:
-        for rng, state in states:
-            rng.setstate(state)
-        return (function(*args, **kwargs) for _ in range(times))
-
-
 def random_choice(probs, rng):
     u, total = rng.random(), 0.0
     for token, p in enumerate(probs):
@@ -879,12 +863,12 @@ def test_verify_bonus_token_when_all_accepted(kata):
 @pytest.mark.task("speculative_verify")
 def test_verify_rejects_a_token_the_target_forbids(kata):
     rng = random.Random(1)
-    for n_ok, nxt in repeated(kata.speculative_verify, 300, [0, 1], [[0.7, 0.3, 0.0], [0.5, 0.5, 0.0]],
+    for n_ok, nxt in repeat_in_order(kata.speculative_verify, 300, [0, 1], [[0.7, 0.3, 0.0], [0.5, 0.5, 0.0]],
                               [[0.0, 0.5, 0.5], [0.2, 0.4, 0.4], [1.0, 0.0, 0.0]], rng):
         assert n_ok == 0 and nxt in (1, 2), f"p(x) = 0 must reject x at once; got ({n_ok}, {nxt})"
     # The outcome is certain: a few calls suffice.
     # The target forbids the SECOND draft token: the first (p = q) is always accepted.
-    for n_ok, nxt in repeated(kata.speculative_verify, 40, [1, 0], [[0.2, 0.8, 0.0], [0.6, 0.1, 0.3]],
+    for n_ok, nxt in repeat_in_order(kata.speculative_verify, 40, [1, 0], [[0.2, 0.8, 0.0], [0.6, 0.1, 0.3]],
                               [[0.2, 0.8, 0.0], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], rng):
         assert n_ok == 1 and nxt in (1, 2), (
             f"draft [1, 0]: p(1) = q(1) accepts the first token, p(0) = 0 rejects the second; got ({n_ok}, {nxt})")

@@ -18,7 +18,7 @@ import random
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, call_each, matrix, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, call_each_in_order, matrix, vector
 
 TOL = 1e-9  # spec vs kata: same math, different summation order (fsum)
 
@@ -114,19 +114,6 @@ def ceil_sqrt(n):
 def normal(grads):
     """grads as plain nested lists, so tuples and lists compare equal."""
     return [[[list(row) for row in gW], list(gb)] for gW, gb in grads]
-
-
-def results_of(function, cases):
-    """``function(*case)`` for each case, in order: in one round trip when isolated (checks.call_each).
-
-    If any call raises, the calls are made again one at a time as the loop
-    reaches them, so a wrong result before the raising call is still the
-    failure reported (as with the plain loop this replaces).
-    """
-    try:
-        return iter(call_each(function, cases))
-    except Exception:
-        return (function(*case) for case in cases)
 
 
 def inputs(seed, widths):
@@ -425,7 +412,7 @@ def test_segment_sizes_examples(kata, n, k, expected):
 @pytest.mark.task("segment_sizes")
 def test_segment_sizes_all_small_cases(kata):
     cases = [(n, k) for n in range(1, 26) for k in range(1, n + 3)]
-    for (n, k), got in zip(cases, results_of(kata.segment_sizes, cases)):
+    for (n, k), got in zip(cases, call_each_in_order(kata.segment_sizes, cases)):
         assert_equal(list(got), spec_sizes(n, k), f"segment_sizes(n={n}, k={k})")
 
 
@@ -555,7 +542,7 @@ def test_cost_examples(kata, n, k):
 @pytest.mark.task("checkpoint_cost")
 def test_cost_all_small_cases(kata):
     cases = [(n, k) for n in range(1, 41) for k in range(1, n + 3)]
-    for (n, k), got in zip(cases, results_of(kata.checkpoint_cost, cases)):
+    for (n, k), got in zip(cases, call_each_in_order(kata.checkpoint_cost, cases)):
         assert_equal(tuple(got), closed_cost(n, k), f"checkpoint_cost(n={n}, k={k})")
 
 
@@ -580,7 +567,7 @@ def test_cost_rejects_bad_sizes(kata, n, k, name):
 @pytest.mark.task("sqrt_schedule")
 def test_sqrt_schedule_minimises_peak_among_uniform_segments(kata):
     cases = [(n,) for n in range(1, 301)]
-    for (n,), got in zip(cases, results_of(kata.sqrt_schedule, cases)):
+    for (n,), got in zip(cases, call_each_in_order(kata.sqrt_schedule, cases)):
         sizes = list(got)
         assert_equal(sum(sizes), n, f"sum(sqrt_schedule({n}))")
         assert_equal(sizes, spec_sizes(n, sizes[0]), f"sqrt_schedule({n}) is a uniform segmentation")

@@ -46,6 +46,37 @@ def repeat(function, times: int, *args, **kwargs) -> list:
     return [first] + (many(times - 1, args, kwargs) if times > 1 else [])
 
 
+def call_each_in_order(function, arguments, **kwargs):
+    """``call_each`` for a loop that checks each result in turn: an iterator over the results.
+
+    If a call raises, the generators among the arguments are put back and the
+    calls are made one at a time as the loop reaches them, so a wrong result
+    before the raising call is still the failure reported, as with a plain loop.
+    """
+    arguments = [tuple(a) for a in arguments]
+    return _in_order(lambda: call_each(function, arguments, **kwargs),
+                     lambda: (function(*a, **kwargs) for a in arguments),
+                     [v for a in arguments for v in a] + list(kwargs.values()))
+
+
+def repeat_in_order(function, times: int, *args, **kwargs):
+    """``repeat`` for a loop that checks each result in turn (see ``call_each_in_order``)."""
+    return _in_order(lambda: repeat(function, times, *args, **kwargs),
+                     lambda: (function(*args, **kwargs) for _ in range(times)),
+                     list(args) + list(kwargs.values()))
+
+
+def _in_order(batched, one_at_a_time, values: list):
+    rngs = {id(v): v for v in values if isinstance(v, random.Random)}.values()
+    states = [(rng, rng.getstate()) for rng in rngs]
+    try:
+        return iter(batched())
+    except Exception:
+        for rng, state in states:
+            rng.setstate(state)
+        return one_at_a_time()
+
+
 def read_each(objects, name: str) -> list:
     """``[getattr(o, name) for o in objects]``: one attribute of many kata objects.
 

@@ -395,6 +395,20 @@ def test_reading_a_kata_objects_attributes_after_a_call_is_one_round_trip(channe
     assert node._children[0].data == 1.0 and node.data == 2.0 and len(sent) == 2
 
 
+def test_a_batch_that_raises_is_redone_one_call_at_a_time_as_the_loop_reaches_it(channel_worker):
+    import random
+
+    from workbook.checks import call_each_in_order, repeat_in_order
+
+    kata = channel_worker.kata(30)
+    rng, same = random.Random(5), random.Random(5)
+    results = call_each_in_order(kata.draw, [([7, 8], rng), ([], rng), ([9], rng)])
+    assert next(results) == kata.draw([7, 8], same) and rng.getstate() == same.getstate()  # put back, redrawn
+    with pytest.raises(IndexError):
+        next(results)  # the raising call, reached by the loop
+    assert list(repeat_in_order(kata.draw, 3, [4], rng)) == [4, 4, 4]
+
+
 def test_tracemalloc_in_the_worker_measures_only_the_kata(channel_worker):
     """The channel's own allocations (argument snapshots, lists kept for callbacks) are not the kata's."""
     kata = channel_worker.kata(30)
