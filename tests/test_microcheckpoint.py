@@ -64,11 +64,8 @@ def spec_backprop(net, x):
     grad = list(hs[-1])  # L = 0.5 ||h_n||^2
     grads = [None] * len(net)
     for i in reversed(range(len(net))):
-        W, _ = net[i]
-        x_in, y = hs[i], hs[i + 1]
-        dz = [g * (1.0 - v * v) for g, v in zip(grad, y)]
-        grads[i] = ([[d * xv for xv in x_in] for d in dz], dz)
-        grad = [math.fsum(W[r][c] * dz[r] for r in range(len(W))) for c in range(len(x_in))]
+        grad, grad_W, grad_b = spec_layer_backward(net[i], hs[i], hs[i + 1], grad)
+        grads[i] = (grad_W, grad_b)
     return 0.5 * math.fsum(v * v for v in hs[-1]), grads, grad
 
 
