@@ -69,6 +69,10 @@ class Limits:
 class OverLimit(ChannelClosed):
     """The worker went over a limit the grader watches itself (its folder's size)."""
 
+    def crashed(self) -> "KataCrashed":
+        """How the test reports it."""
+        return KataCrashed(f"the kata {self} (limit); it was stopped, and the next test gets a new one")
+
 
 class KataCrashed(KataLoadError):
     """The kata's worker died or broke the protocol during a test (status ERROR)."""
@@ -397,7 +401,7 @@ class KataWorker:
             limit = f"{self.timeout:g}s" if self.timeout else "its time limit"
             return pytest.fail.Exception(f"Timeout: the kata did not answer within {limit}", pytrace=False)
         if isinstance(error, OverLimit):
-            return KataCrashed(f"the kata {error} (limit); it was stopped, and the next test gets a new one")
+            return error.crashed()
         if isinstance(error, (ChannelClosed, OSError)):
             if code is None:
                 return KataCrashed(f"the kata's worker broke the protocol ({error}); it was stopped")
@@ -607,7 +611,7 @@ class Isolation:
             over = worker.disk_over()
             if over:
                 worker.stop()
-                raise KataCrashed(f"the kata {over} (limit); it was stopped, and the next test gets a new one")
+                raise OverLimit(over).crashed()
         return result
 
     @pytest.hookimpl(tryfirst=True)
