@@ -27,6 +27,7 @@ from array import array
 import inspect
 import json
 import math
+import operator
 import os
 import random
 import select
@@ -38,7 +39,7 @@ from fractions import Fraction
 from pathlib import Path, PurePath
 
 HEADER = struct.Struct(">I")
-SPIN = 0.00005  # seconds a side polls for an answer before it sleeps (see Frames._fill)
+SPIN = 0.0002  # seconds a side polls for an answer before it sleeps (see Frames._fill)
 WATCH = 0.5  # seconds between two looks at the other side's CPU time while waiting (on_wait)
 CACHED_LENGTH = 16  # list arguments with at least this many items (rows x columns) are sent once while unchanged
 CACHED_LISTS = 512  # ... and at most this many are remembered (then both sides start again)
@@ -46,8 +47,10 @@ PREFETCH = 256  # reading one attribute of a kata object brings its other small 
 MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken (or hostile) peer
 PACKED_LENGTH = 4  # a list of at least this many floats goes as their bytes ($a): no repr, no parsing
 JSON_SCALARS = {int, float, str, bool, type(None)}
+BY_VALUE = {tuple, set, frozenset, bytearray}  # sent by value: may hold something that changed (encode_live)
 
 
+ALONE = object()  # a prefetched name whose value was too big to come along (read it without a prefetch)
 KATA_MODULE = "workbook_isolated_kata"  # the kata's module name in the worker
 
 
@@ -105,8 +108,10 @@ class Proxy:
         if cached is not None and cached[0] == channel.generation:
             return cached[1]
         fetched = channel.prefetched.pop((self._wb_id, name), None)
-        if fetched is not None and fetched[0] == channel.generation:
+        if fetched is not None and fetched[0] == channel.generation and fetched[1] is not ALONE:
             value = channel.decode(fetched[1])
+        elif fetched is not None and fetched[0] == channel.generation:  # the rest came already: this one only
+            value = channel.request({"q": "get", "h": self._wb_id, "a": [name], "n": 1})
         else:
             value = self._wb("get", name)
         channel.reads[(self._wb_id, name)] = (channel.generation, value)
@@ -221,11 +226,13 @@ class LiveList(list):
     """A list that lives in the other process, read from a snapshot here.
 
     What an attribute read or an item read of a kata object returns when it
-    is a list (``cache.allocator.free_list``): reads are local (a snapshot
-    taken when it was read), changes (``x[i] = v``, ``append``, ``shuffle``)
-    go to the real list over there as well as to the snapshot, and passing it
-    back to the kata passes the real list. Lists inside are live too. The
-    snapshot does not follow later changes the kata makes (read it again).
+    is a list (``cache.allocator.free_list``): reads are local (a copy of
+    the contents), changes (``x[i] = v``, ``append``, ``shuffle``) go to the
+    real list over there as well as to the copy, and passing it back to the
+    kata passes the real list. Lists inside are live too. There is one
+    ``LiveList`` per kata list: a later read that brings it (the attribute
+    again, or any read after a call that changed it) updates it in place, so
+    a reference kept from before sees the change then, not before.
     """
 
     __slots__ = ("_wb_channel", "_wb_id")
@@ -414,6 +421,32 @@ def _plain_copy(value):
 PLAIN = (int, float, str, bool, type(None))
 
 
+def _places(args: list, offset: int, kwargs: dict) -> dict:
+    """id -> path of every list and dict in a call's arguments (``[position or keyword, index, ...]``)."""
+    found: dict[int, list] = {}
+
+    def visit(value, path):
+        kind = type(value)
+        if kind is list or kind is dict:
+            if id(value) in found:
+                return
+            found[id(value)] = path
+        if kind is list or kind is tuple:
+            for index, item in enumerate(value):
+                if type(item) in (list, dict, tuple):
+                    visit(item, path + [index])
+        elif kind is dict:
+            for key, item in value.items():
+                if type(key) in (int, str) and type(item) in (list, dict, tuple):
+                    visit(item, path + [key])
+
+    for index, value in enumerate(args):
+        visit(value, [index + offset])
+    for key, value in kwargs.items():
+        visit(value, [key])
+    return found
+
+
 def _same(value, copy) -> bool:
     """``value == copy`` for nested lists and tuples of plain scalars, never asking an object's ``__eq__``.
 
@@ -525,11 +558,25 @@ class Codec:
         self.rngs: dict[int, tuple[random.Random, int, tuple]] = {}  # grader: id -> (rng, key, state)
         self.rng_keys: dict[int, random.Random] = {}  # grader: key -> rng
         self.mirrors: dict[int, list] = {}  # worker: key -> [rng, state when last synced]
+        # Live containers (encode_live): the worker's handle -> (items, keys) as
+        # last sent, and this answer's new contents; the grader's handle -> object.
+        self.shown: dict[int, tuple] = {}
+        self.updates: dict[int, tuple] = {}
+        self.walked: set[int] = set()
+        self.live: dict[int, object] = {}
+        # A call's result that is (or holds) one of its arguments' lists or
+        # dicts names it by its place in the arguments (``$A``): the caller gets
+        # its own object back, as in-process. Worker: id -> path, while the
+        # result is encoded; grader: the call's (args, kwargs), while decoded.
+        self.origin: dict[int, list] | None = None
+        self.arguments: tuple | None = None
 
     def encode(self, value):
         kind = type(value)
         if value is None or kind is bool or kind is int or kind is str:
             return value
+        if self.origin and (kind is list or kind is dict) and id(value) in self.origin:
+            return {"$A": self.origin[id(value)]}  # one of the caller's own lists, handed back
         if kind is float:
             # non-finite floats by their bits: a NaN keeps its sign and payload
             return value if math.isfinite(value) else {"$f": struct.pack(">d", value).hex()}
@@ -597,16 +644,81 @@ class Codec:
         return ident
 
     def encode_live(self, value):
-        """``encode``, except that lists and dicts (at any depth) go as live handles with their contents."""
+        """The worker: ``encode``, except that lists and dicts (at any depth) go as live containers.
+
+        A container goes by handle (``$v``); its contents go in the answer's
+        ``"V"`` only if the grader has not seen them yet (this test) or they
+        changed since: a cache read after each step sends the rows that step
+        wrote, not the whole pool. "Unchanged" is the same items, by
+        identity, as last sent (never a kata object's ``__eq__``); a list
+        holding a tuple or a set is always sent again (they are sent by value).
+        """
         kind = type(value)
-        if kind is list:
-            kinds = set(map(type, value))
-            body = [self.encode_live(v) for v in value] if list in kinds or dict in kinds else self.encode(value)
-            return {"$lv": [self.handle(value), body]}
-        if kind is dict:
-            return {"$ld": [self.handle(value),
-                            [[self.encode(k), self.encode_live(v)] for k, v in value.items()]]}
-        return self.encode(value)
+        if kind is not list and kind is not dict:
+            return self.encode(value)
+        ident = self.handle(value)
+        if ident not in self.walked:  # once per answer (and no cycle is walked twice)
+            self.walked.add(ident)
+            items = value if kind is list else list(value.values())
+            keys = None if kind is list else list(value)
+            shown = self.shown.get(ident)
+            kinds = set(map(type, items))
+            if (shown is not None and len(shown[0]) == len(items) and all(map(operator.is_, shown[0], items))
+                    and (keys is None or all(map(operator.is_, shown[1], keys))) and not kinds & BY_VALUE):
+                for item in items:  # this container is as sent: a container inside may not be
+                    if type(item) is list or type(item) is dict:
+                        self.encode_live(item)
+            elif kind is dict:
+                self.updates[ident] = (["d", [[self.encode(k), self.encode_live(v)] for k, v in value.items()]],
+                                       (items, keys))
+            else:
+                body = [self.encode_live(v) for v in items] if list in kinds or dict in kinds else self.encode(value)
+                self.updates[ident] = (["l", body], (list(items), None))
+        return {"$v": ident}
+
+    def argument_at(self, path):
+        """The grader: the list or dict at ``path`` in the arguments of the call being answered."""
+        try:
+            args, kwargs = self.arguments
+            found = args[path[0]] if type(path[0]) is int else kwargs[path[0]]
+            for step in path[1:]:
+                if type(found) not in (list, tuple, dict):  # never a test object's own __getitem__
+                    raise TypeError(type(found).__name__)
+                found = found[step]
+        except (TypeError, IndexError, KeyError) as error:
+            raise ChannelClosed(f"no argument at {path!r}") from error
+        if type(found) not in (list, dict):
+            raise ChannelClosed(f"no list or dict argument at {path!r}")
+        return found
+
+    def take_live(self, changed) -> None:
+        """The grader: the worker's containers an answer brings (``"V"``), made or updated in place.
+
+        One object per worker container, so a list read twice is one list, as
+        in-process, and a reference kept from an earlier read sees the change.
+        """
+        if type(changed) is not list:
+            raise ChannelClosed("malformed live containers")
+        filled = []
+        for entry in changed:
+            if not (type(entry) is list and len(entry) == 3 and type(entry[0]) is int and entry[1] in ("l", "d")):
+                raise ChannelClosed("malformed live container")
+            kind = LiveList if entry[1] == "l" else LiveDict
+            live = self.live.get(entry[0])
+            if type(live) is not kind:
+                live = self.live[entry[0]] = kind()
+                live._wb_channel, live._wb_id = self, entry[0]
+            filled.append((live, entry[2]))
+        for live, body in filled:  # contents once every container exists: they refer to each other
+            if type(live) is LiveList:
+                items = self.decode(body)
+                if type(items) is not list:
+                    raise ChannelClosed("malformed live list")
+                list.__setitem__(live, slice(None), items)
+            else:
+                items = {self.decode(k): self.decode(v) for k, v in body}
+                dict.clear(live)
+                dict.update(live, items)
 
     def encode_argument(self, value):
         """``encode``, except that a big list the peer already holds unchanged goes by key.
@@ -639,9 +751,13 @@ class Codec:
         return {"$L": [key, known[2] if known else 0, body]}
 
     def reset_lists(self) -> None:
-        """Forget the lists sent and kept, on both sides: the next request tells the peer (``"x"``)."""
+        """Forget the lists sent and kept, on both sides: the next request tells the peer (``"x"``).
+
+        The live containers too: the worker sends each one whole again.
+        """
         self.sent_lists.clear()
         self.kept_lists.clear()
+        self.live.clear()
         self.drop_lists = True
 
     def decode(self, data):
@@ -688,19 +804,12 @@ class Codec:
             return Fraction(int(body[0]), int(body[1]))
         if tag == "$sl":
             return slice(*(self.decode(v) for v in body))
-        if tag == "$lv" or tag == "$ld":
-            ident, items = body
-            if tag == "$lv" and type(items) is dict:  # its values packed ($a)
-                items = self.decode(items)
-            if not isinstance(ident, int) or not isinstance(items, list):
-                raise ChannelClosed("malformed live container")
-            live = (LiveList if tag == "$lv" else LiveDict)()
-            live._wb_channel, live._wb_id = self, ident
-            if tag == "$lv":
-                list.extend(live, self.decode(items))
-            else:
-                dict.update(live, ((self.decode(k), self.decode(v)) for k, v in items))
-            return live
+        if tag == "$A":
+            return self.argument_at(body)
+        if tag == "$v":
+            if body not in self.live:
+                raise ChannelClosed(f"unknown live container {body!r}")
+            return self.live[body]
         if tag == "$ni":
             return NotImplemented
         if tag == "$R":
@@ -874,10 +983,12 @@ class Channel(Frames, Codec):
                 self.serve(reply)
             if reply.get("R"):
                 self.load_rngs(reply["R"])
+            if "V" in reply and not self.worker_side:
+                self.take_live(reply["V"])
             if type(reply.get("A")) is list and not self.worker_side:
                 for item in reply["A"][:PREFETCH]:
-                    if type(item) is list and len(item) == 3 and type(item[0]) is int and type(item[1]) is str:
-                        self.prefetched[(item[0], item[1])] = (self.generation, item[2])
+                    if type(item) is list and len(item) in (2, 3) and type(item[0]) is int and type(item[1]) is str:
+                        self.prefetched[(item[0], item[1])] = (self.generation, item[2] if len(item) == 3 else ALONE)
             if "e" in reply:
                 failure = reply["e"]
             else:
@@ -887,12 +998,18 @@ class Channel(Frames, Codec):
                     target = args[int(where)] if where.isdigit() and int(where) < len(args) else kwargs.get(where)
                     if type(target) in (list, dict):
                         _sync(target, self.decode(value))
-                    elif type(target) is LiveList and target._wb_channel is self:
-                        list.__setitem__(target, slice(None), self.decode(value))
-                    elif type(target) is LiveDict and target._wb_channel is self:
-                        dict.clear(target)
-                        dict.update(target, self.decode(value))
-                result = self.decode(reply.get("r"))
+                    elif type(target) in (LiveList, LiveDict) and target._wb_channel is self:
+                        now = self.decode(value)  # a worker container: "V" brought its new contents
+                        if now is not target and type(target) is LiveList:  # read before the last reset
+                            list.__setitem__(target, slice(None), now)
+                        elif now is not target:
+                            dict.clear(target)
+                            dict.update(target, now)
+                self.arguments = (args, kwargs)
+                try:
+                    result = self.decode(reply.get("r"))
+                finally:
+                    self.arguments = None
                 if self.measure is not None:
                     self.measure.handed()
         except BaseException as error:
@@ -907,6 +1024,10 @@ class Channel(Frames, Codec):
         if failure is not None:
             raise self._error(failure)
         return result
+
+    def reset_lists(self) -> None:
+        Codec.reset_lists(self)
+        self.prefetched.clear()  # they may name live containers just forgotten
 
     def forget(self) -> None:
         """End of a top-level call: drop the exceptions kept to recognise them coming back."""
@@ -941,6 +1062,7 @@ class Channel(Frames, Codec):
             if message.get("x"):  # the peer forgot what it sent us, and what we sent it
                 self.sent_lists.clear()
                 self.kept_lists.clear()
+                self.shown.clear()
             target = self.objects[message["h"]]
             op = message["q"]
             args = self.decode(message.get("a") or [])
@@ -990,11 +1112,18 @@ class Channel(Frames, Codec):
                 result = copy.deepcopy(target) if args[0] else copy.copy(target)
             else:
                 raise ValueError(f"unknown request {op!r}")
+            self.updates, self.walked = {}, set()
             if raw is not None:
                 reply = {"r": raw}
+            elif op == "call" and self.worker_side and type(result) in (list, dict, tuple):
+                self.origin = _places(args, offset, kwargs)
+                try:
+                    reply = {"r": self.encode(result)}
+                finally:
+                    self.origin = None
             else:
                 reply = {"r": self.encode_live(result) if live and self.worker_side else self.encode(result)}
-            if op == "get" and self.worker_side and message["h"] != 0:
+            if op == "get" and self.worker_side and message["h"] != 0 and not message.get("n"):
                 around = self.prefetch(target, args[0])
                 if around:
                     reply["A"] = around
@@ -1004,6 +1133,10 @@ class Channel(Frames, Codec):
                            for key, value, before in snapshots if value != before}
                 if changed:
                     reply["m"] = changed
+            if self.updates:  # sent: from now on the grader has them
+                reply["V"] = [[ident, *body] for ident, (body, _) in self.updates.items()]
+                self.shown.update((ident, seen) for ident, (_, seen) in self.updates.items())
+                self.updates = {}
         except (ChannelClosed, ChannelTimeout):
             raise
         except BaseException as error:
@@ -1039,6 +1172,7 @@ class Channel(Frames, Codec):
                 if type(value) in PLAIN or type(value) in (list, tuple, dict):
                     left = _small(value, budget)
                     if left < 0:
+                        found.append([self.handle(owner), key])  # too big to come along: read it alone
                         continue
                     budget = left
                     found.append([self.handle(owner), key, self.encode_live(value)])

@@ -276,6 +276,23 @@ class Pool:
 
     def take(self, who):
         self.used[who] = self.free.pop()
+
+
+def same(xs):
+    return xs
+
+
+def regroup(rows, extra=None):
+    return [rows[1], rows[0], extra, list(rows[0])]
+
+
+class Grid:
+    def __init__(self, n):
+        self.rows = [[float(i)] * 8 for i in range(n)]
+        self.steps = {"n": 0}
+
+    def bump(self, i):
+        self.rows[i][0] += 1.0
 '''
 
 
@@ -393,6 +410,35 @@ def test_reading_a_kata_objects_attributes_after_a_call_is_one_round_trip(channe
     node = kata.Node(2.0, (kata.Node(1.0),))  # __slots__ attributes come together too
     del sent[:]
     assert node._children[0].data == 1.0 and node.data == 2.0 and len(sent) == 2
+
+
+def test_a_kata_list_read_again_is_the_same_list_and_only_what_changed_crosses(channel_worker):
+    import json
+
+    kata = channel_worker.kata(30)
+    grid = kata.Grid(50)
+    rows, row_7 = grid.rows, grid.rows[7]
+    received, receive = [], channel_worker.channel.receive
+    channel_worker.channel.receive = lambda: received.append(receive()) or received[-1]
+    grid.bump(7)
+    assert grid.rows is rows and rows[7] is row_7  # one object per kata list, as in-process
+    assert row_7 == [8.0] + [7.0] * 7 and rows[6] == [6.0] * 8  # and up to date
+    changed = [entry[0] for message in received for entry in message.get("V", [])]
+    assert changed == [row_7._wb_id], received  # the one row that changed, not the 50 x 8 grid
+    grid.steps["n"] = 1  # a change the grader makes reaches the worker, and is read back
+    grid.bump(0)
+    assert grid.steps == {"n": 1} and grid.rows[0][0] == 1.0 and rows[0][0] == 1.0  # a read updates every reference
+
+
+def test_a_result_that_is_an_argument_is_the_callers_own_list_as_in_process(channel_worker):
+    """A kata that hands back the caller's list (instead of a copy) is seen doing it, as in-process."""
+    kata = channel_worker.kata(30)
+    xs = [1.0, 2.0, 3.0, 4.0]
+    assert kata.same(xs) is xs and kata.same(xs=xs) is xs
+    rows, extra = [[1], [2]], {"k": [3]}
+    back = kata.regroup(rows, extra=extra)
+    assert back[0] is rows[1] and back[1] is rows[0] and back[2] is extra
+    assert back[3] == [1] and back[3] is not rows[0]  # a copy stays a copy
 
 
 def test_a_batch_that_raises_is_redone_one_call_at_a_time_as_the_loop_reaches_it(channel_worker):
