@@ -66,6 +66,20 @@ def test_an_answer_after_the_polling_spin_is_still_received(pipe):
     later.join()
 
 
+def test_a_side_polls_only_while_a_cpu_is_free(pipe, monkeypatch):
+    import threading
+
+    from workbook import wire
+
+    for free, spin in ((False, 0.0), (True, wire.SPIN)):
+        monkeypatch.setattr(wire, "_cpu_free", lambda: free)
+        pipe.spin_checked = -1.0  # look again now
+        later = threading.Timer(0.01, pipe.send, [{"r": free}])
+        later.start()
+        assert pipe.receive() == {"r": free} and pipe.spin == spin
+        later.join()
+
+
 def test_a_closed_pipe_is_channel_closed():
     read_fd, write_fd = os.pipe()
     os.close(write_fd)
