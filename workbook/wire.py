@@ -387,7 +387,7 @@ class Frames:
 
 
 def _cpu_free() -> bool:
-    """Fewer tasks running or waiting for a CPU than this process may use (Linux; elsewhere: yes)."""
+    """No more tasks running or waiting for a CPU than this process may use (Linux; elsewhere: yes)."""
     try:
         with open("/proc/loadavg") as status:
             running = int(status.read().split()[3].split("/")[0])
