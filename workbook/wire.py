@@ -1075,6 +1075,7 @@ class Channel(Frames, Codec):
 
     def serve(self, message: dict) -> None:
         """Run one request from the peer on our objects and send the answer."""
+        outer = self.updates, self.walked  # a request served while this answer is encoded keeps its own
         try:
             if message.get("x"):  # the peer forgot what it sent us, and what we sent it
                 self.sent_lists.clear()
@@ -1153,13 +1154,13 @@ class Channel(Frames, Codec):
             if self.updates:  # sent: from now on the grader has them
                 reply["V"] = [[ident, *body] for ident, (body, _) in self.updates.items()]
                 self.shown.update((ident, seen) for ident, (_, seen) in self.updates.items())
-                self.updates = {}
         except (ChannelClosed, ChannelTimeout):
             raise
         except BaseException as error:
             if not isinstance(error, self.answers) or self.broken is not None:
                 raise
             reply = {"e": self.describe(error)}
+        self.updates, self.walked = outer
         if self.mirrors:
             advanced = self.advanced_rngs()
             if advanced:
