@@ -181,6 +181,7 @@ class KataWorker:
     def __init__(self, name: str, path: Path, module_name: str, root: Path, limits: Limits, sandbox: bool):
         self.name, self.path, self.module_name = name, path, module_name
         self.root, self.limits, self.sandbox = root, limits, sandbox
+        self.place = shown(path)  # as messages name the kata file (resolved once: a raised exception names it)
         self.process: subprocess.Popen | None = None
         self.channel: Channel | None = None
         self.module: KataModule | None = None
@@ -434,10 +435,10 @@ class KataWorker:
             if isinstance(error, PeerError):
                 error = RemoteError(f"{info.get('type', 'Exception')}: {text}")
         line = info.get("line")
-        error.workbook_where = f"{shown(self.path)}:{line}" if isinstance(line, int) else ""
+        error.workbook_where = f"{self.place}:{line}" if isinstance(line, int) else ""
         trace = info.get("tb")
         if isinstance(trace, str) and trace and hasattr(error, "add_note"):
-            error.add_note(f"raised in the kata ({shown(self.path)}, isolated worker):\n{trace.rstrip()}")
+            error.add_note(f"raised in the kata ({self.place}, isolated worker):\n{trace.rstrip()}")
         return error
 
 

@@ -1141,7 +1141,8 @@ class Channel(Frames, Codec):
                     self.origin = None
             else:
                 reply = {"r": self.encode_live(result) if live and self.worker_side else self.encode(result)}
-            if op == "get" and self.worker_side and message["h"] != 0 and not message.get("n"):
+            if (op == "get" and self.worker_side and message["h"] != 0 and not message.get("n")
+                    and type(result) is not types.MethodType):  # a method read is followed by its call
                 around = self.prefetch(target, args[0])
                 if around:
                     reply["A"] = around
@@ -1220,14 +1221,18 @@ class Channel(Frames, Codec):
             pass
         if isinstance(getattr(error, "_wb_info", None), dict):
             info = dict(error._wb_info)  # the peer's own exception, passing back through us
-        if self.kata_file:
-            frames = traceback.extract_tb(error.__traceback__)
-            lines = [f.lineno for f in frames if f.filename == self.kata_file]
-            if lines:
-                info["line"] = lines[-1]
-            kept = [f for f in frames if f.filename == self.kata_file]
+        if self.kata_file:  # the kata's own frames only (the wire's are not formatted: a raise costs less)
+            here, kept = error.__traceback__, []
+            while here is not None:
+                if here.tb_frame.f_code.co_filename == self.kata_file:
+                    kept.append(here)
+                here = here.tb_next
             if kept:
-                info["tb"] = "".join(traceback.format_list(kept))[-4000:]
+                info["line"] = kept[-1].tb_lineno
+                chain = None
+                for entry in reversed(kept):
+                    chain = types.TracebackType(chain, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+                info["tb"] = "".join(traceback.format_list(traceback.extract_tb(chain)))[-4000:]
         return info
 
 

@@ -881,3 +881,20 @@ def test_a_kata_that_fills_its_folder_is_stopped(tmp_path):
         assert worker.process is None  # stopped
     finally:
         worker.stop()
+
+
+def test_an_exception_from_the_kata_names_its_own_frames_only(tmp_path):
+    from workbook.isolate import KataWorker, Limits
+
+    path = tmp_path / "microx.py"
+    path.write_text("def inner(x):\n    return 1 / x\n\n\ndef outer(x):\n    return inner(x - x)\n")
+    worker = KataWorker("microx", path, "workbook_kata_microx", tmp_path, Limits(), False)
+    try:
+        with pytest.raises(ZeroDivisionError) as caught:
+            worker.kata(30).outer(3)
+    finally:
+        worker.stop()
+    note = caught.value.__notes__[0]
+    assert caught.value.workbook_where.endswith("microx.py:2")
+    assert "line 6, in outer" in note and "line 2, in inner" in note and "return 1 / x" in note
+    assert "wire.py" not in note and "worker.py" not in note
