@@ -47,6 +47,7 @@ PREFETCH = 256  # reading one attribute of a kata object brings its other small 
 MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken (or hostile) peer
 PACKED_LENGTH = 4  # a list of at least this many floats goes as their bytes ($a): no repr, no parsing
 JSON_SCALARS = {int, float, str, bool, type(None)}
+CONTAINERS = frozenset({list, tuple, dict})
 BY_VALUE = {tuple, set, frozenset, bytearray}  # sent by value: may hold something that changed (encode_live)
 
 
@@ -483,20 +484,15 @@ def _same(value, copy) -> bool:
 def _small(value, budget: int) -> int:
     """``budget`` less the values in ``value`` (nested lists, tuples, dicts), or -1 once it runs out."""
     kind = type(value)
-    if kind is list or kind is tuple:
-        budget -= len(value)
-        for item in value:
-            if budget < 0:
-                break
-            if type(item) in (list, tuple, dict):
-                budget = _small(item, budget)
-    elif kind is dict:
-        budget -= 2 * len(value)
-        for item in value.values():
-            if budget < 0:
-                break
-            if type(item) in (list, tuple, dict):
-                budget = _small(item, budget)
+    if kind is list or kind is tuple or kind is dict:
+        items = value.values() if kind is dict else value
+        budget -= len(value) * (2 if kind is dict else 1)
+        if budget >= 0 and not CONTAINERS.isdisjoint(map(type, items)):
+            for item in items:
+                if budget < 0:
+                    break
+                if type(item) in CONTAINERS:
+                    budget = _small(item, budget)
     else:
         budget -= 1
     return budget if budget >= 0 else -1
@@ -682,9 +678,10 @@ class Codec:
             kinds = set(map(type, items))
             if (shown is not None and len(shown[0]) == len(items) and all(map(operator.is_, shown[0], items))
                     and (keys is None or all(map(operator.is_, shown[1], keys))) and not kinds & BY_VALUE):
-                for item in items:  # this container is as sent: a container inside may not be
-                    if type(item) is list or type(item) is dict:
-                        self.encode_live(item)
+                if list in kinds or dict in kinds:  # this container is as sent: one inside may not be
+                    for item in items:
+                        if type(item) is list or type(item) is dict:
+                            self.encode_live(item)
             elif kind is dict:
                 self.updates[ident] = (["d", [[self.encode(k), self.encode_live(v)] for k, v in value.items()]],
                                        (items, keys))
