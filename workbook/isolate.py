@@ -204,7 +204,7 @@ class KataWorker:
             self.spawn()
         if self.module is None:
             self._greet()
-        self.channel.reset_lists()  # lists a test passes are remembered for its own calls only
+        self.channel.reset_lists(new_test=True)  # lists and generators a test passes: for its own calls only
         # a little before pytest-timeout's: the worker is stopped and the test is TIMEOUT, no race
         self.channel.deadline = time.monotonic() + 0.9 * timeout if timeout else None
         self.cpu_start = self.cpu_seconds()

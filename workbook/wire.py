@@ -562,7 +562,7 @@ class Codec:
         self.sent_lists: dict[int, tuple[list, list, int]] = {}
         self.kept_lists: dict[int, list] = {}
         self.next_key = 0
-        self.drop_lists = False  # tell the peer to drop every list it keeps for us (and forget its own sent)
+        self.drop_lists = 0  # tell the peer to drop every list it keeps for us, and forget its own sent (2: generators too)
         # random.Random objects cross by value: the grader's generator (key,
         # last state sent) is mirrored by one generator per key in the worker,
         # and the worker's reply carries the states the call advanced, which
@@ -764,15 +764,20 @@ class Codec:
             body = self.encode(value)
         return {"$L": [key, known[2] if known else 0, body]}
 
-    def reset_lists(self) -> None:
+    def reset_lists(self, new_test: bool = False) -> None:
         """Forget the lists sent and kept, on both sides: the next request tells the peer (``"x"``).
 
-        The live containers too: the worker sends each one whole again.
+        The live containers too: the worker sends each one whole again. At a
+        new test, the generators as well (``"x": 2``): every answer carries
+        the states of all the worker's mirrors, so they must not pile up.
         """
         self.sent_lists.clear()
         self.kept_lists.clear()
         self.live.clear()
-        self.drop_lists = True
+        if new_test:
+            self.rngs.clear()
+            self.rng_keys.clear()
+        self.drop_lists = 2 if new_test or self.drop_lists == 2 else 1
 
     def decode(self, data):
         if type(data) is list:
@@ -986,8 +991,8 @@ class Channel(Frames, Codec):
             finally:
                 self.handing = False
             if self.drop_lists:
-                message["x"] = 1
-                self.drop_lists = False
+                message["x"] = self.drop_lists
+                self.drop_lists = 0
             self.send(message)
             message = None
             while True:
@@ -1039,8 +1044,8 @@ class Channel(Frames, Codec):
             raise self._error(failure)
         return result
 
-    def reset_lists(self) -> None:
-        Codec.reset_lists(self)
+    def reset_lists(self, new_test: bool = False) -> None:
+        Codec.reset_lists(self, new_test)
         self.prefetched.clear()  # they may name live containers just forgotten
 
     def forget(self) -> None:
@@ -1078,6 +1083,8 @@ class Channel(Frames, Codec):
                 self.sent_lists.clear()
                 self.kept_lists.clear()
                 self.shown.clear()
+                if message["x"] == 2:  # a new test: its generators are new too
+                    self.mirrors.clear()
             target = self.objects[message["h"]]
             op = message["q"]
             args = self.decode(message.get("a") or [])

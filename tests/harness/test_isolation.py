@@ -441,6 +441,28 @@ def test_a_result_that_is_an_argument_is_the_callers_own_list_as_in_process(chan
     assert back[3] == [1] and back[3] is not rows[0]  # a copy stays a copy
 
 
+def test_a_new_test_forgets_the_generators_and_they_still_cross_as_in_process(channel_worker):
+    import json
+    import random
+
+    kata = channel_worker.kata(30)
+    channel = channel_worker.channel
+    old, old_twin = random.Random(1), random.Random(1)
+    assert kata.draw(list(range(100)), old) == draw_here(list(range(100)), old_twin)
+    channel_worker.kata(30)  # the next test: the worker drops its mirrors ("x": 2)
+    assert channel.rngs == {} and channel.drop_lists == 2
+    sent = _sent(channel)
+    new, new_twin = random.Random(2), random.Random(2)
+    for rng, twin in ((new, new_twin), (old, old_twin), (old, old_twin)):  # the old one crosses whole again
+        assert kata.draw(list(range(100)), rng) == draw_here(list(range(100)), twin)
+        assert rng.getstate() == twin.getstate()
+    assert json.loads(sent[0])["x"] == 2 and sorted(channel.rng_keys) == [1, 2]
+
+
+def draw_here(items, rng):
+    return items[int(rng.random() * len(items))]
+
+
 def test_a_batch_that_raises_is_redone_one_call_at_a_time_as_the_loop_reaches_it(channel_worker):
     import random
 
