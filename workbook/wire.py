@@ -224,7 +224,7 @@ class MethodProxy:
 
 
 class LiveList(list):
-    """A list that lives in the other process, read from a snapshot here.
+    """A list that lives in the other process, read from a copy here.
 
     What an attribute read or an item read of a kata object returns when it
     is a list (``cache.allocator.free_list``): reads are local (a copy of
