@@ -413,8 +413,6 @@ def test_reading_a_kata_objects_attributes_after_a_call_is_one_round_trip(channe
 
 
 def test_a_kata_list_read_again_is_the_same_list_and_only_what_changed_crosses(channel_worker):
-    import json
-
     kata = channel_worker.kata(30)
     grid = kata.Grid(50)
     rows, row_7 = grid.rows, grid.rows[7]
