@@ -317,19 +317,19 @@ class KataWorker:
             self.stop()
             if isinstance(error, ChannelTimeout):
                 raise KataLoadError(
-                    f"{shown(self.path)}: importing the file did not finish within {limit:g}s "
+                    f"{self.place}: importing the file did not finish within {limit:g}s "
                     "(code at the top level of the kata runs on import)"
                 ) from None
             if not isinstance(error, (ChannelClosed, OSError)):
                 raise
             raise KataLoadError(
-                f"{shown(self.path)}: the kata's process ended while importing the file (exit code {code})"
+                f"{self.place}: the kata's process ended while importing the file (exit code {code})"
             ) from None
         if "e" in reply:
             self.stop()
             info = reply["e"] if isinstance(reply["e"], dict) else {}
             line = info.get("line")
-            where = f"{shown(self.path)}:{line}" if isinstance(line, int) else shown(self.path)
+            where = f"{self.place}:{line}" if isinstance(line, int) else self.place
             kind, text = str(info.get("type", "Exception")), str(info.get("text", ""))
             if kind == "SyntaxError" or info.get("base") == "SyntaxError":
                 raise KataLoadError(f"{where}: {kind}: {text}")

@@ -109,10 +109,11 @@ class Proxy:
         if cached is not None and cached[0] == channel.generation:
             return cached[1]
         fetched = channel.prefetched.pop((self._wb_id, name), None)
-        if fetched is not None and fetched[0] == channel.generation and fetched[1] is not ALONE:
-            value = channel.decode(fetched[1])
-        elif fetched is not None and fetched[0] == channel.generation:  # the rest came already: this one only
-            value = channel.request({"q": "get", "h": self._wb_id, "a": [name], "n": 1})
+        if fetched is not None and fetched[0] == channel.generation:
+            if fetched[1] is ALONE:  # too big to come along with the rest: this one only, no prefetch
+                value = channel.request({"q": "get", "h": self._wb_id, "a": [name], "n": 1})
+            else:
+                value = channel.decode(fetched[1])
         else:
             value = self._wb("get", name)
         channel.reads[(self._wb_id, name)] = (channel.generation, value)
@@ -240,6 +241,15 @@ class LiveList(list):
 
     def _wb_send(self, name, *args):
         return self._wb_channel.request({"q": "callm", "h": self._wb_id, "a": [name, *args], "k": {}})
+
+
+def _refill(live, items) -> None:
+    """Replace a ``LiveList``'s or ``LiveDict``'s contents here only (nothing goes to the worker)."""
+    if type(live) is LiveList:
+        list.__setitem__(live, slice(None), items)
+    else:
+        dict.clear(live)
+        dict.update(live, items)
 
 
 class LiveDict(dict):
@@ -728,11 +738,9 @@ class Codec:
                 items = self.decode(body)
                 if type(items) is not list:
                     raise ChannelClosed("malformed live list")
-                list.__setitem__(live, slice(None), items)
             else:
                 items = {self.decode(k): self.decode(v) for k, v in body}
-                dict.clear(live)
-                dict.update(live, items)
+            _refill(live, items)
 
     def encode_argument(self, value):
         """``encode``, except that a big list the peer already holds unchanged goes by key.
@@ -1019,11 +1027,8 @@ class Channel(Frames, Codec):
                         _sync(target, self.decode(value))
                     elif type(target) in (LiveList, LiveDict) and target._wb_channel is self:
                         now = self.decode(value)  # a worker container: "V" brought its new contents
-                        if now is not target and type(target) is LiveList:  # read before the last reset
-                            list.__setitem__(target, slice(None), now)
-                        elif now is not target:
-                            dict.clear(target)
-                            dict.update(target, now)
+                        if now is not target:  # read before the last reset: bring it up to date too
+                            _refill(target, now)
                 self.arguments = (args, kwargs)
                 try:
                     result = self.decode(reply.get("r"))
