@@ -459,9 +459,9 @@ def _places(args: list, offset: int, kwargs: dict) -> dict:
             if id(value) in found:
                 return
             found[id(value)] = path
-        if kind is list or kind is tuple:
+        if (kind is list or kind is tuple) and not CONTAINERS.isdisjoint(map(type, value)):  # (a row: C speed)
             for index, item in enumerate(value):
-                if type(item) in (list, dict, tuple):
+                if type(item) in CONTAINERS:
                     visit(item, path + [index])
         elif kind is dict:
             for key, item in value.items():
