@@ -26,6 +26,8 @@ import copy
 from array import array
 import inspect
 import json
+import linecache
+import marshal
 import math
 import operator
 import os
@@ -33,7 +35,6 @@ import random
 import select
 import struct
 import time
-import traceback
 import types
 from fractions import Fraction
 from pathlib import Path, PurePath
@@ -44,11 +45,13 @@ WATCH = 0.5  # seconds between two looks at the other side's CPU time while wait
 CACHED_LENGTH = 16  # list arguments with at least this many items (rows x columns) are sent once while unchanged
 CACHED_LISTS = 512  # ... and at most this many are remembered (then both sides start again)
 PREFETCH = 256  # reading one attribute of a kata object brings its other small attributes, this many values in all
+PREFETCH_BYTES = 16 * PREFETCH  # ... and those it brought before, unchanged, if their marshal bytes are at most this
 MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken (or hostile) peer
 PACKED_LENGTH = 4  # a list of at least this many floats goes as their bytes ($a): no repr, no parsing
 JSON_SCALARS = {int, float, str, bool, type(None)}
 CONTAINERS = frozenset({list, tuple, dict})
 BY_VALUE = {tuple, set, frozenset, bytearray}  # sent by value: may hold something that changed (encode_live)
+BARE = {list, dict, int, float, str, bool, type(None)}  # a tree of only these: its marshal bytes are its value
 
 
 ALONE = object()  # a prefetched name whose value was too big to come along (read it without a prefetch)
@@ -584,6 +587,11 @@ class Codec:
         # Live containers (encode_live): the worker's handle -> (items, keys) as
         # last sent, and this answer's new contents; the grader's handle -> object.
         self.shown: dict[int, tuple] = {}
+        # A container whose tree held only BARE types: its marshal bytes when
+        # last sent (committed with ``shown``; this answer's in ``bytes_new``).
+        self.bytes_shown: dict[int, bytes] = {}
+        self.bytes_new: dict[int, bytes] = {}
+        self.bare = True
         self.updates: dict[int, tuple] = {}
         self.walked: set[int] = set()
         self.live: dict[int, object] = {}
@@ -675,30 +683,66 @@ class Codec:
         wrote, not the whole pool. "Unchanged" is the same items, by
         identity, as last sent (never a kata object's ``__eq__``); a list
         holding a tuple or a set is always sent again (they are sent by value).
+
+        Before that walk, a shortcut: a container whose tree held only
+        ``BARE`` types when last sent, and whose ``marshal`` bytes are the same
+        now, has the same values throughout (marshal is exact: ``1`` is not
+        ``1.0``, ``-0.0`` not ``0.0``, and it refuses any other object), so
+        it is not walked. A container in it replaced by an equal one keeps
+        its old handle until something under it changes.
         """
         kind = type(value)
         if kind is not list and kind is not dict:
             return self.encode(value)
         ident = self.handle(value)
-        if ident not in self.walked:  # once per answer (and no cycle is walked twice)
-            self.walked.add(ident)
-            items = value if kind is list else list(value.values())
-            keys = None if kind is list else list(value)
-            shown = self.shown.get(ident)
-            kinds = set(map(type, items))
-            if (shown is not None and len(shown[0]) == len(items) and all(map(operator.is_, shown[0], items))
-                    and (keys is None or all(map(operator.is_, shown[1], keys))) and not kinds & BY_VALUE):
-                if list in kinds or dict in kinds:  # this container is as sent: one inside may not be
-                    for item in items:
-                        if type(item) is list or type(item) is dict:
-                            self.encode_live(item)
-            elif kind is dict:
-                self.updates[ident] = (["d", [[self.encode(k), self.encode_live(v)] for k, v in value.items()]],
-                                       (items, keys))
-            else:
-                body = [self.encode_live(v) for v in items] if list in kinds or dict in kinds else self.encode(value)
-                self.updates[ident] = (["l", body], (list(items), None))
+        if ident in self.walked:  # once per answer (and no cycle is walked twice)
+            self.bare = False  # (its tree is not looked at here: no bytes kept above it)
+            return {"$v": ident}
+        self.walked.add(ident)
+        try:
+            blob = marshal.dumps(value, 2)
+        except ValueError:  # a kata object in it (or a cycle)
+            blob = None
+        if blob is not None and ident in self.shown and self.bytes_shown.get(ident) == blob:
+            return {"$v": ident}
+        outer_bare, self.bare = self.bare, True
+        items = value if kind is list else list(value.values())
+        keys = None if kind is list else list(value)
+        shown = self.shown.get(ident)
+        kinds = set(map(type, items))
+        if not (kinds <= BARE and (keys is None or BARE.issuperset(map(type, keys)))):
+            self.bare = False
+        if (shown is not None and len(shown[0]) == len(items) and all(map(operator.is_, shown[0], items))
+                and (keys is None or all(map(operator.is_, shown[1], keys))) and not kinds & BY_VALUE):
+            if list in kinds or dict in kinds:  # this container is as sent: one inside may not be
+                for item in items:
+                    if type(item) is list or type(item) is dict:
+                        self.encode_live(item)
+        elif kind is dict:
+            self.updates[ident] = (["d", [[self.encode(k), self.encode_live(v)] for k, v in value.items()]],
+                                   (items, keys))
+        else:
+            body = [self.encode_live(v) for v in items] if list in kinds or dict in kinds else self.encode(value)
+            self.updates[ident] = (["l", body], (list(items), None))
+        if blob is not None and self.bare:
+            self.bytes_new[ident] = blob
+        self.bare = outer_bare and self.bare
         return {"$v": ident}
+
+    def _unchanged(self, value) -> bool:
+        """The worker: ``value`` is a small list or dict the grader has, with the same values (``encode_live``)."""
+        kind = type(value)
+        ident = self.ids.get(id(value)) if kind is list or kind is dict else None
+        known = self.bytes_shown.get(ident) if ident is not None else None
+        if known is None or len(known) > PREFETCH_BYTES or ident not in self.shown or ident in self.walked:
+            return False
+        try:
+            if marshal.dumps(value, 2) != known:
+                return False
+        except ValueError:
+            return False
+        self.walked.add(ident)
+        return True
 
     def argument_at(self, path):
         """The grader: the list or dict at ``path`` in the arguments of the call being answered."""
@@ -1082,12 +1126,13 @@ class Channel(Frames, Codec):
 
     def serve(self, message: dict) -> None:
         """Run one request from the peer on our objects and send the answer."""
-        outer = self.updates, self.walked  # a request served while this answer is encoded keeps its own
+        outer = self.updates, self.walked, self.bytes_new  # a request served while this answer is encoded keeps its own
         try:
             if message.get("x"):  # the peer forgot what it sent us, and what we sent it
                 self.sent_lists.clear()
                 self.kept_lists.clear()
                 self.shown.clear()
+                self.bytes_shown.clear()
                 if message["x"] == 2:  # a new test: its generators are new too
                     self.mirrors.clear()
             target = self.objects[message["h"]]
@@ -1139,7 +1184,7 @@ class Channel(Frames, Codec):
                 result = copy.deepcopy(target) if args[0] else copy.copy(target)
             else:
                 raise ValueError(f"unknown request {op!r}")
-            self.updates, self.walked = {}, set()
+            self.updates, self.walked, self.bytes_new = {}, set(), {}
             if raw is not None:
                 reply = {"r": raw}
             elif op == "call" and self.worker_side and type(result) in (list, dict, tuple):
@@ -1164,13 +1209,14 @@ class Channel(Frames, Codec):
             if self.updates:  # sent: from now on the grader has them
                 reply["V"] = [[ident, *body] for ident, (body, _) in self.updates.items()]
                 self.shown.update((ident, seen) for ident, (_, seen) in self.updates.items())
+            self.bytes_shown.update(self.bytes_new)
         except (ChannelClosed, ChannelTimeout):
             raise
         except BaseException as error:
             if not isinstance(error, self.answers) or self.broken is not None:
                 raise
             reply = {"e": self.describe(error)}
-        self.updates, self.walked = outer
+        self.updates, self.walked, self.bytes_new = outer
         if self.mirrors:
             advanced = self.advanced_rngs()
             if advanced:
@@ -1197,7 +1243,10 @@ class Channel(Frames, Codec):
             for key, value in _instance_attributes(owner):
                 if key == skip:
                     continue
-                if type(value) in PLAIN or type(value) in (list, tuple, dict):
+                if self._unchanged(value):  # as the grader has it: by handle, neither sized nor walked
+                    budget -= 1
+                    found.append([self.handle(owner), key, {"$v": self.ids[id(value)]}])
+                elif type(value) in PLAIN or type(value) in (list, tuple, dict):
                     left = _small(value, budget)
                     if left < 0:
                         found.append([self.handle(owner), key])  # too big to come along: read it alone
@@ -1238,11 +1287,20 @@ class Channel(Frames, Codec):
                 here = here.tb_next
             if kept:
                 info["line"] = kept[-1].tb_lineno
-                chain = None
-                for entry in reversed(kept):
-                    chain = types.TracebackType(chain, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
-                info["tb"] = "".join(traceback.format_list(traceback.extract_tb(chain)))[-4000:]
+                info["tb"] = _format_frames(kept)[-4000:]
         return info
+
+
+def _format_frames(entries: list) -> str:
+    """The frames as ``traceback.format_list`` writes them, without its carets (which parse each line: ~80 us)."""
+    text = []
+    for entry in entries:
+        code = entry.tb_frame.f_code
+        text.append(f'  File "{code.co_filename}", line {entry.tb_lineno}, in {code.co_name}\n')
+        line = linecache.getline(code.co_filename, entry.tb_lineno, entry.tb_frame.f_globals).strip()
+        if line:
+            text.append(f"    {line}\n")
+    return "".join(text)
 
 
 def rebuild(info: dict) -> BaseException:

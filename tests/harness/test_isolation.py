@@ -8,6 +8,7 @@ full marks.
 
 import csv
 import json
+import math
 
 import pytest
 
@@ -293,6 +294,9 @@ class Grid:
 
     def bump(self, i):
         self.rows[i][0] += 1.0
+
+    def put(self, i, j, value):
+        self.rows[i][j] = value
 '''
 
 
@@ -426,6 +430,20 @@ def test_a_kata_list_read_again_is_the_same_list_and_only_what_changed_crosses(c
     grid.steps["n"] = 1  # a change the grader makes reaches the worker, and is read back
     grid.bump(0)
     assert grid.steps == {"n": 1} and grid.rows[0][0] == 1.0 and rows[0][0] == 1.0  # a read updates every reference
+
+
+def test_a_change_that_equals_the_old_value_still_crosses(channel_worker):
+    """An unchanged tree is not walked again (its marshal bytes are compared): 3 for 3.0, -0.0 for 0.0 and
+    True for 1.0 are changes all the same."""
+    kata = channel_worker.kata(30)
+    grid = kata.Grid(4)
+    rows = grid.rows
+    for i, j, value in [(3, 1, 3), (0, 5, -0.0), (1, 7, True), (3, 1, 3.0)]:
+        grid.put(i, j, value)
+        got = grid.rows[i][j]
+        assert type(got) is type(value) and math.copysign(1.0, got) == math.copysign(1.0, value), (i, j, value, got)
+        assert grid.rows[i] is rows[i]  # the same live row, brought up to date
+    assert [type(x) for x in rows[1]] == [float] * 7 + [bool] and str(rows[0][5]) == "-0.0"
 
 
 def test_a_result_that_is_an_argument_is_the_callers_own_list_as_in_process(channel_worker):
