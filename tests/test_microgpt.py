@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, read_each, repeat, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, chain, read_each, repeat, vector
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "tests" / "data" / "microgpt" / "model.json"
@@ -390,9 +390,8 @@ def test_backward_stacked_diamonds_match_path_sums(kata):
 def test_backward_deep_chain_does_not_recurse(kata):
     V = kata.Value
     leaf = V(1.0)
-    node = leaf
-    for _ in range(5000):  # each node's data is 1.0 like the leaf's: backward never reads it
-        node = V(1.0, (node,), (1.0001,))
+    # node = V(1.0, (node,), (1.0001,)) 5,000 times; each node's data is 1.0 like the leaf's: backward never reads it
+    node = chain(V, 5000, leaf, lambda node: (1.0, (node,), (1.0001,)))
     node.backward()
     assert_close(leaf.grad, 1.0001 ** 5000, 1e-9 * 1.0001 ** 5000, "grad through a 5,000-node chain",
                  hint="a recursive topological sort overflows Python's stack: use an explicit stack")

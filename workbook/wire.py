@@ -55,6 +55,7 @@ BARE = {list, dict, int, float, str, bool, type(None)}  # a tree of only these: 
 
 
 ALONE = object()  # a prefetched name whose value was too big to come along (read it without a prefetch)
+PREVIOUS = type("Previous", (), {"__repr__": lambda self: "PREVIOUS"})()  # checks.chain: where the last result goes
 KATA_MODULE = "workbook_isolated_kata"  # the kata's module name in the worker
 
 
@@ -135,6 +136,10 @@ class Proxy:
         """``[self(*args, **kwargs) for args in arguments]`` in one round trip (``checks.call_each``)."""
         return self._wb_channel.request({"q": "many", "h": self._wb_id, "a": [[list(a) for a in arguments]],
                                          "k": kwargs})
+
+    def _wb_chain(self, times: int, first, arguments: tuple):
+        """``checks.chain`` in one round trip: the calls are made in the worker, each on the last one's result."""
+        return self._wb_channel.request({"q": "chain", "h": self._wb_id, "a": [times, first, list(arguments)]})
 
     def _wb_repeat(self, times: int, arguments: tuple, kwargs: dict) -> list:
         """``[self(*arguments, **kwargs) for _ in range(times)]`` in one round trip (``checks.repeat``)."""
@@ -316,6 +321,9 @@ for _name in FORWARDED:
 # === frames ===
 
 
+_to_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # made once: json.dumps makes one a call
+
+
 class Frames:
     """Length-prefixed JSON messages over a pair of file descriptors.
 
@@ -335,7 +343,7 @@ class Frames:
         self.on_wait = None
 
     def send(self, message: dict) -> None:
-        data = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+        data = _to_json(message).encode()
         data = HEADER.pack(len(data)) + data
         view = memoryview(data)
         while view:
@@ -476,6 +484,16 @@ def _places(args: list, offset: int, kwargs: dict) -> dict:
     for key, value in kwargs.items():
         visit(value, [key])
     return found
+
+
+def _put(template, value):
+    """``template`` (lists and tuples) with ``value`` where ``PREVIOUS`` is: one call's arguments in a chain."""
+    if template is PREVIOUS:
+        return value
+    kind = type(template)
+    if kind is list or kind is tuple:
+        return kind(_put(item, value) for item in template)
+    return template
 
 
 def _same(value, copy) -> bool:
@@ -641,6 +659,8 @@ class Codec:
             return {"$r": value._wb_id}
         if value is NotImplemented:
             return {"$ni": 1}
+        if value is PREVIOUS:
+            return {"$P": 1}
         if kind is random.Random:
             tagged = self.encode_rng(value)
             if tagged is not None:
@@ -883,6 +903,8 @@ class Codec:
             return self.live[body]
         if tag == "$ni":
             return NotImplemented
+        if tag == "$P" and self.worker_side:
+            return PREVIOUS
         if tag == "$R":
             return self.decode_rng(body)
         if tag == "$r":
@@ -1160,6 +1182,10 @@ class Channel(Frames, Codec):
             elif op == "many" and self.worker_side:  # [calls, method name (optional)]
                 function = getattr(target, args[1]) if len(args) > 1 else target
                 result = [function(*arguments, **kwargs) for arguments in args[0]]
+            elif op == "chain" and self.worker_side:  # [times, first, arguments with PREVIOUS in them]
+                result = args[1]
+                for _ in range(args[0]):
+                    result = target(*_put(args[2], result))
             elif op == "rep" and self.worker_side:  # [times, arguments, method name (optional)]
                 function = getattr(target, args[2]) if len(args) > 2 else target
                 result = [function(*args[1], **kwargs) for _ in range(args[0])]

@@ -337,6 +337,22 @@ def test_repeat_and_call_each_are_one_call_at_a_time_in_one_round_trip(channel_w
         kata.apply(bigram, [2])
 
 
+def test_a_chain_of_calls_each_on_the_last_result_is_one_round_trip(channel_worker):
+    from workbook.checks import chain
+
+    kata = channel_worker.kata(30)
+    first = kata.Node(0.0)
+    sent = _sent(channel_worker.channel)
+    last = chain(kata.Node, 3000, first, lambda node: (1.0, [node, 2.0]))
+    assert len(sent) == 1
+    node, depth = last, 0
+    while node is not first:
+        assert node.data == 1.0 and node._children[1] == 2.0
+        node, depth = node._children[0], depth + 1
+    assert depth == 3000
+    assert chain(kata.Node, 0, first, lambda node: (node,)) is first
+
+
 def _sent(channel):
     """Record what ``channel`` sends (JSON text per message)."""
     import json
