@@ -49,6 +49,8 @@ PREFETCH_BYTES = 16 * PREFETCH  # ... and those it brought before, unchanged, if
 MAX_MESSAGE = 64 * 1024 * 1024  # a bigger frame is a broken (or hostile) peer
 PACKED_LENGTH = 4  # a list of at least this many floats goes as their bytes ($a): no repr, no parsing
 JSON_SCALARS = {int, float, str, bool, type(None)}
+JSON_EXACT = frozenset({int, str, bool, type(None)})  # what JSON carries as it is (a float may be NaN or inf)
+STRING = frozenset({str})
 CONTAINERS = frozenset({list, tuple, dict})
 BY_VALUE = {tuple, set, frozenset, bytearray}  # sent by value: may hold something that changed (encode_live)
 BARE = {list, dict, int, float, str, bool, type(None)}  # a tree of only these: its marshal bytes are its value
@@ -638,8 +640,12 @@ class Codec:
                     return value  # ints, strings, bools: JSON as they are
             return [self.encode(v) for v in value]
         if kind is tuple:
+            if JSON_EXACT.issuperset(map(type, value)):  # (ints, strings: JSON as they are)
+                return {"$t": list(value)}
             return {"$t": [self.encode(v) for v in value]}
         if kind is dict:
+            if STRING.issuperset(map(type, value)) and JSON_EXACT.issuperset(map(type, value.values())):
+                return {"$o": dict(value)}  # {"rounds": 3, ...}: a JSON object as it is
             return {"$d": [[self.encode(k), self.encode(v)] for k, v in value.items()]}
         if kind is set or kind is frozenset:
             return {"$s" if kind is set else "$fs": [self.encode(v) for v in value]}
@@ -860,7 +866,15 @@ class Codec:
             return data
         (tag, body), = data.items()
         if tag == "$t":
+            if type(body) is list and JSON_SCALARS.issuperset(map(type, body)):
+                return tuple(body)
             return tuple(self.decode(v) for v in body)
+        if tag == "$o":
+            if type(body) is not dict:
+                raise ChannelClosed("malformed object")
+            if JSON_SCALARS.issuperset(map(type, body.values())):
+                return body  # a fresh dict from json.loads
+            return {key: self.decode(value) for key, value in body.items()}
         if tag == "$d":
             return {self.decode(k): self.decode(v) for k, v in body}
         if tag == "$s":

@@ -121,6 +121,18 @@ def test_a_list_of_floats_crosses_as_its_bytes_and_plain_lists_as_json():
         Codec().decode({"$a": "AAAA"})
 
 
+def test_a_tuple_of_ints_and_a_dict_of_named_counts_cross_as_json():
+    result = ([1, 4, 2, 0], {"rounds": 2, "$t": 1, "ok": True, "name": None})  # (tokens, stats), 6,000 times
+    assert Codec().encode(result) == {"$t": [[1, 4, 2, 0], {"$o": {"rounds": 2, "$t": 1, "ok": True, "name": None}}]}
+    back = _through(result)
+    assert back == result and type(back) is tuple and list(back[1]) == list(result[1])
+    for kept in [(1, 2.0), (1, (2,)), {"a": 0.5}, {"a": [1]}, {1: 2}, {"a": (1,)}, ("$o", {})]:
+        back = _through(kept)  # a float, a container or a key that is not a string: tagged as before
+        assert back == kept and repr(back) == repr(kept)
+    with pytest.raises(ChannelClosed):
+        Codec().decode({"$o": [1, 2]})
+
+
 def test_the_graders_codec_hands_over_only_what_a_test_passes():
     grader = Codec()
     with pytest.raises(TypeError, match="cannot cross to the kata"):
