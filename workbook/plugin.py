@@ -19,6 +19,7 @@ What it adds to pytest:
 from __future__ import annotations
 
 import ast
+import gc
 import importlib.util
 import os
 import re
@@ -362,6 +363,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         marker = item.get_closest_marker("task")
         task = marker.args[0] if marker and marker.args else "(no task)"
         state.items[item.nodeid] = (name, task)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection made (test modules, items, parsed katas) lives to the end: out of the collector's sight.
+
+    Each full collection of the oldest generation walks every object alive;
+    with them frozen, the 24 of a whole-workbook run cost 0.3 s instead of 1.3.
+    """
+    gc.freeze()
 
 
 class CheapReports:
