@@ -411,14 +411,19 @@ class Frames:
 
 
 def _cpu_free() -> bool:
-    """No more tasks running or waiting for a CPU than this process may use (Linux; elsewhere: yes)."""
+    """No more tasks running or waiting for a CPU than this process may use, plus its peer (Linux; elsewhere: yes).
+
+    The two sides of a channel take turns: when one looks, the other has
+    usually just been handed work and runs too, so with 2 CPUs or more the
+    pair counts as one. On one CPU a side polls only when nothing else runs.
+    """
     try:
         with open("/proc/loadavg") as status:
             running = int(status.read().split()[3].split("/")[0])
         usable = len(os.sched_getaffinity(0))
     except (OSError, ValueError, IndexError, AttributeError):
         return True
-    return running <= usable
+    return running <= (usable + 1 if usable > 1 else 1)
 
 
 # === values ===

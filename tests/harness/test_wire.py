@@ -80,6 +80,17 @@ def test_a_side_polls_only_while_a_cpu_is_free(pipe, monkeypatch):
         later.join()
 
 
+def test_a_cpu_is_free_when_no_more_than_the_cpus_and_the_peer_run(monkeypatch):
+    import io
+
+    from workbook import wire
+
+    for cpus, running, free in ((2, 3, True), (2, 4, False), (8, 9, True), (8, 10, False), (1, 1, True), (1, 2, False)):
+        monkeypatch.setattr(wire, "open", lambda *_: io.StringIO(f"0.50 0.40 0.30 {running}/300 4242\n"), raising=False)
+        monkeypatch.setattr(wire.os, "sched_getaffinity", lambda _: set(range(cpus)))
+        assert wire._cpu_free() is free, (cpus, running)
+
+
 def test_a_closed_pipe_is_channel_closed():
     read_fd, write_fd = os.pipe()
     os.close(write_fd)
