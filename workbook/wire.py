@@ -42,6 +42,7 @@ from pathlib import Path, PurePath
 HEADER = struct.Struct(">I")
 SPIN = 0.0002  # seconds a side polls for an answer before it sleeps, while a CPU is free (Frames._fill)
 WATCH = 0.5  # seconds between two looks at the other side's CPU time while waiting (on_wait)
+RECHECK = 0.05  # seconds until a side that found every CPU busy looks again (a process starting is soon done)
 CACHED_LENGTH = 16  # list arguments with at least this many items (rows x columns) are sent once while unchanged
 CACHED_LISTS = 512  # ... and at most this many are remembered (then both sides start again)
 PREFETCH = 256  # reading one attribute of a kata object brings its other small attributes, this many values in all
@@ -367,13 +368,16 @@ class Frames:
         costs 50-150 us on a virtual machine, against ~5 us polled. Only while
         a CPU is free: on a busy machine a process that polls loses the
         scheduler's preference for one that slept, and grading takes twice as
-        long. Then sleep in ``select`` until the answer, the deadline or the
+        long. (Looked at every ``WATCH`` seconds, or ``RECHECK`` after every CPU
+        was busy: the next kata's worker starting costs 0.1-0.2 s, not 0.5.) Then sleep in ``select`` until the answer, the deadline or the
         next watch.
         """
         while len(self.buffer) < size:
             chunk = self._read(size)
             if chunk is None and time.monotonic() - self.spin_checked > WATCH:
-                self.spin, self.spin_checked = (SPIN if _cpu_free() else 0.0), time.monotonic()
+                free = _cpu_free()
+                self.spin = SPIN if free else 0.0
+                self.spin_checked = time.monotonic() - (0.0 if free else WATCH - RECHECK)
             end = time.perf_counter() + self.spin
             while chunk is None and time.perf_counter() < end:
                 os.sched_yield()
@@ -411,19 +415,14 @@ class Frames:
 
 
 def _cpu_free() -> bool:
-    """No more tasks running or waiting for a CPU than this process may use, plus its peer (Linux; elsewhere: yes).
-
-    The two sides of a channel take turns: when one looks, the other has
-    usually just been handed work and runs too, so with 2 CPUs or more the
-    pair counts as one. On one CPU a side polls only when nothing else runs.
-    """
+    """No more tasks running or waiting for a CPU than this process may use (Linux; elsewhere: yes)."""
     try:
         with open("/proc/loadavg") as status:
             running = int(status.read().split()[3].split("/")[0])
         usable = len(os.sched_getaffinity(0))
     except (OSError, ValueError, IndexError, AttributeError):
         return True
-    return running <= (usable + 1 if usable > 1 else 1)
+    return running <= usable
 
 
 # === values ===
