@@ -368,9 +368,10 @@ class Frames:
         costs 50-150 us on a virtual machine, against ~5 us polled. Only while
         a CPU is free: on a busy machine a process that polls loses the
         scheduler's preference for one that slept, and grading takes twice as
-        long. (Looked at every ``WATCH`` seconds, or ``RECHECK`` after every CPU
-        was busy: the next kata's worker starting costs 0.1-0.2 s, not 0.5.) Then sleep in ``select`` until the answer, the deadline or the
-        next watch.
+        long. (Looked at every ``WATCH`` seconds, or ``RECHECK`` seconds after
+        every CPU was busy: the next kata's worker starting takes 0.1-0.2 s.)
+        Then sleep in ``select`` until the answer, the deadline or the next
+        watch.
         """
         while len(self.buffer) < size:
             chunk = self._read(size)
@@ -1166,7 +1167,7 @@ class Channel(Frames, Codec):
 
     def serve(self, message: dict) -> None:
         """Run one request from the peer on our objects and send the answer."""
-        outer = self.updates, self.walked, self.bytes_new  # a request served while this answer is encoded keeps its own
+        outer = self.updates, self.walked, self.bytes_new  # a request served while this answer is encoded: its own
         try:
             if message.get("x"):  # the peer forgot what it sent us, and what we sent it
                 self.sent_lists.clear()
