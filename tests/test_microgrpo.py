@@ -324,7 +324,6 @@ def test_sample_group_frequencies_match_the_policy(kata):
     completions, _ = kata.sample_group(policy, 4, 3000, random.Random(1))
     assert_equal([len(c) for c in completions], [LENGTH] * 3000, "lengths of the 3000 completions of sample_group",
                  hint="group_size completions of LENGTH tokens each")
-    probs = [math.exp(v) for v in spec_log_softmax(spec_logits(policy, 4, 0))]
     counts = [sum(1 for c in completions if c[0] == k) for k in range(DIGITS)]
     def check(label, sample, previous, position):
         n = len(sample)

@@ -12,7 +12,6 @@ not work pass the kata's given Ops instead (under isolated grading every
 call of a CountingOps is a round trip back to the grader).
 """
 
-import copy
 import json
 import math
 import os

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.checks import Mismatch, assert_close, assert_equal, vector
+from workbook.checks import assert_close, assert_equal, vector
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "micrornn"

@@ -26,11 +26,9 @@ Standard library only.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile

@@ -36,7 +36,7 @@ from . import progress
 from .build import enclosing, functions
 from .contracts import guard_inputs
 from .grading import NOT_RUN, TestResult, load_weights, report, summarise, write_json
-from .layout import Kata, discover, path_order, shown
+from .layout import Kata, discover, shown
 from .loading import KataLoadError, check_standard_library_only, read_source
 
 META_FOLDERS = ("harness", "mutants", "data")

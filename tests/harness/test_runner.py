@@ -2,11 +2,6 @@
 class, the table's counts, `status` of one kata and of untouched katas, the hint peek, a check's
 own hint, loop containment across tasks, and the place of the `next:` line."""
 
-import re
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
 from toy_workbook import grades, make, pytest as run_pytest, workbook
@@ -177,8 +172,8 @@ def test_a_wrong_method_is_failing_once_and_named_at_its_own_line(box):
     fails = listed(tail, "FAIL")
     assert list(fails) == ["microbox.Box.count"], tail
     assert row(tail, "microbox") == [3, 0, 1, 2], tail  # failing equals the FAIL lines
-    where = f"katas/microbox/microbox.py:{line_of(box, 'microbox', 'return 1')}"
-    assert f"next: fix microbox.Box.count at" in tail, tail
+    where = f"katas/microbox/microbox.py:{line_of(box, 'microbox', 'def count')}"  # a wrong value: no line raised
+    assert f"next: fix microbox.Box.count at {where}" in tail, tail
     status = workbook(box, "status", "microbox").stdout
     assert "next: fix microbox.Box.count" in status, status
     row_line = next(l for l in status.splitlines() if l.startswith("microbox"))
