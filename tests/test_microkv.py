@@ -20,7 +20,7 @@ import random
 
 import pytest
 
-from workbook.checks import assert_close, assert_equal
+from workbook.checks import assert_close, assert_equal, kata_list
 
 TOL = 1e-9  # the criterion: cached and uncached logits within 1e-9
 
@@ -303,9 +303,9 @@ def test_cache_rejects_bad_sizes(kata):
 @pytest.mark.task("KVCache.append")
 def test_append_grows_only_its_layer(kata):
     cache = kata.KVCache(3, 2)
-    k, v = [1.0, 2.0], [3.0, 4.0]
+    k, v = kata_list(kata, [1.0, 2.0]), kata_list(kata, [3.0, 4.0])  # lists the kata gets as themselves
     cache.append(1, k, v)
-    k[0] = 99.0  # the caller reuses its list: the cache must not change
+    k[0], v[0] = 99.0, 99.0  # the caller reuses its lists: the cache must not change
     cache.append(1, [5.0, 6.0], [7.0, 8.0])
     cache.append(0, [0.5, 0.25], [0.125, 0.0625])
     assert_equal(

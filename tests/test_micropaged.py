@@ -25,7 +25,7 @@ from fractions import Fraction
 import pytest
 from pytest_check import check
 
-from workbook.checks import Mismatch, assert_close, assert_equal, call_each, call_each_in_order, vector
+from workbook.checks import Mismatch, assert_close, assert_equal, call_each, call_each_in_order, kata_list, vector
 
 TOL = 1e-9
 NAN = float("nan")
@@ -538,7 +538,7 @@ def test_append_takes_pages_on_demand(kata, b):
     cache = make_cache(kata, 20, b, 3, seed=b)
     cache.add_sequence("s")
     kvs = tokens(random.Random(b), length, 3)
-    buffers = copy.deepcopy(kvs)
+    buffers = [(kata_list(kata, k), kata_list(kata, v)) for k, v in kvs]  # lists the kata gets as themselves
     for position, (k, v) in enumerate(buffers):
         slot = cache.append("s", k, v)
         table = cache.block_tables["s"]

@@ -95,6 +95,22 @@ def _in_order(batched, one_at_a_time, values: list):
         return one_at_a_time()
 
 
+def kata_list(kata, values) -> list:
+    """A list of ``values`` that the test and the kata share, wherever the kata runs.
+
+    For a test that hands the kata a list, then changes it, to see whether
+    the kata kept the list itself or a copy (``cache.append(k, v)``, then
+    ``k[0] = 99.0``). In-process any list does. Isolated, a list the test
+    passes crosses as a copy, so a kata that keeps the caller's list would
+    never see the change: this one is made in the worker, passed to the kata
+    as itself, and the test's changes to it reach it there.
+    """
+    worker = getattr(kata, "_wb_worker", None)
+    if worker is None:
+        return list(values)
+    return worker.channel.request({"q": "svc", "h": 0, "a": ["list", list(values)]})
+
+
 def read_each(objects, name: str) -> list:
     """``[getattr(o, name) for o in objects]``: one attribute of many kata objects.
 

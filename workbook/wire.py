@@ -1225,6 +1225,7 @@ class Channel(Frames, Codec):
                 live = args[0] in ("__getitem__", "__next__")
             elif op == "svc":
                 result = self.services[args[0]](*args[1:])
+                live = True  # ("list": a list made here, that the grader and the kata share)
             elif op == "copy":
                 result = copy.deepcopy(target) if args[0] else copy.copy(target)
             else:

@@ -195,6 +195,7 @@ def main(argv: list[str]) -> int:
     channel = Channel(proto_in, proto_out)
     channel.worker_side = True
     channel.services["tracemalloc"] = channel.measure = TracemallocService()
+    channel.services["list"] = list  # checks.kata_list
     first = channel.receive()
     channel.kata_file = path = str(first["path"])
     try:

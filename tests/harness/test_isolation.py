@@ -297,6 +297,14 @@ class Grid:
 
     def put(self, i, j, value):
         self.rows[i][j] = value
+
+
+class Keeper:
+    def __init__(self):
+        self.kept = []
+
+    def keep(self, xs):
+        self.kept.append(xs)  # the caller's list itself, not a copy
 '''
 
 
@@ -460,6 +468,21 @@ def test_a_change_that_equals_the_old_value_still_crosses(channel_worker):
         assert type(got) is type(value) and math.copysign(1.0, got) == math.copysign(1.0, value), (i, j, value, got)
         assert grid.rows[i] is rows[i]  # the same live row, brought up to date
     assert [type(x) for x in rows[1]] == [float] * 7 + [bool] and str(rows[0][5]) == "-0.0"
+
+
+def test_a_kata_list_is_the_katas_own_so_a_kata_that_keeps_it_sees_the_test_change_it(channel_worker):
+    """A kata that keeps the caller's list (not a copy) is seen doing it, isolated too, when the test passes a
+    kata_list; a plain list crosses as a copy (a later change by the test stays in the grader)."""
+    from workbook.checks import kata_list
+
+    kata = channel_worker.kata(30)
+    keeper = kata.Keeper()
+    plain, shared = [1.0, 2.0], kata_list(kata, [1.0, 2.0])
+    keeper.keep(plain)
+    keeper.keep(shared)
+    plain[0] = shared[0] = 9.0
+    assert keeper.kept == [[1.0, 2.0], [9.0, 2.0]]
+    assert kata_list(object(), (1, 2)) == [1, 2]  # in-process: any list
 
 
 def test_a_result_that_is_an_argument_is_the_callers_own_list_as_in_process(channel_worker):

@@ -22,6 +22,12 @@ MUTANTS = [
         "page = self.free_list.pop(0)",
     ),
     Mutant(
+        "append_stores_reference",
+        "stores the caller's key and value lists themselves, so a later change to them rewrites the pool",
+        "        self.k_pages[page][slot] = list(key)\n        self.v_pages[page][slot] = list(value)\n",
+        "        self.k_pages[page][slot] = key\n        self.v_pages[page][slot] = value\n",
+    ),
+    Mutant(
         "fork_no_incref",
         "fork copies the block table but never adds a reference to the shared pages",
         "        for page in table:\n            self.allocator.share(page)\n",
