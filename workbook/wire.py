@@ -493,6 +493,14 @@ def _places(args: list, offset: int, kwargs: dict) -> dict:
     return found
 
 
+def _marshalled(value) -> bytes | None:
+    """``value``'s marshal bytes (exact for plain data), or None if it holds any other object or a cycle."""
+    try:
+        return marshal.dumps(value, 2)
+    except ValueError:
+        return None
+
+
 def _put(template, value):
     """``template`` (lists and tuples) with ``value`` where ``PREVIOUS`` is: one call's arguments in a chain."""
     if template is PREVIOUS:
@@ -730,10 +738,7 @@ class Codec:
             self.bare = False  # (its tree is not looked at here: no bytes kept above it)
             return {"$v": ident}
         self.walked.add(ident)
-        try:
-            blob = marshal.dumps(value, 2)
-        except ValueError:  # a kata object in it (or a cycle)
-            blob = None
+        blob = _marshalled(value)
         if blob is not None and ident in self.shown and self.bytes_shown.get(ident) == blob:
             return {"$v": ident}
         outer_bare, self.bare = self.bare, True
@@ -765,12 +770,8 @@ class Codec:
         kind = type(value)
         ident = self.ids.get(id(value)) if kind is list or kind is dict else None
         known = self.bytes_shown.get(ident) if ident is not None else None
-        if known is None or len(known) > PREFETCH_BYTES or ident not in self.shown or ident in self.walked:
-            return False
-        try:
-            if marshal.dumps(value, 2) != known:
-                return False
-        except ValueError:
+        if (known is None or len(known) > PREFETCH_BYTES or ident not in self.shown or ident in self.walked
+                or _marshalled(value) != known):
             return False
         self.walked.add(ident)
         return True
